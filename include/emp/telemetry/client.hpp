@@ -1,0 +1,61 @@
+// The telemetry client: one per service process. It owns the queues, the
+// background thread and the sinks of every track.
+//
+//   auto t = emp::telemetry::Client::for_worker();
+//   if (!t) { for (auto& e : t.errors()) std::cerr << e.to_string() << "\n"; return 1; }
+//   t->log().info("worker started", {{"worker_id", "m1-worker-0"}});
+//
+// Construction validates the configuration and is the only place that reports
+// errors; every other call is noexcept and never blocks on I/O. The destructor
+// shuts down with the configured default deadline.
+#pragma once
+
+#include <chrono>
+#include <memory>
+
+#include "emp/telemetry/config.hpp"
+#include "emp/telemetry/expected.hpp"
+#include "emp/telemetry/health.hpp"
+#include "emp/telemetry/log.hpp"
+
+namespace emp::telemetry {
+
+namespace core { class Pipeline; }
+
+class Client {
+ public:
+  // From an already finalized configuration.
+  static Expected<Client> create(Config config) noexcept;
+  // finalize(options) then create().
+  static Expected<Client> create(const Options& options) noexcept;
+  // Presets: set service_type and the preset's defaults, then read the
+  // environment. `options` may still override anything.
+  static Expected<Client> for_api(Options options = {}) noexcept;
+  static Expected<Client> for_webhook(Options options = {}) noexcept;
+  static Expected<Client> for_machine(Options options = {}) noexcept;
+  static Expected<Client> for_worker(Options options = {}) noexcept;
+
+  Client(Client&&) noexcept;
+  Client& operator=(Client&&) noexcept;
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+  ~Client();
+
+  Logger& log() noexcept;
+  const Config& config() const noexcept;
+  HealthSnapshot health() const noexcept;
+
+  // Waits until every record accepted before the call is written (true), or
+  // until `timeout` passes (false). Never waits longer than `timeout`.
+  bool flush(std::chrono::milliseconds timeout) noexcept;
+  // Flushes, stops the background thread and closes sinks within `timeout`.
+  // Records still queued at the deadline are counted as dropped (shutdown).
+  // Later telemetry calls are counted as dropped (shutdown). Idempotent.
+  bool shutdown(std::chrono::milliseconds timeout) noexcept;
+
+ private:
+  explicit Client(std::unique_ptr<core::Pipeline> pipeline) noexcept;
+  std::unique_ptr<core::Pipeline> pipeline_;
+};
+
+}  // namespace emp::telemetry

@@ -1,0 +1,60 @@
+// Health snapshot: per-track counters that prove where every record went.
+// For each track: offered == accepted + dropped_at_enqueue, and every accepted
+// record ends written/exported or dropped with a reason.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace emp::telemetry {
+
+enum class Track : std::uint8_t { kLogs = 0, kTraces, kMetrics, kEvents, kErrors, kCount };
+std::string_view to_string(Track) noexcept;  // "logs", "traces", ...
+
+enum class DropReason : std::uint8_t {
+  kQueueFull = 0,   // the caller's queue was full
+  kRejected,        // the destination refused it permanently
+  kRetryExhausted,  // retries ran out
+  kSpoolFull,       // the disk spool was full
+  kShutdown,        // still pending when the shutdown deadline passed
+  kSampledOut,      // a sampler decided not to keep it
+  kRateLimited,     // a rate limit applied
+  kIoError,         // local file could not be written (EACCES, ENOSPC, ...)
+  kMemoryCap,       // the per-destination memory cap was reached
+  kCircuitOpen,     // the circuit breaker was open and there was no spool
+  kTooLarge,        // a single record larger than the queue can ever hold
+  kCount
+};
+std::string_view to_string(DropReason) noexcept;  // "queue_full", "rejected", ...
+
+struct TrackHealth {
+  std::uint64_t offered = 0;    // calls that reached the queue (level filter passed)
+  std::uint64_t accepted = 0;   // copied into the queue
+  std::uint64_t written = 0;    // written to a file or exported to a destination
+  std::uint64_t errors = 0;     // I/O or delivery errors seen (not records)
+  std::uint64_t invalid_utf8 = 0;  // records in which invalid UTF-8 was replaced
+  std::uint64_t truncated = 0;     // records in which a message or field was truncated
+  std::array<std::uint64_t, static_cast<std::size_t>(DropReason::kCount)> dropped{};
+
+  std::uint64_t dropped_total() const noexcept {
+    std::uint64_t n = 0;
+    for (auto d : dropped) n += d;
+    return n;
+  }
+  std::uint64_t dropped_for(DropReason r) const noexcept {
+    return dropped[static_cast<std::size_t>(r)];
+  }
+};
+
+struct HealthSnapshot {
+  std::array<TrackHealth, static_cast<std::size_t>(Track::kCount)> tracks{};
+  std::string last_error;  // most recent diagnostic, redacted; empty when none
+
+  const TrackHealth& track(Track t) const noexcept {
+    return tracks[static_cast<std::size_t>(t)];
+  }
+};
+
+}  // namespace emp::telemetry

@@ -1,0 +1,69 @@
+// The log track: structured JSON lines written by a background thread.
+//
+//   t.log().info("job done", {{"job_id", id}, {"duration_ms", 812}});
+//
+// A call below the configured level costs one branch. Otherwise the caller's
+// thread copies the message and fields into its own bounded queue and returns;
+// it never formats, never touches a file and never throws. Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <initializer_list>
+#include <string_view>
+
+#include "emp/telemetry/config.hpp"
+#include "emp/telemetry/field.hpp"
+
+namespace emp::telemetry {
+
+namespace core { class Pipeline; }
+
+class Logger {
+ public:
+  using Fields = std::initializer_list<Field>;
+
+  bool enabled(Level level) const noexcept {
+    return static_cast<int>(level) >= min_level_->load(std::memory_order_relaxed);
+  }
+
+  void debug(std::string_view message, Fields fields = {}) noexcept {
+    if (enabled(Level::kDebug)) emit({}, Level::kDebug, message, fields);
+  }
+  void info(std::string_view message, Fields fields = {}) noexcept {
+    if (enabled(Level::kInfo)) emit({}, Level::kInfo, message, fields);
+  }
+  void warn(std::string_view message, Fields fields = {}) noexcept {
+    if (enabled(Level::kWarn)) emit({}, Level::kWarn, message, fields);
+  }
+  void error(std::string_view message, Fields fields = {}) noexcept {
+    if (enabled(Level::kError)) emit({}, Level::kError, message, fields);
+  }
+  void log(Level level, std::string_view message, Fields fields = {}) noexcept {
+    if (enabled(level)) emit({}, level, message, fields);
+  }
+
+  // Writes to a named file instead of the default one. A relative `path` is
+  // resolved under the log directory; it may not escape it ("..") — such a
+  // record goes to the default file with a `file_rejected` field.
+  void write_to_file(std::string_view path, Level level, std::string_view message,
+                     Fields fields = {}) noexcept {
+    if (enabled(level)) emit(path, level, message, fields);
+  }
+
+  // Changes the minimum level at run time.
+  void set_level(Level level) noexcept {
+    min_level_->store(static_cast<int>(level), std::memory_order_relaxed);
+  }
+
+ private:
+  friend class Client;
+  Logger(core::Pipeline* pipeline, std::atomic<int>* min_level) noexcept
+      : pipeline_(pipeline), min_level_(min_level) {}
+  void emit(std::string_view file, Level level, std::string_view message,
+            Fields fields) noexcept;
+
+  core::Pipeline* pipeline_;
+  std::atomic<int>* min_level_;
+};
+
+}  // namespace emp::telemetry

@@ -1,0 +1,61 @@
+// A log file with size-based rotation, written only by the background thread.
+// Rotation renames `path` -> `path.1` -> ... -> `path.N` (the oldest beyond N is
+// removed), the scheme Fluent Bit's tail input follows with `Rotate_Wait`.
+//
+// Errors never throw: write() returns false and last_error() says why
+// (errno text and path). After an error the sink retries opening on the next
+// write no more often than every `reopen_interval`, so a directory that comes
+// back (permissions fixed, disk freed) resumes without a restart.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace emp::telemetry::sinks {
+
+class FileSink {
+ public:
+  struct Options {
+    std::string path;                       // file to append to; parent dirs are created
+    std::uint64_t max_bytes = 64ull << 20;  // rotate before a write would exceed this (0 = never)
+    std::uint32_t max_files = 5;            // rotated files kept (path.1 .. path.N)
+    std::chrono::milliseconds reopen_interval{1000};
+  };
+
+  explicit FileSink(Options options);
+  ~FileSink();
+  FileSink(const FileSink&) = delete;
+  FileSink& operator=(const FileSink&) = delete;
+
+  // Appends whole lines. Returns true when all bytes reached the file (the
+  // kernel's page cache: readable by other processes). On false nothing is
+  // retried internally; the caller counts the records as dropped (io_error).
+  // A line cut by a failed partial write is terminated with '\n' before the
+  // next successful write so that no later line is glued to it.
+  bool write(std::string_view lines);
+
+  // fsync; returns false on error.
+  bool sync();
+
+  const std::string& path() const noexcept { return options_.path; }
+  const std::string& last_error() const noexcept { return last_error_; }
+  int last_errno() const noexcept { return last_errno_; }
+  std::uint64_t rotations() const noexcept { return rotations_; }
+
+ private:
+  bool ensure_open();
+  bool rotate();
+
+  Options options_;
+  int fd_ = -1;
+  std::uint64_t size_ = 0;
+  std::uint64_t rotations_ = 0;
+  bool torn_line_ = false;
+  std::chrono::steady_clock::time_point next_open_attempt_{};
+  std::string last_error_;
+  int last_errno_ = 0;
+};
+
+}  // namespace emp::telemetry::sinks
