@@ -20,8 +20,6 @@
 
 namespace emp::telemetry {
 
-namespace core { class Pipeline; }
-
 class Client {
  public:
   // From an already finalized configuration.
@@ -54,8 +52,9 @@ class Client {
   bool shutdown(std::chrono::milliseconds timeout) noexcept;
 
  private:
-  explicit Client(std::unique_ptr<core::Pipeline> pipeline) noexcept;
-  std::unique_ptr<core::Pipeline> pipeline_;
+  struct Impl;
+  explicit Client(std::unique_ptr<Impl> impl) noexcept;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace emp::telemetry

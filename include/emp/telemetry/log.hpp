@@ -16,7 +16,7 @@
 
 namespace emp::telemetry {
 
-namespace core { class Pipeline; }
+namespace core { struct LogFrontend; }
 
 class Logger {
  public:
@@ -57,12 +57,12 @@ class Logger {
 
  private:
   friend class Client;
-  Logger(core::Pipeline* pipeline, std::atomic<int>* min_level) noexcept
-      : pipeline_(pipeline), min_level_(min_level) {}
+  Logger(core::LogFrontend* front, std::atomic<int>* min_level) noexcept
+      : front_(front), min_level_(min_level) {}
   void emit(std::string_view file, Level level, std::string_view message,
             Fields fields) noexcept;
 
-  core::Pipeline* pipeline_;
+  core::LogFrontend* front_;
   std::atomic<int>* min_level_;
 };
 

@@ -1,0 +1,523 @@
+#include "core/pipeline.hpp"
+
+#include <algorithm>
+#include <array>
+
+namespace emp::telemetry::core {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Producer-side counters of one track in one ring. Single writer (the ring's
+// thread): updated with relaxed load+store, read by health() from anywhere.
+struct ProducerCounters {
+  std::atomic<std::uint64_t> offered{0};
+  std::atomic<std::uint64_t> accepted{0};
+  std::atomic<std::uint64_t> queue_full{0};
+  std::atomic<std::uint64_t> too_large{0};
+  std::atomic<std::uint64_t> shutdown{0};
+};
+
+inline void bump(std::atomic<std::uint64_t>& c) noexcept {
+  c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+std::atomic<std::uint64_t> g_next_engine_id{1};
+
+}  // namespace
+
+struct RingSlot {
+  explicit RingSlot(std::size_t bytes) : ring(bytes) {}
+  SpscRing ring;
+  std::array<ProducerCounters, kTracks> counters;
+  std::atomic<bool> producer_gone{false};  // its thread has exited
+  std::atomic<bool> consumer_gone{false};  // its engine was destroyed
+};
+
+// Everything the background thread touches lives here, shared between the
+// Pipeline and the thread, so that a thread stuck in a blocking write can be
+// abandoned at a shutdown deadline without freeing memory under it.
+class Engine {
+ public:
+  explicit Engine(Pipeline::Options o)
+      : options(o), id(g_next_engine_id.fetch_add(1)), accounting(this) {}
+
+  ~Engine() {
+    std::lock_guard<std::mutex> lock(rings_mu);
+    for (auto& r : rings) r->consumer_gone.store(true, std::memory_order_release);
+  }
+
+  RingSlot* local_slot() noexcept;
+  void wake() noexcept {
+    if (!wake_pending.exchange(true, std::memory_order_acq_rel)) cv.notify_one();
+  }
+  void run() noexcept;
+  bool drain_pass(std::size_t max_per_ring) noexcept;
+  void drain_to_snapshot(Clock::time_point deadline) noexcept;
+  bool write_out_all(Clock::time_point deadline) noexcept;
+  void tick_all(Clock::time_point now) noexcept;
+  void retire_finished_rings() noexcept;
+  void dispatch(const std::uint8_t* p, std::size_t n) noexcept {
+    if (n == 0) return;
+    std::uint8_t kind = p[0];
+    if (kind < kMaxKinds && handlers[kind]) handlers[kind]->on_record(p + 1, n - 1);
+  }
+
+  const Pipeline::Options options;
+  const std::uint64_t id;
+  Accounting accounting;
+  Diagnostics diagnostics;
+  std::array<std::unique_ptr<RecordHandler>, kMaxKinds> handlers{};
+  std::array<TrackStats, kTracks> stats{};
+
+  mutable std::mutex rings_mu;
+  std::vector<std::shared_ptr<RingSlot>> rings;
+  // Counts of rings whose thread exited and whose records were all consumed.
+  std::array<std::array<std::uint64_t, 5>, kTracks> retired{};
+
+  // Producers that could not get a ring at all (allocation failure, thread exit).
+  std::array<std::atomic<std::uint64_t>, kTracks> orphan_drops{};
+
+  std::mutex mu;  // guards the control fields below; cv waits on it
+  std::condition_variable cv;
+  std::condition_variable done_cv;
+  std::atomic<bool> wake_pending{false};
+  std::uint64_t flush_requested = 0;
+  std::uint64_t flush_done = 0;
+  bool flush_ok = true;
+  bool stop_requested = false;
+  Clock::time_point stop_deadline{};
+  bool stopped = false;
+
+  std::atomic<bool> closed{false};  // producers refuse new records
+  // Guards counting against abandonment: once abandoned, nothing is counted.
+  std::mutex accounting_mu;
+  bool abandoned = false;
+  bool io_failed_since_flush = false;
+};
+
+// ---------------------------------------------------------------- TLS cache
+
+namespace {
+
+struct TlsEntry {
+  std::uint64_t engine_id;
+  std::shared_ptr<RingSlot> slot;
+};
+
+struct TlsCache {
+  std::vector<TlsEntry> entries;
+  ~TlsCache();
+};
+
+thread_local std::uint64_t t_last_id = 0;
+thread_local RingSlot* t_last_slot = nullptr;
+thread_local bool t_exiting = false;
+thread_local TlsCache t_cache;
+
+TlsCache::~TlsCache() {
+  t_exiting = true;
+  t_last_id = 0;
+  t_last_slot = nullptr;
+  for (auto& e : entries) e.slot->producer_gone.store(true, std::memory_order_release);
+}
+
+}  // namespace
+
+RingSlot* Engine::local_slot() noexcept {
+  if (t_last_id == id) return t_last_slot;
+  if (t_exiting) return nullptr;
+  try {
+    auto& cache = t_cache;
+    // Forget rings of engines that no longer exist.
+    std::erase_if(cache.entries, [](const TlsEntry& e) {
+      return e.slot->consumer_gone.load(std::memory_order_acquire);
+    });
+    for (auto& e : cache.entries) {
+      if (e.engine_id == id) {
+        t_last_id = id;
+        t_last_slot = e.slot.get();
+        return t_last_slot;
+      }
+    }
+    auto slot = std::make_shared<RingSlot>(options.ring_bytes);
+    {
+      std::lock_guard<std::mutex> lock(rings_mu);
+      rings.push_back(slot);
+    }
+    cache.entries.push_back({id, slot});
+    t_last_id = id;
+    t_last_slot = slot.get();
+    return t_last_slot;
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+// ---------------------------------------------------------------- backend
+
+bool Engine::drain_pass(std::size_t max_per_ring) noexcept {
+  std::vector<std::shared_ptr<RingSlot>> snapshot;
+  {
+    std::lock_guard<std::mutex> lock(rings_mu);
+    snapshot = rings;
+  }
+  bool any = false;
+  for (auto& slot : snapshot) {
+    std::uint64_t limit = slot->ring.write_position();
+    std::size_t n = slot->ring.consume_until(limit, max_per_ring,
+                                             [this](const std::uint8_t* p, std::size_t sz) {
+                                               dispatch(p, sz);
+                                             });
+    any |= n > 0;
+  }
+  return any;
+}
+
+void Engine::drain_to_snapshot(Clock::time_point deadline) noexcept {
+  std::vector<std::pair<std::shared_ptr<RingSlot>, std::uint64_t>> targets;
+  {
+    std::lock_guard<std::mutex> lock(rings_mu);
+    for (auto& r : rings) targets.emplace_back(r, r->ring.write_position());
+  }
+  for (auto& [slot, limit] : targets) {
+    while (slot->ring.read_position() < limit) {
+      slot->ring.consume_until(limit, 4096, [this](const std::uint8_t* p, std::size_t sz) {
+        dispatch(p, sz);
+      });
+      if (Clock::now() >= deadline) return;
+    }
+  }
+}
+
+bool Engine::write_out_all(Clock::time_point deadline) noexcept {
+  bool ok = true;
+  for (auto& h : handlers)
+    if (h) ok &= h->write_out(deadline);
+  return ok;
+}
+
+void Engine::tick_all(Clock::time_point now) noexcept {
+  for (auto& h : handlers)
+    if (h) h->on_tick(now);
+}
+
+void Engine::retire_finished_rings() noexcept {
+  std::lock_guard<std::mutex> lock(rings_mu);
+  std::erase_if(rings, [this](const std::shared_ptr<RingSlot>& r) {
+    if (!r->producer_gone.load(std::memory_order_acquire) || !r->ring.empty()) return false;
+    for (std::size_t t = 0; t < kTracks; ++t) {
+      auto& c = r->counters[t];
+      retired[t][0] += c.offered.load(std::memory_order_relaxed);
+      retired[t][1] += c.accepted.load(std::memory_order_relaxed);
+      retired[t][2] += c.queue_full.load(std::memory_order_relaxed);
+      retired[t][3] += c.too_large.load(std::memory_order_relaxed);
+      retired[t][4] += c.shutdown.load(std::memory_order_relaxed);
+    }
+    return true;
+  });
+}
+
+void Engine::run() noexcept {
+  auto next_tick = Clock::now() + options.flush_interval;
+  auto idle_wait = std::chrono::microseconds(100);
+  constexpr auto kMaxIdleWait = std::chrono::microseconds(5000);
+  for (;;) {
+    std::uint64_t flush_seq;
+    bool stop;
+    Clock::time_point deadline;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      flush_seq = flush_requested;
+      stop = stop_requested;
+      deadline = stop_deadline;
+    }
+    if (stop) {
+      drain_to_snapshot(deadline);
+      // Producers may have slipped records in after the snapshot; take them too.
+      drain_to_snapshot(deadline);
+      tick_all(Clock::now());
+      bool ok = write_out_all(deadline);
+      for (auto& h : handlers)
+        if (h) h->close(deadline);
+      std::lock_guard<std::mutex> lock(mu);
+      flush_done = flush_requested;
+      flush_ok = ok;
+      stopped = true;
+      done_cv.notify_all();
+      return;
+    }
+    if (flush_seq != 0 && flush_seq != flush_done) {
+      auto flush_deadline = Clock::now() + std::chrono::seconds(30);
+      drain_to_snapshot(flush_deadline);
+      bool ok = write_out_all(flush_deadline);
+      {
+        std::lock_guard<std::mutex> a(accounting_mu);
+        ok = ok && !io_failed_since_flush;
+        io_failed_since_flush = false;
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      flush_done = flush_seq;
+      flush_ok = ok;
+      done_cv.notify_all();
+      continue;
+    }
+    bool any = drain_pass(1024);
+    auto now = Clock::now();
+    if (now >= next_tick) {
+      tick_all(now);
+      write_out_all(now + options.flush_interval);
+      retire_finished_rings();
+      next_tick = now + options.flush_interval;
+    }
+    if (any) {
+      idle_wait = std::chrono::microseconds(100);
+      continue;
+    }
+    // Idle: write out what is buffered so files stay fresh, then sleep a
+    // little longer each time (producers wake us when a ring fills up).
+    write_out_all(now + options.flush_interval);
+    std::unique_lock<std::mutex> lock(mu);
+    if (!stop_requested && flush_requested == flush_done &&
+        !wake_pending.load(std::memory_order_acquire)) {
+      cv.wait_for(lock, std::min<Clock::duration>(idle_wait, next_tick - now));
+    }
+    wake_pending.store(false, std::memory_order_release);
+    idle_wait = std::min<std::chrono::microseconds>(idle_wait * 2, kMaxIdleWait);
+  }
+}
+
+// ---------------------------------------------------------------- Accounting
+
+void Accounting::written(Track t, std::uint64_t n) noexcept {
+  std::lock_guard<std::mutex> lock(engine_->accounting_mu);
+  if (engine_->abandoned) return;
+  engine_->stats[static_cast<std::size_t>(t)].written.fetch_add(n, std::memory_order_relaxed);
+}
+void Accounting::dropped(Track t, DropReason r, std::uint64_t n) noexcept {
+  std::lock_guard<std::mutex> lock(engine_->accounting_mu);
+  if (engine_->abandoned) return;
+  engine_->stats[static_cast<std::size_t>(t)].dropped[static_cast<std::size_t>(r)].fetch_add(
+      n, std::memory_order_relaxed);
+  if (r == DropReason::kIoError) engine_->io_failed_since_flush = true;
+}
+void Accounting::error(Track t) noexcept {
+  engine_->stats[static_cast<std::size_t>(t)].errors.fetch_add(1, std::memory_order_relaxed);
+}
+void Accounting::invalid_utf8(Track t, std::uint64_t n) noexcept {
+  engine_->stats[static_cast<std::size_t>(t)].invalid_utf8.fetch_add(n, std::memory_order_relaxed);
+}
+void Accounting::truncated(Track t, std::uint64_t n) noexcept {
+  engine_->stats[static_cast<std::size_t>(t)].truncated.fetch_add(n, std::memory_order_relaxed);
+}
+Diagnostics& Accounting::diagnostics() noexcept { return engine_->diagnostics; }
+
+// ---------------------------------------------------------------- Pipeline
+
+Pipeline::Pipeline(Options options) : engine_(std::make_shared<Engine>(options)) {}
+
+Pipeline::~Pipeline() { shutdown(std::chrono::milliseconds(0)); }
+
+void Pipeline::add_handler(RecordKind kind, std::unique_ptr<RecordHandler> handler) {
+  engine_->handlers[static_cast<std::size_t>(kind)] = std::move(handler);
+}
+Accounting& Pipeline::accounting() noexcept { return engine_->accounting; }
+Diagnostics& Pipeline::diagnostics() noexcept { return engine_->diagnostics; }
+
+namespace {
+// Threads are kept outside the engine so that detaching never races with the
+// engine's own destruction.
+struct ThreadRegistry {
+  std::mutex mu;
+  std::vector<std::pair<Engine*, std::thread>> threads;
+};
+ThreadRegistry& thread_registry() {
+  static ThreadRegistry* r = new ThreadRegistry();  // never destroyed
+  return *r;
+}
+}  // namespace
+
+void Pipeline::start() {
+  auto engine = engine_;
+  std::thread t([engine]() { engine->run(); });
+  auto& reg = thread_registry();
+  std::lock_guard<std::mutex> lock(reg.mu);
+  reg.threads.emplace_back(engine.get(), std::move(t));
+}
+
+std::size_t Pipeline::max_payload() const noexcept {
+  std::size_t c = 4096;
+  while (c < engine_->options.ring_bytes) c <<= 1;
+  return c / 4 - SpscRing::kHeader - 1;  // minus the header and the kind byte
+}
+
+std::uint8_t* Pipeline::begin(Track track, RecordKind kind, std::size_t size) noexcept {
+  Engine& e = *engine_;
+  const auto t = static_cast<std::size_t>(track);
+  RingSlot* slot = e.local_slot();
+  if (slot == nullptr) {
+    e.orphan_drops[t].fetch_add(1, std::memory_order_relaxed);
+    return nullptr;
+  }
+  auto& c = slot->counters[t];
+  bump(c.offered);
+  if (e.closed.load(std::memory_order_acquire)) {
+    bump(c.shutdown);
+    return nullptr;
+  }
+  if (size + 1 + SpscRing::kHeader > slot->ring.max_record()) {
+    bump(c.too_large);
+    return nullptr;
+  }
+  std::uint8_t* p = slot->ring.reserve(size + 1);
+  if (p == nullptr) {
+    e.wake();
+    if (e.options.policy == QueueFullPolicy::kBlock) {
+      auto until = Clock::now() + e.options.block_timeout;
+      int spins = 0;
+      while (p == nullptr && Clock::now() < until) {
+        if (++spins < 64) {
+          std::this_thread::yield();
+        } else {
+          std::this_thread::sleep_for(std::chrono::microseconds(50));
+          e.wake();
+        }
+        p = slot->ring.reserve(size + 1);
+      }
+    }
+    if (p == nullptr) {
+      bump(c.queue_full);
+      return nullptr;
+    }
+  }
+  p[0] = static_cast<std::uint8_t>(kind);
+  return p + 1;
+}
+
+void Pipeline::commit(Track track) noexcept {
+  RingSlot* slot = t_last_slot;  // begin() just set it for this engine
+  slot->ring.commit();
+  bump(slot->counters[static_cast<std::size_t>(track)].accepted);
+}
+
+bool Pipeline::flush(std::chrono::milliseconds timeout) noexcept {
+  Engine& e = *engine_;
+  auto deadline = Clock::now() + timeout;
+  std::unique_lock<std::mutex> lock(e.mu);
+  if (e.stopped) return e.flush_ok;
+  std::uint64_t seq = ++e.flush_requested;
+  e.cv.notify_one();
+  bool done = e.done_cv.wait_until(lock, deadline, [&] { return e.flush_done >= seq || e.stopped; });
+  return done && e.flush_ok;
+}
+
+bool Pipeline::shutdown(std::chrono::milliseconds timeout) noexcept {
+  Engine& e = *engine_;
+  auto deadline = Clock::now() + timeout;
+  e.closed.store(true, std::memory_order_release);
+  std::thread worker;
+  {
+    auto& reg = thread_registry();
+    std::lock_guard<std::mutex> lock(reg.mu);
+    for (auto it = reg.threads.begin(); it != reg.threads.end(); ++it) {
+      if (it->first == &e) {
+        worker = std::move(it->second);
+        reg.threads.erase(it);
+        break;
+      }
+    }
+  }
+  if (!worker.joinable()) {
+    std::lock_guard<std::mutex> lock(e.mu);
+    return e.stopped ? e.flush_ok : true;  // never started, or already shut down
+  }
+  bool finished;
+  {
+    std::unique_lock<std::mutex> lock(e.mu);
+    e.stop_requested = true;
+    e.stop_deadline = deadline;
+    e.cv.notify_one();
+    finished = e.done_cv.wait_until(lock, deadline, [&] { return e.stopped; });
+  }
+  if (finished) {
+    worker.join();
+  } else {
+    {
+      std::lock_guard<std::mutex> lock(e.accounting_mu);
+      e.abandoned = true;
+    }
+    e.diagnostics.report("shutdown_deadline",
+                         "shutdown deadline passed while the background thread was blocked; "
+                         "records still queued are counted as dropped (shutdown)");
+    worker.detach();
+  }
+  std::lock_guard<std::mutex> lock(e.mu);
+  return finished && e.flush_ok;
+}
+
+HealthSnapshot Pipeline::health() const noexcept {
+  const Engine& e = *engine_;
+  HealthSnapshot s;
+  std::array<std::array<std::uint64_t, 5>, kTracks> prod{};
+  {
+    std::lock_guard<std::mutex> lock(e.rings_mu);
+    prod = e.retired;
+    for (auto& r : e.rings)
+      for (std::size_t t = 0; t < kTracks; ++t) {
+        auto& c = r->counters[t];
+        prod[t][0] += c.offered.load(std::memory_order_relaxed);
+        prod[t][1] += c.accepted.load(std::memory_order_relaxed);
+        prod[t][2] += c.queue_full.load(std::memory_order_relaxed);
+        prod[t][3] += c.too_large.load(std::memory_order_relaxed);
+        prod[t][4] += c.shutdown.load(std::memory_order_relaxed);
+      }
+  }
+  bool finished = e.closed.load(std::memory_order_acquire);
+  bool worker_done;
+  {
+    std::lock_guard<std::mutex> lock(const_cast<Engine&>(e).mu);
+    worker_done = e.stopped;
+  }
+  bool abandoned;
+  {
+    std::lock_guard<std::mutex> lock(const_cast<Engine&>(e).accounting_mu);
+    abandoned = e.abandoned;
+  }
+  for (std::size_t t = 0; t < kTracks; ++t) {
+    auto& th = s.tracks[t];
+    auto& st = e.stats[t];
+    std::uint64_t orphans = e.orphan_drops[t].load(std::memory_order_relaxed);
+    th.offered = prod[t][0] + orphans;
+    th.accepted = prod[t][1];
+    th.written = st.written.load(std::memory_order_relaxed);
+    th.errors = st.errors.load(std::memory_order_relaxed);
+    th.invalid_utf8 = st.invalid_utf8.load(std::memory_order_relaxed);
+    th.truncated = st.truncated.load(std::memory_order_relaxed);
+    for (std::size_t r = 0; r < kReasons; ++r)
+      th.dropped[r] = st.dropped[r].load(std::memory_order_relaxed);
+    th.dropped[static_cast<std::size_t>(DropReason::kQueueFull)] += prod[t][2] + orphans;
+    th.dropped[static_cast<std::size_t>(DropReason::kTooLarge)] += prod[t][3];
+    th.dropped[static_cast<std::size_t>(DropReason::kShutdown)] += prod[t][4];
+    if (finished && (worker_done || abandoned)) {
+      // Whatever was accepted and neither written nor dropped never left a
+      // queue before the end: it is lost to shutdown.
+      std::uint64_t after_accept = th.written;
+      for (std::size_t r = 0; r < kReasons; ++r) {
+        if (r == static_cast<std::size_t>(DropReason::kQueueFull) ||
+            r == static_cast<std::size_t>(DropReason::kTooLarge))
+          continue;
+        after_accept += st.dropped[r].load(std::memory_order_relaxed);
+      }
+      if (th.accepted > after_accept)
+        th.dropped[static_cast<std::size_t>(DropReason::kShutdown)] += th.accepted - after_accept;
+    }
+  }
+  try {
+    s.last_error = e.diagnostics.last_error();
+  } catch (...) {
+  }
+  return s;
+}
+
+}  // namespace emp::telemetry::core

@@ -1,0 +1,123 @@
+// The shared core of every track: per-thread bounded queues (frontend) and one
+// background thread that drains them into record handlers (backend).
+//
+// Frontend (application threads): begin() reserves space in the calling
+// thread's own ring, the caller writes its record, commit() publishes it. No
+// lock, no allocation after a thread's first record, no I/O. A full ring drops
+// the record and counts `queue_full` (or waits a bounded time when the
+// configured policy is kBlock).
+//
+// Backend (one thread): drains every ring in turn, hands each record to the
+// handler registered for its kind (the log track's file writer, later span
+// batching and OTLP export...), and asks handlers to write out periodically,
+// on flush() and at shutdown(). A track adds a record kind and a handler, not
+// a second pipeline.
+//
+// Accounting: for each track, offered == accepted + dropped at enqueue, and
+// every accepted record ends written or dropped with a reason; after
+// shutdown, records that never left a queue are counted `shutdown`.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "core/diagnostics.hpp"
+#include "core/ring.hpp"
+#include "emp/telemetry/config.hpp"
+#include "emp/telemetry/health.hpp"
+
+namespace emp::telemetry::core {
+
+enum class RecordKind : std::uint8_t { kLog = 1, kSpan = 2, kMetric = 3, kEvent = 4, kError = 5 };
+inline constexpr std::size_t kMaxKinds = 8;
+inline constexpr std::size_t kTracks = static_cast<std::size_t>(Track::kCount);
+inline constexpr std::size_t kReasons = static_cast<std::size_t>(DropReason::kCount);
+
+class Engine;
+
+// Backend-side counters of one track, updated by handlers on the background
+// thread (and read by health() from any thread).
+struct TrackStats {
+  std::atomic<std::uint64_t> written{0};
+  std::atomic<std::uint64_t> errors{0};
+  std::atomic<std::uint64_t> invalid_utf8{0};
+  std::atomic<std::uint64_t> truncated{0};
+  std::array<std::atomic<std::uint64_t>, kReasons> dropped{};
+};
+
+// Consumes one kind of record on the background thread. All calls come from
+// that thread only, so implementations need no locking of their own state.
+class RecordHandler {
+ public:
+  virtual ~RecordHandler() = default;
+  virtual void on_record(const std::uint8_t* payload, std::size_t size) noexcept = 0;
+  // Write out everything buffered. False when some accepted record could not
+  // be written (it has been counted as dropped).
+  virtual bool write_out(std::chrono::steady_clock::time_point deadline) noexcept = 0;
+  // Called about every flush interval, and once more before close().
+  virtual void on_tick(std::chrono::steady_clock::time_point now) noexcept {}
+  virtual void close(std::chrono::steady_clock::time_point deadline) noexcept {}
+};
+
+// Where handlers report what became of records. Counting goes through here so
+// that shutdown can stop late updates from a background thread it abandoned.
+class Accounting {
+ public:
+  explicit Accounting(Engine* engine) : engine_(engine) {}
+  void written(Track t, std::uint64_t n) noexcept;
+  void dropped(Track t, DropReason r, std::uint64_t n) noexcept;
+  void error(Track t) noexcept;
+  void invalid_utf8(Track t, std::uint64_t n) noexcept;
+  void truncated(Track t, std::uint64_t n) noexcept;
+  Diagnostics& diagnostics() noexcept;
+
+ private:
+  Engine* engine_;
+};
+
+class Pipeline {
+ public:
+  struct Options {
+    std::size_t ring_bytes = 256 * 1024;
+    QueueFullPolicy policy = QueueFullPolicy::kDrop;
+    std::chrono::milliseconds block_timeout{5};
+    std::chrono::milliseconds flush_interval{200};
+  };
+
+  explicit Pipeline(Options options);
+  ~Pipeline();  // shuts down with a zero deadline if shutdown() was not called
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+
+  // Setup, before start().
+  void add_handler(RecordKind kind, std::unique_ptr<RecordHandler> handler);
+  Accounting& accounting() noexcept;
+  Diagnostics& diagnostics() noexcept;
+  void start();
+
+  // ---- frontend (any thread) ----
+  // Reserves `size` payload bytes in the calling thread's ring for a record
+  // of `kind`, counting it as offered to `track`. Returns nullptr (and counts
+  // the drop reason) when the ring is full, the record can never fit, or the
+  // pipeline is shut down. Every non-null return must be followed by commit().
+  std::uint8_t* begin(Track track, RecordKind kind, std::size_t size) noexcept;
+  void commit(Track track) noexcept;
+  // The largest payload begin() accepts.
+  std::size_t max_payload() const noexcept;
+
+  // ---- control (any thread) ----
+  bool flush(std::chrono::milliseconds timeout) noexcept;
+  bool shutdown(std::chrono::milliseconds timeout) noexcept;
+  HealthSnapshot health() const noexcept;
+
+ private:
+  std::shared_ptr<Engine> engine_;
+};
+
+}  // namespace emp::telemetry::core

@@ -1,0 +1,127 @@
+// Single-producer / single-consumer byte ring: the queue between one
+// application thread and the background thread.
+//
+// Each application thread that emits telemetry gets its own ring (see
+// pipeline.hpp), so producers never share a lock or a written cache line with
+// each other. A record is reserved, filled in place and published with one
+// release store; the consumer reads records in order and releases space with
+// one release store. Records never straddle the end of the buffer: when one
+// does not fit before the end, the producer leaves a wrap marker and starts at
+// offset 0 again.
+//
+// Layout of a record: [u32 size][payload ...], size including the 4-byte
+// header, start offsets aligned to 8 bytes.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+
+namespace emp::telemetry::core {
+
+inline constexpr std::size_t kCacheLine = 64;
+
+class SpscRing {
+ public:
+  static constexpr std::uint32_t kWrapMarker = 0xFFFFFFFFu;
+  static constexpr std::size_t kHeader = 4;
+
+  // `capacity` is rounded up to a power of two, at least 4 KiB.
+  explicit SpscRing(std::size_t capacity) {
+    std::size_t c = 4096;
+    while (c < capacity) c <<= 1;
+    capacity_ = c;
+    mask_ = c - 1;
+    buffer_ = std::unique_ptr<std::uint8_t[]>(new std::uint8_t[c]);
+  }
+
+  std::size_t capacity() const noexcept { return capacity_; }
+  // The largest record that can ever be reserved.
+  std::size_t max_record() const noexcept { return capacity_ / 4; }
+
+  // ---- producer side (one thread) ----
+
+  // Returns a pointer to `n` writable payload bytes, or nullptr when the ring
+  // is full. Must be followed by commit() before the next reserve().
+  std::uint8_t* reserve(std::size_t n) noexcept {
+    const std::size_t total = align8(n + kHeader);
+    if (total > max_record()) return nullptr;
+    std::uint64_t w = write_pos_.load(std::memory_order_relaxed);
+    std::size_t offset = static_cast<std::size_t>(w & mask_);
+    std::size_t to_end = capacity_ - offset;
+    std::size_t needed = total <= to_end ? total : to_end + total;
+    if (w + needed - cached_read_ > capacity_) {
+      cached_read_ = read_pos_.load(std::memory_order_acquire);
+      if (w + needed - cached_read_ > capacity_) return nullptr;
+    }
+    if (total > to_end) {
+      // Wrap: mark the tail as skipped; the marker is published with the record.
+      std::uint32_t marker = kWrapMarker;
+      std::memcpy(buffer_.get() + offset, &marker, sizeof marker);
+      w += to_end;
+      offset = 0;
+    }
+    pending_start_ = w;
+    pending_total_ = total;
+    std::uint32_t size = static_cast<std::uint32_t>(n + kHeader);
+    std::memcpy(buffer_.get() + offset, &size, sizeof size);
+    return buffer_.get() + offset + kHeader;
+  }
+
+  void commit() noexcept {
+    write_pos_.store(pending_start_ + pending_total_, std::memory_order_release);
+  }
+
+  // ---- consumer side (one thread) ----
+
+  // Calls fn(const uint8_t* payload, size_t size) for each record published
+  // before `limit` (a snapshot of write_position()), then releases their space.
+  // Returns the number of records read.
+  template <typename Fn>
+  std::size_t consume_until(std::uint64_t limit, std::size_t max_records, Fn&& fn) {
+    std::uint64_t r = read_pos_.load(std::memory_order_relaxed);
+    std::size_t count = 0;
+    while (r < limit && count < max_records) {
+      std::size_t offset = static_cast<std::size_t>(r & mask_);
+      std::uint32_t size;
+      std::memcpy(&size, buffer_.get() + offset, sizeof size);
+      if (size == kWrapMarker) {
+        r += capacity_ - offset;
+        continue;
+      }
+      fn(buffer_.get() + offset + kHeader, static_cast<std::size_t>(size) - kHeader);
+      r += align8(size);
+      ++count;
+      // Release space as we go so a blocked producer can continue.
+      if ((count & 63) == 0) read_pos_.store(r, std::memory_order_release);
+    }
+    read_pos_.store(r, std::memory_order_release);
+    return count;
+  }
+
+  std::uint64_t write_position() const noexcept {
+    return write_pos_.load(std::memory_order_acquire);
+  }
+  std::uint64_t read_position() const noexcept {
+    return read_pos_.load(std::memory_order_acquire);
+  }
+  bool empty() const noexcept { return read_position() >= write_position(); }
+
+ private:
+  static constexpr std::size_t align8(std::size_t n) noexcept { return (n + 7) & ~std::size_t{7}; }
+
+  std::size_t capacity_;
+  std::size_t mask_;
+  std::unique_ptr<std::uint8_t[]> buffer_;
+  // Producer-owned.
+  alignas(kCacheLine) std::atomic<std::uint64_t> write_pos_{0};
+  std::uint64_t cached_read_ = 0;
+  std::uint64_t pending_start_ = 0;
+  std::size_t pending_total_ = 0;
+  // Consumer-owned.
+  alignas(kCacheLine) std::atomic<std::uint64_t> read_pos_{0};
+};
+
+}  // namespace emp::telemetry::core

@@ -1,0 +1,155 @@
+#include "logs/log_handler.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace emp::telemetry::logs {
+
+namespace {
+// Buffered bytes per file before a write(2); bigger batches mean fewer syscalls.
+constexpr std::size_t kWriteThreshold = 256 * 1024;
+
+// A named file must stay inside the log directory: relative, no "..", no
+// empty components, printable ASCII.
+bool valid_file_name(std::string_view name) {
+  if (name.empty() || name.size() > 255 || name.front() == '/') return false;
+  std::size_t start = 0;
+  while (start <= name.size()) {
+    std::size_t end = name.find('/', start);
+    if (end == std::string_view::npos) end = name.size();
+    std::string_view part = name.substr(start, end - start);
+    if (part.empty() || part == "." || part == "..") return false;
+    start = end + 1;
+  }
+  for (unsigned char c : name)
+    if (c < 0x20 || c == 0x7F) return false;
+  return true;
+}
+}  // namespace
+
+LogHandler::LogHandler(const Config& config, std::string log_dir, core::Accounting& accounting)
+    : log_dir_(std::move(log_dir)),
+      service_name_(config.service_name),
+      service_type_(config.service_type),
+      machine_id_(config.machine_id),
+      environment_(config.environment_name),
+      worker_id_(config.worker_id),
+      max_file_bytes_(config.log_max_file_bytes),
+      max_files_(config.log_max_files),
+      echo_stderr_(config.log_to_stderr),
+      accounting_(accounting) {
+  ctx_.service_name = service_name_;
+  ctx_.service_type = service_type_;
+  ctx_.machine_id = machine_id_;
+  ctx_.environment = environment_;
+  ctx_.worker_id = worker_id_;
+  limits_.max_message_bytes = config.max_message_bytes;
+  limits_.max_field_bytes = config.max_field_bytes;
+  std::string reason;
+  default_ = output_for(config.log_file, reason);
+}
+
+LogHandler::Output* LogHandler::output_for(std::string_view name, std::string& rejected) {
+  auto it = outputs_.find(std::string(name));
+  if (it != outputs_.end()) return it->second.get();
+  if (default_ != nullptr) {
+    if (!valid_file_name(name)) {
+      rejected = "invalid file name (must be relative to the log directory, without '..')";
+      return default_;
+    }
+    if (outputs_.size() >= kMaxFiles) {
+      rejected = "too many distinct log files";
+      return default_;
+    }
+  }
+  sinks::FileSink::Options o;
+  o.path = log_dir_ + "/" + std::string(name);
+  o.max_bytes = max_file_bytes_;
+  o.max_files = max_files_;
+  auto out = std::make_unique<Output>(std::move(o));
+  out->buffer.reserve(kWriteThreshold + 64 * 1024);
+  Output* raw = out.get();
+  outputs_.emplace(std::string(name), std::move(out));
+  return raw;
+}
+
+void LogHandler::on_record(const std::uint8_t* payload, std::size_t size) noexcept {
+  if (!decode_log(payload, size, decoded_)) {
+    accounting_.dropped(Track::kLogs, DropReason::kRejected, 1);
+    accounting_.diagnostics().report("log_decode", "internal error: malformed log record dropped");
+    return;
+  }
+  try {
+    Output* out = default_;
+    std::string rejected;
+    std::string file_name;
+    if (!decoded_.file.empty()) {
+      file_name.assign(decoded_.file);
+      out = output_for(file_name, rejected);
+    }
+    const Field* fields = decoded_.fields.data();
+    std::size_t count = decoded_.fields.size();
+    if (!rejected.empty() || decoded_.fields_dropped) {
+      extra_.assign(decoded_.fields.begin(), decoded_.fields.end());
+      if (!rejected.empty()) {
+        extra_.push_back({"file_rejected", FieldValue(std::string_view(file_name))});
+        extra_.push_back({"file_rejected_reason", FieldValue(std::string_view(rejected))});
+      }
+      if (decoded_.fields_dropped)
+        extra_.push_back({"fields_dropped", FieldValue(static_cast<std::int64_t>(decoded_.fields_dropped))});
+      fields = extra_.data();
+      count = extra_.size();
+    }
+    encode::LogRecordView view;
+    view.time_unix_nano = decoded_.time_unix_nano;
+    view.level = decoded_.level;
+    view.message = decoded_.message;
+    view.fields = std::span<const Field>(fields, count);
+    view.log_file_path = out->sink.path();
+    view.trace_id = decoded_.trace_id;
+    view.span_id = decoded_.span_id;
+    encode::LineStats stats;
+    std::size_t before = out->buffer.size();
+    encode::append_log_line(out->buffer, view, ctx_, limits_, stats);
+    if (echo_stderr_) {
+      std::fwrite(out->buffer.data() + before, 1, out->buffer.size() - before, stderr);
+    }
+    ++out->lines;
+    if (stats.invalid_utf8) accounting_.invalid_utf8(Track::kLogs, 1);
+    if (stats.truncated || (decoded_.flags & kTruncated) || decoded_.fields_dropped)
+      accounting_.truncated(Track::kLogs, 1);
+    if (out->buffer.size() >= kWriteThreshold) write_one(*out);
+  } catch (...) {
+    accounting_.dropped(Track::kLogs, DropReason::kIoError, 1);
+    accounting_.diagnostics().report("log_oom", "out of memory while formatting a log line");
+  }
+}
+
+bool LogHandler::write_one(Output& out) noexcept {
+  if (out.lines == 0) return true;
+  bool ok = out.sink.write(out.buffer);
+  if (ok) {
+    accounting_.written(Track::kLogs, out.lines);
+  } else {
+    accounting_.dropped(Track::kLogs, DropReason::kIoError, out.lines);
+    accounting_.error(Track::kLogs);
+    accounting_.diagnostics().report("io_error:" + out.sink.path(),
+                                     "log lines dropped: " + out.sink.last_error());
+  }
+  out.buffer.clear();
+  out.lines = 0;
+  return ok;
+}
+
+bool LogHandler::write_out(std::chrono::steady_clock::time_point) noexcept {
+  bool ok = true;
+  for (auto& [name, out] : outputs_) ok &= write_one(*out);
+  return ok;
+}
+
+void LogHandler::close(std::chrono::steady_clock::time_point deadline) noexcept {
+  write_out(deadline);
+}
+
+}  // namespace emp::telemetry::logs

@@ -1,0 +1,54 @@
+// The background half of the log track: decodes log records, formats JSON
+// lines and appends them to the default log file or to a named file under the
+// log directory, with rotation. Runs only on the pipeline's background thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "core/pipeline.hpp"
+#include "emp/telemetry/config.hpp"
+#include "encode/json_lines.hpp"
+#include "logs/log_record.hpp"
+#include "sinks/file_sink.hpp"
+
+namespace emp::telemetry::logs {
+
+class LogHandler final : public core::RecordHandler {
+ public:
+  // `log_dir` must be absolute (the client resolves it).
+  LogHandler(const Config& config, std::string log_dir, core::Accounting& accounting);
+
+  void on_record(const std::uint8_t* payload, std::size_t size) noexcept override;
+  bool write_out(std::chrono::steady_clock::time_point deadline) noexcept override;
+  void close(std::chrono::steady_clock::time_point deadline) noexcept override;
+
+  // Most distinct files one client writes; further names go to the default file.
+  static constexpr std::size_t kMaxFiles = 64;
+
+ private:
+  struct Output {
+    explicit Output(sinks::FileSink::Options o) : sink(std::move(o)) {}
+    sinks::FileSink sink;
+    std::string buffer;
+    std::uint64_t lines = 0;
+  };
+  Output* output_for(std::string_view name, std::string& rejected_reason);
+  bool write_one(Output& out) noexcept;
+
+  const std::string log_dir_;
+  const std::string service_name_, service_type_, machine_id_, environment_, worker_id_;
+  encode::LineContext ctx_;
+  encode::LineLimits limits_;
+  const std::uint64_t max_file_bytes_;
+  const std::uint32_t max_files_;
+  const bool echo_stderr_;
+  core::Accounting& accounting_;
+  Output* default_ = nullptr;
+  std::unordered_map<std::string, std::unique_ptr<Output>> outputs_;
+  DecodedLog decoded_;
+  std::vector<Field> extra_;
+};
+
+}  // namespace emp::telemetry::logs

@@ -1,0 +1,65 @@
+// The log record as it travels through a queue: written on the caller's
+// thread by Logger::emit, read on the background thread by LogHandler.
+//
+// Payload layout (after the pipeline's kind byte), all integers native-endian:
+//   u8 level | u8 flags | u16 field_count | i64 time_unix_nano
+//   [16 trace id + 8 span id]        when flags & kHasTrace
+//   u32 len, file path bytes         when flags & kHasFile
+//   u32 len, message bytes
+//   field_count x { u8 type | u16 key_len | key | value }
+//     value: string = u32 len + bytes; int/double = 8 bytes; bool = 1 byte; null = nothing
+//   u32 fields dropped               when flags & kFieldsDropped
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/pipeline.hpp"
+#include "emp/telemetry/field.hpp"
+
+namespace emp::telemetry::core {
+
+// What Logger needs on the caller's thread; owned by the client.
+struct LogFrontend {
+  Pipeline* pipeline = nullptr;
+  std::size_t max_message_bytes = 16 * 1024;
+  std::size_t max_field_bytes = 4 * 1024;
+  std::size_t max_key_bytes = 256;
+  std::size_t max_payload = 0;  // Pipeline::max_payload(), cached
+};
+
+}  // namespace emp::telemetry::core
+
+namespace emp::telemetry::logs {
+
+enum RecordFlags : std::uint8_t {
+  kHasTrace = 1,
+  kHasFile = 2,
+  kTruncated = 4,      // the caller's thread cut an oversize value
+  kFieldsDropped = 8,  // the record could not fit: trailing fields were left out
+};
+
+// A decoded record; views point into the queue (valid during on_record).
+struct DecodedLog {
+  Level level = Level::kInfo;
+  std::uint8_t flags = 0;
+  std::int64_t time_unix_nano = 0;
+  const std::uint8_t* trace_id = nullptr;
+  const std::uint8_t* span_id = nullptr;
+  std::string_view file;
+  std::string_view message;
+  std::vector<Field> fields;  // reused between records
+  std::uint32_t fields_dropped = 0;
+};
+
+// False when the payload is malformed (which would be a bug: it is only ever
+// produced by encode code in the same process).
+bool decode_log(const std::uint8_t* p, std::size_t n, DecodedLog& out) noexcept;
+
+// Cuts `s` at a UTF-8 boundary so that it plus the marker "…[truncated N
+// bytes]" fits in `limit` bytes.
+std::string truncate_with_marker(std::string_view s, std::size_t limit);
+
+}  // namespace emp::telemetry::logs
