@@ -1,7 +1,8 @@
 // JSON-lines encoder for the log track: one record in, one line out, in the
 // exact field order of the job-queue log format (PROTOCOLS.md section 6).
-// Pure functions: no I/O, no globals, callable from the background thread only
-// (they are not on the application's hot path).
+// Pure functions: no I/O, no shared state (only a per-thread timestamp cache),
+// meant for the background thread (they are not on the application's hot
+// path). Safe to call from several threads at once.
 #pragma once
 
 #include <cstddef>
@@ -46,6 +47,29 @@ struct LogRecordView {
 };
 
 // Appends one JSON object and a trailing '\n' to `out`.
+//
+// Keys, in this order: timestamp, level, message, service_name, service_type,
+// machine_id, environment, log_file_path, source_identification
+// ("<service_name>:<machine_id>:<log_file_path>"), worker_id (only when
+// ctx.worker_id is non-empty), trace_id and span_id (lowercase hex, only when
+// the pointers are non-null), then record.fields in the caller's order.
+//
+// A caller field whose key equals a standard key that this line carries is
+// written as "field.<key>" instead, so a standard key never appears twice and
+// always means what the format says. (worker_id, trace_id and span_id count as
+// carried only when present: a caller's own "trace_id" on a line without a
+// trace keeps its name.)
+//
+// Field values: strings are escaped and cut at limits.max_field_bytes (keys
+// too); integers as JSON integers; doubles in the shortest form that reads
+// back to the same double, with ".0" added to integral values so that they stay
+// floating point for typed consumers; NaN and infinities, which JSON cannot
+// express as numbers, as the strings "NaN", "Infinity" and "-Infinity".
+// The message is cut at limits.max_message_bytes. Limits count input bytes;
+// escaping may make the output longer.
+//
+// Never throws except std::bad_alloc from growing `out`; never allocates
+// anything else.
 void append_log_line(std::string& out, const LogRecordView& record, const LineContext& ctx,
                      const LineLimits& limits, LineStats& stats);
 
@@ -55,10 +79,21 @@ void append_log_line(std::string& out, const LogRecordView& record, const LineCo
 // exceeds `max_bytes`, it is cut at a UTF-8 boundary at or below the limit and
 // the visible marker "…[truncated N bytes]" is appended inside the string
 // (setting stats.truncated), N being the number of input bytes cut.
+// "Invalid" follows Unicode's definition of well-formed UTF-8 (no overlongs, no
+// surrogates D800..DFFF, nothing above U+10FFFF), and each maximal subpart of
+// an ill-formed sequence becomes one U+FFFD ("substitution of maximal
+// subparts", the W3C/WHATWG decoder practice). U+2028 and U+2029 are written as
+// \u2028 and \u2029 so that the line is also a valid JavaScript literal. The
+// output is always well-formed UTF-8 without raw control characters.
+// A cut never splits a character or an ill-formed subpart; pass SIZE_MAX for
+// no limit (0 cuts everything).
 void append_json_string(std::string& out, std::string_view s, std::size_t max_bytes,
                         LineStats& stats);
 
 // RFC 3339 UTC with milliseconds, e.g. 2026-11-25T07:56:09.123Z (no quotes).
+// Sub-millisecond digits are dropped (truncated toward the past, also before
+// 1970), never rounded up. The calendar part is cached per thread and per
+// second, so consecutive lines within one second cost only the milliseconds.
 void append_rfc3339_millis(std::string& out, std::int64_t time_unix_nano);
 
 // Lowercase hex of `n` bytes.
