@@ -6,9 +6,17 @@
 // (errno text and path). After an error the sink retries opening on the next
 // write no more often than every `reopen_interval`, so a directory that comes
 // back (permissions fixed, disk freed) resumes without a restart.
+//
+// A failed rotation (e.g. a rename refused) never stops logging: lines keep
+// going to the current file, the failure is reported once through
+// take_warning(), and rotation is retried no more often than reopen_interval.
+// max_files == 0 rotates by truncating the file in place.
+//
+// Not thread-safe: one thread (the background writer) owns a FileSink.
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -43,19 +51,33 @@ class FileSink {
   const std::string& last_error() const noexcept { return last_error_; }
   int last_errno() const noexcept { return last_errno_; }
   std::uint64_t rotations() const noexcept { return rotations_; }
+  std::uint64_t rotation_failures() const noexcept { return rotation_failures_; }
+
+  // The message of the first rotation failure since the last successful
+  // rotation, once; empty when there is nothing new to report.
+  std::string take_warning();
 
  private:
   bool ensure_open();
+  bool open_file();
   bool rotate();
+  bool write_all(const char* data, std::size_t n);
+  void close_file() noexcept;
+  void set_error(const char* what, const std::string& where, int err);
 
   Options options_;
   int fd_ = -1;
   std::uint64_t size_ = 0;
   std::uint64_t rotations_ = 0;
-  bool torn_line_ = false;
+  bool torn_line_ = false;     // the file ends inside a line cut by a failed write
+  bool regular_file_ = true;   // devices and pipes are never rotated
   std::chrono::steady_clock::time_point next_open_attempt_{};
+  std::chrono::steady_clock::time_point next_rotate_attempt_{};
   std::string last_error_;
   int last_errno_ = 0;
+  std::uint64_t rotation_failures_ = 0;
+  bool rotation_failing_ = false;
+  std::string warning_;
 };
 
 }  // namespace emp::telemetry::sinks

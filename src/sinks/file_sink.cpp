@@ -1,0 +1,245 @@
+// FileSink: append-only log file with size-based rotation. See file_sink.hpp
+// for the contract; this file keeps the POSIX details (O_APPEND so that other
+// writers and `tail` readers see whole appends, write(2) loops for EINTR and
+// short writes, renames for rotation).
+#include "sinks/file_sink.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <utility>
+
+namespace emp::telemetry::sinks {
+namespace {
+
+// A larger max_files would make one rotation a long loop of renames.
+constexpr std::uint32_t kMaxRotatedFiles = 1000;
+
+// strerror_r has a GNU (char*) and a POSIX (int) flavour; accept either.
+[[maybe_unused]] const char* pick_error_text(int rc, const char* buf) {
+  return rc == 0 ? buf : "unknown error";
+}
+[[maybe_unused]] const char* pick_error_text(const char* text, const char*) { return text; }
+
+std::string errno_text(int err) {
+  char buf[256];
+  buf[0] = '\0';
+  return pick_error_text(strerror_r(err, buf, sizeof buf), buf);
+}
+
+int open_append(const std::string& path) {
+  int fd;
+  do {
+    fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  } while (fd < 0 && errno == EINTR);
+  return fd;
+}
+
+bool is_directory(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+}  // namespace
+
+FileSink::FileSink(Options options) : options_(std::move(options)) {}
+
+FileSink::~FileSink() { close_file(); }
+
+void FileSink::close_file() noexcept {
+  if (fd_ >= 0) {
+    ::close(fd_);  // close(2) on EINTR must not be retried on Linux
+    fd_ = -1;
+  }
+}
+
+void FileSink::set_error(const char* what, const std::string& where, int err) {
+  last_errno_ = err;
+  last_error_.assign(what);
+  last_error_.append(": ");
+  last_error_.append(where);
+  last_error_.append(": ");
+  last_error_.append(errno_text(err));
+}
+
+std::string FileSink::take_warning() { return std::exchange(warning_, std::string()); }
+
+bool FileSink::open_file() {
+  const std::string& path = options_.path;
+  if (path.empty()) {
+    last_errno_ = EINVAL;
+    last_error_ = "open log file: the path is empty";
+    return false;
+  }
+  int fd = open_append(path);
+  if (fd < 0 && errno == ENOENT) {
+    // mkdir -p of the parent, then try once more.
+    const std::size_t slash = path.find_last_of('/');
+    if (slash != std::string::npos && slash > 0) {
+      std::string dir;
+      std::size_t pos = 0;
+      while (pos < slash) {
+        std::size_t next = path.find('/', pos + 1);
+        if (next == std::string::npos || next > slash) next = slash;
+        dir.assign(path, 0, next);
+        pos = next;
+        if (dir.empty() || dir.back() == '/') continue;  // leading or doubled '/'
+        if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+          const int err = errno;
+          if (!is_directory(dir)) {
+            set_error("create log directory", dir, err);
+            return false;
+          }
+        }
+      }
+    }
+    fd = open_append(path);
+  }
+  if (fd < 0) {
+    set_error("open log file", path, errno);
+    return false;
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    set_error("stat log file", path, errno);
+    ::close(fd);
+    return false;
+  }
+  fd_ = fd;
+  regular_file_ = S_ISREG(st.st_mode);
+  size_ = regular_file_ ? static_cast<std::uint64_t>(st.st_size) : 0;
+  if (regular_file_ && size_ == 0) torn_line_ = false;  // a new file has no cut line
+  return true;
+}
+
+bool FileSink::ensure_open() {
+  if (fd_ >= 0) return true;
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_open_attempt_) return false;  // last_error_ still says why
+  if (open_file()) return true;
+  next_open_attempt_ = now + options_.reopen_interval;
+  return false;
+}
+
+bool FileSink::write_all(const char* data, std::size_t n) {
+  std::size_t done = 0;
+  while (done < n) {
+    const ssize_t w = ::write(fd_, data + done, n - done);
+    if (w > 0) {
+      done += static_cast<std::size_t>(w);
+      size_ += static_cast<std::uint64_t>(w);
+      continue;
+    }
+    if (w < 0 && errno == EINTR) continue;
+    const int err = w < 0 ? errno : EIO;  // 0 bytes for a non-empty write: no progress possible
+    if (done > 0) torn_line_ = data[done - 1] != '\n';
+    set_error("write log file", options_.path, err);
+    // Reopen later: the file may have been removed or its disk replaced.
+    close_file();
+    next_open_attempt_ = std::chrono::steady_clock::now() + options_.reopen_interval;
+    return false;
+  }
+  torn_line_ = false;
+  return true;
+}
+
+bool FileSink::rotate() {
+  const std::string& path = options_.path;
+  auto fail = [&] {
+    ++rotation_failures_;
+    if (!rotation_failing_) {
+      rotation_failing_ = true;
+      warning_ = last_error_;
+    }
+    next_rotate_attempt_ = std::chrono::steady_clock::now() + options_.reopen_interval;
+    return false;
+  };
+
+  if (options_.max_files == 0) {
+    if (::ftruncate(fd_, 0) != 0) {
+      set_error("truncate log file", path, errno);
+      return fail();
+    }
+    size_ = 0;
+    torn_line_ = false;
+    ++rotations_;
+    rotation_failing_ = false;
+    return true;
+  }
+
+  // A cut line stays in the rotated file; end it there (best effort).
+  if (torn_line_ && ::write(fd_, "\n", 1) == 1) {
+    torn_line_ = false;
+    ++size_;
+  }
+
+  const std::uint32_t keep = std::min(options_.max_files, kMaxRotatedFiles);
+  std::string from;
+  std::string to;
+  for (std::uint32_t i = keep - 1; i >= 1; --i) {
+    from = path + "." + std::to_string(i);
+    to = path + "." + std::to_string(i + 1);
+    if (::rename(from.c_str(), to.c_str()) != 0 && errno != ENOENT) {
+      set_error("rotate log file", from + " -> " + to, errno);
+      return fail();
+    }
+  }
+  to = path + ".1";
+  // ENOENT: the file was moved away by someone else; starting a new one is
+  // all that is left to do.
+  if (::rename(path.c_str(), to.c_str()) != 0 && errno != ENOENT) {
+    set_error("rotate log file", path + " -> " + to, errno);
+    return fail();
+  }
+
+  const int old_fd = fd_;
+  const std::uint64_t old_size = size_;
+  const bool old_torn = torn_line_;
+  fd_ = -1;
+  if (!open_file()) {
+    // Keep appending to the renamed file rather than losing lines.
+    fd_ = old_fd;
+    size_ = old_size;
+    torn_line_ = old_torn;
+    regular_file_ = true;
+    return fail();
+  }
+  ::close(old_fd);
+  torn_line_ = false;
+  ++rotations_;
+  rotation_failing_ = false;
+  return true;
+}
+
+bool FileSink::write(std::string_view lines) {
+  if (lines.empty()) return true;
+  if (!ensure_open()) return false;
+  const std::uint64_t incoming = lines.size() + (torn_line_ ? 1 : 0);
+  if (options_.max_bytes > 0 && regular_file_ && size_ > 0 &&
+      size_ + incoming > options_.max_bytes &&
+      std::chrono::steady_clock::now() >= next_rotate_attempt_) {
+    rotate();  // on failure the current file stays open and takes the lines
+  }
+  if (torn_line_) {
+    if (!write_all("\n", 1)) return false;
+  }
+  return write_all(lines.data(), lines.size());
+}
+
+bool FileSink::sync() {
+  if (fd_ < 0) return true;
+  if (::fsync(fd_) != 0) {
+    const int err = errno;
+    if (err == EINVAL || err == EROFS) return true;  // devices and pipes have nothing to sync
+    set_error("sync log file", options_.path, err);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace emp::telemetry::sinks
