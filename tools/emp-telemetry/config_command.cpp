@@ -1,0 +1,113 @@
+// `emp-telemetry config`: finalizes the configuration exactly as a service
+// would (code > environment > preset > default) and prints it with the origin
+// of every value, or prints every problem found. Values come from
+// Config::settings, which is already redacted, so secrets never reach output.
+#include <algorithm>
+#include <cstddef>
+#include <iostream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "emp/telemetry/config.hpp"
+#include "emp/telemetry/expected.hpp"
+
+namespace emp::telemetry::cli {
+namespace {
+
+void print_problems(const Errors& errors) {
+  for (const auto& e : errors) std::cerr << e.to_string() << "\n";
+  std::cerr << errors.size() << (errors.size() == 1 ? " problem" : " problems")
+            << " in the configuration\n";
+}
+
+nlohmann::json errors_json(const Errors& errors) {
+  auto out = nlohmann::json::array();
+  for (const auto& e : errors) {
+    out.push_back({{"subject", e.subject}, {"message", e.message}, {"text", e.to_string()}});
+  }
+  return out;
+}
+
+nlohmann::json config_json(const Config& config) {
+  nlohmann::json out;
+  out["valid"] = true;
+  out["preset"] = std::string(to_string(config.preset));
+  out["service_type"] = config.service_type;
+  out["environment"] = std::string(to_string(config.environment));
+  out["local_fallback"] = config.local_fallback;
+  auto settings = nlohmann::json::array();
+  for (const auto& s : config.settings) {
+    nlohmann::json item;
+    item["name"] = s.name;
+    item["value"] = s.set ? nlohmann::json(s.display) : nlohmann::json(nullptr);
+    item["origin"] = s.set ? std::string(to_string(s.origin)) : std::string("unset");
+    item["secret"] = s.secret;
+    settings.push_back(std::move(item));
+  }
+  out["settings"] = std::move(settings);
+  out["notices"] = config.notices;
+  return out;
+}
+
+void print_table(const Config& config) {
+  std::size_t name_width = 8;
+  std::size_t value_width = 5;
+  for (const auto& s : config.settings) {
+    name_width = std::max(name_width, s.name.size());
+    value_width = std::max(value_width, s.set ? s.display.size() : std::size_t{7});
+  }
+  // Very long values (URLs, lists) would push the origin column off screen.
+  value_width = std::min<std::size_t>(value_width, 48);
+
+  std::cout << "preset: " << (config.preset == Preset::kNone ? "none" : to_string(config.preset))
+            << "   service_type: " << config.service_type
+            << "   environment: " << to_string(config.environment)
+            << (config.local_fallback ? "   (local files fallback)" : "") << "\n\n";
+  auto pad = [](const std::string& text, std::size_t width) {
+    return text.size() >= width ? text + " " : text + std::string(width - text.size() + 1, ' ');
+  };
+  std::cout << pad("VARIABLE", name_width) << " " << pad("VALUE", value_width) << " ORIGIN\n";
+  for (const auto& s : config.settings) {
+    const std::string value = s.set ? s.display : "(unset)";
+    const std::string origin = s.set ? std::string(to_string(s.origin)) : "-";
+    std::cout << pad(s.name, name_width) << " " << pad(value, value_width) << " " << origin
+              << "\n";
+  }
+  if (!config.notices.empty()) {
+    std::cout << "\nnotices:\n";
+    for (const auto& n : config.notices) std::cout << "  " << n << "\n";
+  }
+}
+
+}  // namespace
+
+int run_config(const GlobalArgs& global, const ConfigArgs& args) {
+  Options options;
+  if (global.preset) options.preset = *global.preset;
+  const Expected<Config> config = finalize(options);
+
+  if (!config) {
+    if (args.json && !args.check) {
+      nlohmann::json out;
+      out["valid"] = false;
+      out["errors"] = errors_json(config.errors());
+      std::cout << out.dump(2) << "\n";
+    }
+    print_problems(config.errors());
+    return 1;
+  }
+  if (args.check) {
+    std::cout << "configuration is valid (" << config->settings.size() << " variables)\n";
+    return 0;
+  }
+  if (args.json) {
+    std::cout << config_json(config.value()).dump(2) << "\n";
+  } else {
+    print_table(config.value());
+  }
+  return 0;
+}
+
+}  // namespace emp::telemetry::cli

@@ -1,0 +1,372 @@
+// `emp-telemetry demo`: a simulated worker service of the job queue, built on
+// the public API exactly as a real worker would use it (Client::for_worker).
+// A dispatcher queues a fixed scenario of jobs (most succeed, some fail with
+// the queue's error types, one is slow); worker threads take them and log
+// every lifecycle step with the correlation fields dashboards rely on
+// (job_id as job-<uuid>, worker_id as <machine_id>-worker-<n>, duration_ms,
+// status, error_type). At the end it prints where every record went: the
+// files written and, per track, the counters of client.health().
+//
+// The scenario is kept here, apart from the CLI plumbing, so that the demo can
+// grow with the library (spans around each job once traces exist, job metrics,
+// operational events).
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "commands.hpp"
+#include "emp/telemetry/client.hpp"
+#include "emp/telemetry/health.hpp"
+#include "emp/telemetry/log.hpp"
+
+namespace emp::telemetry::cli {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// Longer than this and a job is reported as slow (warn).
+constexpr milliseconds kSlowThreshold{1000};
+
+struct Job {
+  std::string id;
+  std::string type;
+  int priority = 0;
+  milliseconds work{0};
+  std::string error_type;  // empty: the job succeeds
+  std::string error_message;
+  SteadyClock::time_point enqueued;
+};
+
+// One step of the repeating scenario. Error types are the job queue's own
+// vocabulary (timeout, memory, network, model, validation, ...).
+struct Step {
+  const char* type;
+  int priority;
+  int work_ms;
+  const char* error_type;
+  const char* error_message;
+};
+
+constexpr std::array<Step, 12> kScenario{{
+    {"image_generation", 5, 80, "", ""},
+    {"text_generation", 3, 40, "", ""},
+    {"image_upscale", 1, 60, "", ""},
+    {"image_generation", 5, 120, "network",
+     "websocket to the inference server closed: connection reset by peer"},
+    {"model_download", 8, 30, "", ""},
+    {"image_generation", 5, 0, "", ""},  // the slow one: DemoArgs::slow_ms
+    {"text_generation", 3, 50, "", ""},
+    {"image_generation", 9, 90, "memory", "CUDA out of memory while loading checkpoint"},
+    {"image_upscale", 1, 70, "", ""},
+    {"text_generation", 3, 40, "", ""},
+    {"image_generation", 5, 110, "validation", "output image is empty (0 bytes)"},
+    {"text_generation", 3, 60, "", ""},
+}};
+constexpr std::size_t kSlowIndex = 5;
+
+// `job-<uuid v4>`, the id format of the job queue.
+std::string make_job_id(std::mt19937_64& rng) {
+  std::array<std::uint8_t, 16> b{};
+  for (std::size_t i = 0; i < b.size(); i += 8) {
+    const std::uint64_t r = rng();
+    for (std::size_t k = 0; k < 8; ++k) b[i + k] = static_cast<std::uint8_t>(r >> (8 * k));
+  }
+  b[6] = static_cast<std::uint8_t>((b[6] & 0x0f) | 0x40);  // version 4
+  b[8] = static_cast<std::uint8_t>((b[8] & 0x3f) | 0x80);  // RFC 4122 variant
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "job-";
+  for (std::size_t i = 0; i < b.size(); ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
+    out += kHex[b[i] >> 4];
+    out += kHex[b[i] & 0x0f];
+  }
+  return out;
+}
+
+std::vector<Job> make_jobs(const DemoArgs& args) {
+  std::random_device seed;
+  std::mt19937_64 rng((static_cast<std::uint64_t>(seed()) << 32) ^ seed());
+  std::vector<Job> jobs;
+  jobs.reserve(args.jobs);
+  for (std::uint32_t i = 0; i < args.jobs; ++i) {
+    const Step& step = kScenario[i % kScenario.size()];
+    Job job;
+    job.id = make_job_id(rng);
+    job.type = step.type;
+    job.priority = step.priority;
+    job.work = milliseconds(i == kSlowIndex ? static_cast<int>(args.slow_ms)
+                                            : (step.work_ms > 0 ? step.work_ms : 100));
+    job.error_type = step.error_type;
+    job.error_message = step.error_message;
+    jobs.push_back(std::move(job));
+  }
+  return jobs;
+}
+
+// The simulated queue the workers claim jobs from.
+class JobQueue {
+ public:
+  void push(Job job) {
+    std::lock_guard<std::mutex> lock(mu_);
+    jobs_.push_back(std::move(job));
+  }
+  std::optional<Job> claim() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (jobs_.empty()) return std::nullopt;
+    Job job = std::move(jobs_.front());
+    jobs_.pop_front();
+    return job;
+  }
+
+ private:
+  std::mutex mu_;
+  std::deque<Job> jobs_;
+};
+
+struct Tally {
+  std::atomic<std::uint32_t> completed{0};
+  std::atomic<std::uint32_t> failed{0};
+  std::atomic<std::uint32_t> slow{0};
+};
+
+std::int64_t ms_since(SteadyClock::time_point start) {
+  return std::chrono::duration_cast<milliseconds>(SteadyClock::now() - start).count();
+}
+
+void run_worker(Logger& log, const std::string& worker_id, JobQueue& queue, Tally& tally) {
+  log.info("worker started", {{"event", "worker_started"}, {"worker_id", worker_id}});
+  while (auto job = queue.claim()) {
+    const auto started = SteadyClock::now();
+    log.info("job started", {{"event", "job_started"},
+                             {"job_id", job->id},
+                             {"worker_id", worker_id},
+                             {"job_type", job->type},
+                             {"priority", job->priority},
+                             {"queue_wait_time_ms", ms_since(job->enqueued)},
+                             {"status", "in_progress"}});
+    // The "work": half, a progress report, the other half.
+    std::this_thread::sleep_for(job->work / 2);
+    log.debug("job progress", {{"event", "job_progress"},
+                               {"job_id", job->id},
+                               {"worker_id", worker_id},
+                               {"progress_percent", 50}});
+    std::this_thread::sleep_for(job->work - job->work / 2);
+    const std::int64_t duration_ms = ms_since(started);
+
+    if (job->error_type.empty()) {
+      tally.completed.fetch_add(1, std::memory_order_relaxed);
+      log.info("job completed", {{"event", "job_completed"},
+                                 {"job_id", job->id},
+                                 {"worker_id", worker_id},
+                                 {"job_type", job->type},
+                                 {"duration_ms", duration_ms},
+                                 {"status", "completed"},
+                                 {"success", true}});
+    } else {
+      tally.failed.fetch_add(1, std::memory_order_relaxed);
+      log.error("job failed", {{"event", "job_failed"},
+                               {"job_id", job->id},
+                               {"worker_id", worker_id},
+                               {"job_type", job->type},
+                               {"duration_ms", duration_ms},
+                               {"status", "failed"},
+                               {"success", false},
+                               {"error_type", job->error_type},
+                               {"error", job->error_message}});
+    }
+    if (milliseconds(duration_ms) > kSlowThreshold) {
+      tally.slow.fetch_add(1, std::memory_order_relaxed);
+      log.warn("job slower than expected", {{"event", "job_slow"},
+                                            {"job_id", job->id},
+                                            {"worker_id", worker_id},
+                                            {"duration_ms", duration_ms},
+                                            {"threshold_ms", kSlowThreshold.count()}});
+    }
+  }
+  log.info("worker stopped", {{"event", "worker_stopped"}, {"worker_id", worker_id}});
+}
+
+struct FileReport {
+  std::filesystem::path path;
+  std::uintmax_t bytes = 0;
+  std::uint64_t lines = 0;
+};
+
+// Every regular file under the log directory, with its size and line count.
+std::vector<FileReport> scan_log_dir(const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
+  std::vector<FileReport> out;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return out;
+  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (!it->is_regular_file(ec)) continue;
+    FileReport report;
+    report.path = it->path();
+    report.bytes = it->file_size(ec);
+    std::ifstream in(report.path, std::ios::binary);
+    char buf[64 * 1024];
+    while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+      for (std::streamsize i = 0; i < in.gcount(); ++i) report.lines += (buf[i] == '\n');
+    }
+    out.push_back(std::move(report));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const FileReport& a, const FileReport& b) { return a.path < b.path; });
+  return out;
+}
+
+void print_health(const HealthSnapshot& health) {
+  std::printf("\nhealth per track (client.health()):\n");
+  std::printf("  %-8s %9s %9s %9s %9s %7s  %s\n", "track", "offered", "accepted", "written",
+              "dropped", "errors", "drops by reason");
+  std::string idle;
+  for (std::size_t t = 0; t < static_cast<std::size_t>(Track::kCount); ++t) {
+    const auto track = static_cast<Track>(t);
+    const TrackHealth& h = health.track(track);
+    if (h.offered == 0 && h.dropped_total() == 0 && h.errors == 0) {
+      idle += (idle.empty() ? "" : ", ") + std::string(to_string(track));
+      continue;
+    }
+    std::string reasons;
+    for (std::size_t r = 0; r < static_cast<std::size_t>(DropReason::kCount); ++r) {
+      if (h.dropped[r] == 0) continue;
+      reasons += (reasons.empty() ? "" : ", ") +
+                 std::string(to_string(static_cast<DropReason>(r))) + "=" +
+                 std::to_string(h.dropped[r]);
+    }
+    std::printf("  %-8s %9llu %9llu %9llu %9llu %7llu  %s\n",
+                std::string(to_string(track)).c_str(),
+                static_cast<unsigned long long>(h.offered),
+                static_cast<unsigned long long>(h.accepted),
+                static_cast<unsigned long long>(h.written),
+                static_cast<unsigned long long>(h.dropped_total()),
+                static_cast<unsigned long long>(h.errors), reasons.empty() ? "-" : reasons.c_str());
+    if (h.truncated || h.invalid_utf8) {
+      std::printf("  %-8s %llu records truncated, %llu with invalid UTF-8 replaced\n", "",
+                  static_cast<unsigned long long>(h.truncated),
+                  static_cast<unsigned long long>(h.invalid_utf8));
+    }
+  }
+  if (!idle.empty()) std::printf("  no records: %s\n", idle.c_str());
+  if (!health.last_error.empty()) std::printf("  last error: %s\n", health.last_error.c_str());
+}
+
+}  // namespace
+
+int run_demo(const GlobalArgs& global, const DemoArgs& args) {
+  if (global.preset && *global.preset != Preset::kWorker) {
+    std::fprintf(stderr, "emp-telemetry demo: the demo is a worker; ignoring --preset %s\n",
+                 std::string(to_string(*global.preset)).c_str());
+  }
+  Options options;
+  if (args.log_dir) options.log_dir = *args.log_dir;
+  auto created = Client::for_worker(std::move(options));
+  if (!created) {
+    for (const auto& e : created.errors()) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+    std::fprintf(stderr, "emp-telemetry demo: invalid configuration (%zu problems)\n",
+                 created.errors().size());
+    return 1;
+  }
+  Client& client = created.value();
+  const Config& config = client.config();
+  Logger& log = client.log();
+
+  std::vector<std::string> worker_ids;
+  for (std::uint32_t i = 0; i < args.workers; ++i) {
+    worker_ids.push_back(args.workers == 1 && !config.worker_id.empty()
+                             ? config.worker_id
+                             : config.machine_id + "-worker-" + std::to_string(i));
+  }
+
+  const auto started = SteadyClock::now();
+  log.info("worker service started", {{"event", "service_started"},
+                                      {"workers", static_cast<std::int64_t>(args.workers)},
+                                      {"jobs", static_cast<std::int64_t>(args.jobs)}});
+
+  JobQueue queue;
+  for (Job& job : make_jobs(args)) {
+    job.enqueued = SteadyClock::now();
+    log.info("job received", {{"event", "job_received"},
+                              {"job_id", job.id},
+                              {"job_type", job.type},
+                              {"priority", job.priority},
+                              {"queue", "default"},
+                              {"status", "queued"}});
+    queue.push(std::move(job));
+  }
+
+  Tally tally;
+  std::vector<std::thread> workers;
+  for (const auto& id : worker_ids) {
+    workers.emplace_back([&log, &id, &queue, &tally] { run_worker(log, id, queue, tally); });
+  }
+  for (auto& w : workers) w.join();
+
+  const std::int64_t elapsed_ms = ms_since(started);
+  const std::uint32_t completed = tally.completed.load();
+  const std::uint32_t failed = tally.failed.load();
+  log.info("worker service finished", {{"event", "service_finished"},
+                                       {"jobs_completed", static_cast<std::int64_t>(completed)},
+                                       {"jobs_failed", static_cast<std::int64_t>(failed)},
+                                       {"duration_ms", elapsed_ms}});
+
+  const bool stopped = client.shutdown(config.shutdown_timeout);
+  const HealthSnapshot health = client.health();
+
+  std::printf("emp-telemetry demo: %u jobs on %u workers: %u completed, %u failed, %u slow, in %.1f s\n",
+              args.jobs, args.workers, completed, failed, tally.slow.load(),
+              static_cast<double>(elapsed_ms) / 1000.0);
+  std::printf("service %s (%s), machine %s, environment %s\n", config.service_name.c_str(),
+              config.service_type.c_str(), config.machine_id.c_str(),
+              std::string(to_string(config.environment)).c_str());
+
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path dir = fs::absolute(fs::path(config.log_dir), ec).lexically_normal();
+  if (ec) dir = fs::path(config.log_dir);
+  std::printf("\nwhere everything went:\n");
+  std::printf("  logs: %s (default file %s)\n", dir.string().c_str(),
+              (dir / config.log_file).lexically_normal().string().c_str());
+  const auto files = scan_log_dir(dir);
+  if (files.empty()) std::printf("  (no files found under %s)\n", dir.string().c_str());
+  for (const auto& f : files) {
+    std::printf("    %-60s %8llu lines %10llu bytes\n", f.path.string().c_str(),
+                static_cast<unsigned long long>(f.lines),
+                static_cast<unsigned long long>(f.bytes));
+  }
+  std::printf("  (files are appended to: counts include earlier runs)\n");
+  print_health(health);
+
+  const TrackHealth& logs = health.track(Track::kLogs);
+  if (!stopped) {
+    std::fprintf(stderr, "emp-telemetry demo: shutdown did not finish within %lld ms\n",
+                 static_cast<long long>(config.shutdown_timeout.count()));
+    return 1;
+  }
+  if (logs.written != logs.accepted || logs.dropped_total() != 0) {
+    std::fprintf(stderr,
+                 "emp-telemetry demo: %llu of %llu accepted log records were not written "
+                 "(%llu dropped, see above)\n",
+                 static_cast<unsigned long long>(logs.accepted - logs.written),
+                 static_cast<unsigned long long>(logs.accepted),
+                 static_cast<unsigned long long>(logs.dropped_total()));
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace emp::telemetry::cli
