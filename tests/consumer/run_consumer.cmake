@@ -1,0 +1,23 @@
+# Installs the build in BUILD_DIR into WORK_DIR/prefix, builds the consumer
+# project in PROJECT_DIR against that prefix only, and runs it.
+# Usage: cmake -DBUILD_DIR= -DWORK_DIR= -DPROJECT_DIR= -DGENERATOR= -DCXX= -P this-file
+function(step what)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc COMMAND_ECHO STDOUT)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "package test: ${what} failed (${rc})")
+  endif()
+endfunction()
+
+file(REMOVE_RECURSE ${WORK_DIR})
+set(prefix ${WORK_DIR}/prefix)
+step("install" ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix})
+file(GLOB_RECURSE package_files ${prefix}/*/emp_telemetryConfig.cmake)
+if(NOT package_files)
+  message(FATAL_ERROR "package test: no emp_telemetryConfig.cmake under ${prefix}")
+endif()
+step("configure consumer" ${CMAKE_COMMAND} -S ${PROJECT_DIR} -B ${WORK_DIR}/build
+  -G ${GENERATOR} -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=${CXX}
+  -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF)
+step("build consumer" ${CMAKE_COMMAND} --build ${WORK_DIR}/build)
+step("run consumer" ${WORK_DIR}/build/app)
+message(STATUS "package test: installed package found, linked and ran")

@@ -1,0 +1,364 @@
+// Tests of the emp-telemetry CLI as a user runs it: the real binary
+// (<build>/bin/emp-telemetry, found through EMP_TEST_BIN) started as a child
+// process with a controlled environment, its exit code, stdout and stderr
+// checked. Proves that bad configuration exits 1 listing every problem without
+// leaking secrets, that the machine-readable outputs parse, that every command
+// has --help, and that the demo writes well-formed JSON lines.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int exit_code = -1;  // -1 when killed or not started
+  std::string out;
+  std::string err;
+};
+
+std::string cli_path() {
+  const char* bin = std::getenv("EMP_TEST_BIN");
+  return std::string(bin ? bin : ".") + "/bin/emp-telemetry";
+}
+
+// Runs the CLI with exactly `env` as its environment (plus PATH and HOME), so
+// that variables of the machine running the tests cannot change the result.
+// Killed after `timeout`.
+Result run_cli(const std::vector<std::string>& args,
+               const std::map<std::string, std::string>& env = {},
+               std::chrono::seconds timeout = std::chrono::seconds(60)) {
+  Result result;
+  int out_pipe[2];
+  int err_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) return result;
+
+  std::vector<std::string> argv_s{cli_path()};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<std::string> env_s{"PATH=/usr/bin:/bin"};
+  if (const char* home = std::getenv("HOME")) env_s.push_back(std::string("HOME=") + home);
+  for (const auto& [k, v] : env) env_s.push_back(k + "=" + v);
+  std::vector<char*> argv;
+  for (auto& s : argv_s) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (auto& s : env_s) envp.push_back(s.data());
+  envp.push_back(nullptr);
+
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out_pipe[1], STDOUT_FILENO);
+    dup2(err_pipe[1], STDERR_FILENO);
+    execve(argv[0], argv.data(), envp.data());
+    _exit(127);
+  }
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  if (pid < 0) {
+    close(out_pipe[0]);
+    close(err_pipe[0]);
+    return result;
+  }
+
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  std::string* sinks[2] = {&result.out, &result.err};
+  int open_fds = 2;
+  bool killed = false;
+  while (open_fds > 0) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      kill(pid, SIGKILL);
+      killed = true;
+      break;
+    }
+    if (poll(fds, 2, static_cast<int>(left.count())) < 0) break;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      char buf[4096];
+      const ssize_t n = read(fds[i].fd, buf, sizeof buf);
+      if (n > 0) {
+        sinks[i]->append(buf, static_cast<std::size_t>(n));
+      } else {
+        close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+      }
+    }
+  }
+  for (auto& f : fds) {
+    if (f.fd >= 0) close(f.fd);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!killed && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  return result;
+}
+
+// A fresh directory under the system temp dir, removed at scope end.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "emp-cli-test-XXXXXX").string();
+    if (mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    if (!path_.empty()) fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+std::string describe(const Result& r) {
+  return "exit " + std::to_string(r.exit_code) + "\n--- stdout\n" + r.out + "\n--- stderr\n" +
+         r.err;
+}
+
+TEST(Cli, HelpWorksForEveryCommand) {
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"--help"}, {"config", "--help"}, {"env", "--help"}, {"demo", "--help"}}) {
+    const Result r = run_cli(args);
+    SCOPED_TRACE(args.front() + " " + args.back());
+    EXPECT_EQ(r.exit_code, 0) << describe(r);
+    EXPECT_NE(r.out.find("--help"), std::string::npos) << describe(r);
+    EXPECT_NE(r.out.find("Usage"), std::string::npos) << describe(r);
+  }
+  const Result top = run_cli({"--help"});
+  for (const char* command : {"config", "env", "demo", "--preset"}) {
+    EXPECT_NE(top.out.find(command), std::string::npos) << command << "\n" << describe(top);
+  }
+  const Result config = run_cli({"config", "--help"});
+  EXPECT_NE(config.out.find("--check"), std::string::npos) << describe(config);
+  EXPECT_NE(config.out.find("--json"), std::string::npos) << describe(config);
+}
+
+TEST(Cli, MissingCommandAndUnknownPresetAreUsageErrors) {
+  const Result none = run_cli({});
+  EXPECT_EQ(none.exit_code, 2) << describe(none);
+  EXPECT_FALSE(none.err.empty());
+
+  const Result bad = run_cli({"--preset", "gpu-farm", "config"});
+  EXPECT_EQ(bad.exit_code, 2) << describe(bad);
+  EXPECT_NE(bad.err.find("gpu-farm"), std::string::npos) << describe(bad);
+}
+
+// Several bad values at once: every one is reported (not just the first), each
+// naming its variable and value, and the secret set alongside never appears.
+TEST(Cli, InvalidEnvironmentListsEveryProblemWithoutSecrets) {
+  TempDir dir;
+  const std::string secret = "dash0-secret-token-7f3a9c";
+  const std::map<std::string, std::string> env{
+      {"LOG_DIR", dir.path().string()},
+      {"FLUENTD_PORT", "99999"},
+      {"LOG_LEVEL", "loud"},
+      {"EMP_FLUSH_INTERVAL", "soon"},
+      {"SENTRY_SAMPLE_RATE", "2.5"},
+      {"DASH0_API_KEY", secret},
+  };
+  const std::vector<std::pair<std::string, std::string>> expected{
+      {"FLUENTD_PORT", "99999"},
+      {"LOG_LEVEL", "loud"},
+      {"EMP_FLUSH_INTERVAL", "soon"},
+      {"SENTRY_SAMPLE_RATE", "2.5"},
+  };
+
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"config", "--check"}, {"config"}}) {
+    const Result r = run_cli(args, env);
+    SCOPED_TRACE(args.back());
+    EXPECT_EQ(r.exit_code, 1) << describe(r);
+    for (const auto& [name, value] : expected) {
+      // One line per problem, "NAME: message" with the offending value.
+      bool found = false;
+      std::size_t pos = 0;
+      while ((pos = r.err.find(name + ": ", pos)) != std::string::npos) {
+        const std::size_t eol = r.err.find('\n', pos);
+        if (r.err.substr(pos, eol - pos).find(value) != std::string::npos) found = true;
+        pos += name.size();
+      }
+      EXPECT_TRUE(found) << name << "=" << value << " not reported\n" << describe(r);
+    }
+    EXPECT_EQ(r.out.find(secret), std::string::npos) << describe(r);
+    EXPECT_EQ(r.err.find(secret), std::string::npos) << describe(r);
+  }
+
+  const Result json = run_cli({"config", "--json"}, env);
+  EXPECT_EQ(json.exit_code, 1) << describe(json);
+  const auto doc = nlohmann::json::parse(json.out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(doc.is_object()) << describe(json);
+  EXPECT_EQ(doc.value("valid", true), false);
+  ASSERT_TRUE(doc["errors"].is_array());
+  std::set<std::string> subjects;
+  for (const auto& e : doc["errors"]) subjects.insert(e.value("subject", ""));
+  for (const auto& [name, value] : expected) EXPECT_TRUE(subjects.count(name)) << name;
+  EXPECT_EQ(json.out.find(secret), std::string::npos);
+
+  // The demo refuses the same configuration with the same diagnostics.
+  const Result demo = run_cli({"demo", "--jobs", "1"}, env);
+  EXPECT_EQ(demo.exit_code, 1) << describe(demo);
+  EXPECT_NE(demo.err.find("LOG_LEVEL"), std::string::npos) << describe(demo);
+  EXPECT_EQ(demo.err.find(secret), std::string::npos);
+  EXPECT_TRUE(fs::is_empty(dir.path())) << "nothing may be written with an invalid config";
+}
+
+TEST(Cli, ConfigJsonShowsValuesOriginsAndRedactsSecrets) {
+  TempDir dir;
+  const std::string secret = "dash0-secret-token-b41c2e";
+  const Result r = run_cli({"--preset", "worker", "config", "--json"},
+                           {{"LOG_DIR", dir.path().string()}, {"DASH0_API_KEY", secret}});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  const auto doc = nlohmann::json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(doc.is_object()) << describe(r);
+  EXPECT_EQ(doc.value("valid", false), true);
+  EXPECT_EQ(doc.value("preset", ""), "worker");
+  EXPECT_EQ(doc.value("service_type", ""), "worker");
+  ASSERT_TRUE(doc["settings"].is_array());
+
+  std::map<std::string, nlohmann::json> by_name;
+  for (const auto& s : doc["settings"]) by_name[s.value("name", "")] = s;
+  ASSERT_TRUE(by_name.count("LOG_DIR")) << describe(r);
+  EXPECT_EQ(by_name["LOG_DIR"]["value"], dir.path().string());
+  EXPECT_EQ(by_name["LOG_DIR"]["origin"], "env");
+  ASSERT_TRUE(by_name.count("DASH0_API_KEY")) << describe(r);
+  EXPECT_EQ(by_name["DASH0_API_KEY"]["secret"], true);
+  EXPECT_EQ(by_name["DASH0_API_KEY"]["origin"], "env");
+  EXPECT_EQ(r.out.find(secret), std::string::npos) << describe(r);
+  for (const auto& [name, s] : by_name) {
+    const std::string origin = s.value("origin", "");
+    EXPECT_TRUE(origin == "default" || origin == "preset" || origin == "env" ||
+                origin == "code" || origin == "unset")
+        << name << " has origin " << origin;
+  }
+
+  // The table form shows the same origin and hides the same secret.
+  const Result table = run_cli({"config"}, {{"LOG_DIR", dir.path().string()},
+                                            {"DASH0_API_KEY", secret}});
+  ASSERT_EQ(table.exit_code, 0) << describe(table);
+  EXPECT_NE(table.out.find(dir.path().string()), std::string::npos) << describe(table);
+  EXPECT_EQ(table.out.find(secret), std::string::npos) << describe(table);
+  EXPECT_EQ(table.err.find(secret), std::string::npos) << describe(table);
+
+  const Result check = run_cli({"config", "--check"}, {{"LOG_DIR", dir.path().string()}});
+  EXPECT_EQ(check.exit_code, 0) << describe(check);
+}
+
+TEST(Cli, EnvListsTheWholeRegistry) {
+  const Result json = run_cli({"env", "--json"});
+  ASSERT_EQ(json.exit_code, 0) << describe(json);
+  const auto doc = nlohmann::json::parse(json.out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(doc.is_array()) << describe(json);
+  std::set<std::string> names;
+  for (const auto& v : doc) {
+    const std::string name = v.value("name", "");
+    EXPECT_TRUE(names.insert(name).second) << "declared twice: " << name;
+    EXPECT_FALSE(v.value("type", "").empty()) << name;
+    EXPECT_FALSE(v.value("description", "").empty()) << name;
+  }
+  for (const char* name : {"SERVICE_NAME", "LOG_DIR", "LOG_LEVEL", "DASH0_API_KEY", "SENTRY_DSN",
+                           "FLUENTD_PORT", "EMP_QUEUE_SIZE"}) {
+    EXPECT_TRUE(names.count(name)) << name;
+  }
+  for (const auto& v : doc) {
+    if (v.value("name", "") == "DASH0_API_KEY") EXPECT_EQ(v.value("secret", false), true);
+  }
+
+  const Result md = run_cli({"env", "--markdown"});
+  ASSERT_EQ(md.exit_code, 0) << describe(md);
+  for (const auto& name : names) {
+    EXPECT_NE(md.out.find("| `" + name + "` |"), std::string::npos) << name;
+  }
+
+  const Result table = run_cli({"env"});
+  ASSERT_EQ(table.exit_code, 0) << describe(table);
+  for (const auto& name : names) EXPECT_NE(table.out.find(name), std::string::npos) << name;
+
+  const Result both = run_cli({"env", "--json", "--markdown"});
+  EXPECT_EQ(both.exit_code, 2) << describe(both);
+}
+
+TEST(Cli, DemoWritesJobLifecycleAsJsonLines) {
+  TempDir dir;
+  const Result r = run_cli({"demo", "--slow-ms", "1100"},
+                           {{"LOG_DIR", dir.path().string()}});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_NE(r.out.find(dir.path().string()), std::string::npos)
+      << "the demo says where the logs went\n" << describe(r);
+  EXPECT_NE(r.out.find("logs"), std::string::npos) << describe(r);
+
+  std::vector<nlohmann::json> lines;
+  for (const auto& entry : fs::recursive_directory_iterator(dir.path())) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path());
+    std::string line;
+    while (std::getline(in, line)) {
+      auto doc = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+      ASSERT_TRUE(doc.is_object()) << entry.path() << ": not a JSON object: " << line;
+      lines.push_back(std::move(doc));
+    }
+  }
+  ASSERT_FALSE(lines.empty()) << describe(r);
+
+  const std::regex job_id_format(
+      "^job-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$");
+  const std::regex worker_id_format("^.+-worker-[01]$");
+  std::set<std::string> received, completed, failed;
+  std::set<std::string> error_types;
+  int slow = 0;
+  for (const auto& l : lines) {
+    EXPECT_TRUE(l.contains("timestamp")) << l.dump();
+    EXPECT_TRUE(l.contains("level")) << l.dump();
+    const std::string event = l.value("event", "");
+    if (event.rfind("job_", 0) == 0) {
+      const std::string id = l.value("job_id", "");
+      EXPECT_TRUE(std::regex_match(id, job_id_format)) << l.dump();
+      if (event != "job_received") {
+        EXPECT_TRUE(std::regex_match(l.value("worker_id", ""), worker_id_format)) << l.dump();
+      }
+      if (event == "job_received") received.insert(id);
+      if (event == "job_completed") {
+        completed.insert(id);
+        EXPECT_EQ(l.value("status", ""), "completed");
+        EXPECT_TRUE(l["duration_ms"].is_number_integer()) << l.dump();
+        EXPECT_EQ(l.value("level", ""), "info");
+      }
+      if (event == "job_failed") {
+        failed.insert(id);
+        EXPECT_EQ(l.value("status", ""), "failed");
+        EXPECT_TRUE(l["duration_ms"].is_number_integer()) << l.dump();
+        EXPECT_EQ(l.value("level", ""), "error");
+        error_types.insert(l.value("error_type", ""));
+      }
+      if (event == "job_slow") ++slow;
+    }
+  }
+  EXPECT_EQ(received.size(), 12u);
+  EXPECT_EQ(completed.size(), 9u);
+  EXPECT_EQ(failed.size(), 3u);
+  EXPECT_EQ(error_types, (std::set<std::string>{"network", "memory", "validation"}));
+  EXPECT_EQ(slow, 1);
+  for (const auto& id : completed) EXPECT_TRUE(received.count(id)) << id;
+  for (const auto& id : failed) EXPECT_TRUE(received.count(id)) << id;
+  for (const auto& id : failed) EXPECT_FALSE(completed.count(id)) << id;
+}
+
+}  // namespace
