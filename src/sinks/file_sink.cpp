@@ -218,6 +218,34 @@ bool FileSink::rotate() {
 
 bool FileSink::write(std::string_view lines) {
   if (lines.empty()) return true;
+  if (options_.max_bytes == 0 || lines.size() <= options_.max_bytes) return write_chunk(lines);
+  // A batch larger than one file: split at line ends so that rotation still
+  // bounds every file (a single line longer than max_bytes stays whole).
+  while (!lines.empty()) {
+    std::size_t room = options_.max_bytes > size_ ? options_.max_bytes - size_ : 0;
+    std::size_t cut = 0;
+    if (room > 0 && room < lines.size()) {
+      std::size_t nl = lines.rfind('\n', room - 1);
+      if (nl != std::string_view::npos) cut = nl + 1;
+    }
+    if (cut == 0) {
+      // Nothing fits in what is left of this file: take up to one file's worth.
+      std::size_t limit = std::min<std::size_t>(lines.size(), options_.max_bytes);
+      std::size_t nl = lines.rfind('\n', limit - 1);
+      if (nl != std::string_view::npos) {
+        cut = nl + 1;
+      } else {
+        std::size_t first = lines.find('\n');
+        cut = first == std::string_view::npos ? lines.size() : first + 1;
+      }
+    }
+    if (!write_chunk(lines.substr(0, cut))) return false;
+    lines.remove_prefix(cut);
+  }
+  return true;
+}
+
+bool FileSink::write_chunk(std::string_view lines) {
   if (!ensure_open()) return false;
   const std::uint64_t incoming = lines.size() + (torn_line_ ? 1 : 0);
   if (options_.max_bytes > 0 && regular_file_ && size_ > 0 &&

@@ -58,6 +58,7 @@ class FileSink {
   std::string take_warning();
 
  private:
+  bool write_chunk(std::string_view lines);
   bool ensure_open();
   bool open_file();
   bool rotate();
@@ -69,8 +70,8 @@ class FileSink {
   int fd_ = -1;
   std::uint64_t size_ = 0;
   std::uint64_t rotations_ = 0;
-  bool torn_line_ = false;     // the file ends inside a line cut by a failed write
-  bool regular_file_ = true;   // devices and pipes are never rotated
+  bool torn_line_ = false;    // the file ends inside a line cut by a failed write
+  bool regular_file_ = true;  // devices and pipes are never rotated
   std::chrono::steady_clock::time_point next_open_attempt_{};
   std::chrono::steady_clock::time_point next_rotate_attempt_{};
   std::string last_error_;
