@@ -60,6 +60,12 @@ void write_file(const std::string& path, const std::string& content) {
   out << content;
 }
 
+mode_t current_umask() {
+  const mode_t m = ::umask(0);
+  ::umask(m);
+  return m;
+}
+
 std::set<std::string> names_in(const fs::path& dir) {
   std::set<std::string> names;
   for (const auto& e : fs::directory_iterator(dir)) names.insert(e.path().filename().string());
@@ -111,11 +117,7 @@ TEST(FileSink, CreatesParentDirectoriesAndAppends) {
   }
   struct stat st;
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0644u & ~[] {
-    const mode_t m = ::umask(0);
-    ::umask(m);
-    return m;
-  }());
+  EXPECT_EQ(st.st_mode & 0777, 0644u & ~current_umask());
   // A second sink appends instead of truncating.
   FileSink again({.path = path});
   EXPECT_TRUE(again.write("fourth\n"));
@@ -151,19 +153,29 @@ TEST(FileSink, ExistingFileSizeCountsTowardRotation) {
   EXPECT_EQ(read_file(path), numbered_line(0));
 }
 
-TEST(FileSink, WriteLargerThanMaxBytesStillLandsWhole) {
+TEST(FileSink, BatchLargerThanMaxBytesIsSplitAtLineEnds) {
   TempDir dir;
   const std::string path = dir / "app.log";
-  FileSink sink({.path = path, .max_bytes = 40, .max_files = 1});
-  const std::string big = lines(0, 3);  // 120 bytes
+  FileSink sink({.path = path, .max_bytes = 45, .max_files = 5});
+  const std::string big = lines(0, 2);  // 3 lines of 30 bytes: no file may hold two
   ASSERT_TRUE(sink.write(big));
+  EXPECT_EQ(sink.rotations(), 2u);
+  EXPECT_EQ(read_file(path + ".2"), numbered_line(0));
+  EXPECT_EQ(read_file(path + ".1"), numbered_line(1));
+  EXPECT_EQ(read_file(path), numbered_line(2));
+}
+
+TEST(FileSink, SingleLineLargerThanMaxBytesLandsWhole) {
+  TempDir dir;
+  const std::string path = dir / "app.log";
+  FileSink sink({.path = path, .max_bytes = 20, .max_files = 1});
+  ASSERT_TRUE(sink.write(numbered_line(0)));  // 30 bytes > 20: written whole
   EXPECT_EQ(sink.rotations(), 0u) << "an empty file is never rotated";
+  EXPECT_EQ(read_file(path), numbered_line(0));
   ASSERT_TRUE(sink.write(numbered_line(9)));
   EXPECT_EQ(sink.rotations(), 1u);
-  EXPECT_EQ(read_file(path + ".1"), big);
+  EXPECT_EQ(read_file(path + ".1"), numbered_line(0));
   EXPECT_EQ(read_file(path), numbered_line(9));
-  ASSERT_TRUE(sink.write(numbered_line(10)));  // 60 > 40: rotate again, .1 replaced
-  EXPECT_EQ(read_file(path + ".1"), numbered_line(9));
   EXPECT_EQ(names_in(dir.path()), (std::set<std::string>{"app.log", "app.log.1"}));
 }
 
@@ -182,8 +194,7 @@ TEST(FileSink, DiskFullIsReportedWithErrnoAndPath) {
   EXPECT_FALSE(sink.write("cannot fit\n"));
   EXPECT_EQ(sink.last_errno(), ENOSPC);
   EXPECT_NE(sink.last_error().find("/dev/full"), std::string::npos) << sink.last_error();
-  EXPECT_NE(sink.last_error().find(std::strerror(ENOSPC)), std::string::npos)
-      << sink.last_error();
+  EXPECT_NE(sink.last_error().find(std::strerror(ENOSPC)), std::string::npos) << sink.last_error();
   // Still failing, still not crashing, still explained.
   EXPECT_FALSE(sink.write("again\n"));
   EXPECT_EQ(sink.last_errno(), ENOSPC);
