@@ -1,0 +1,211 @@
+// OtlpHttpDestination: one attempt, classified. See otlp_http_destination.hpp.
+#include "deliver/otlp_http_destination.hpp"
+
+#include <algorithm>
+#include <vector>
+
+#include "deliver/partial_success.hpp"
+
+namespace emp::telemetry::deliver {
+namespace {
+
+HttpTransportOptions transport_options(const ExporterSettings& settings,
+                                       HttpTransportOptions options) {
+  options.ca_file = settings.ca_file;
+  options.client_cert_file = settings.client_cert_file;
+  options.client_key_file = settings.client_key_file;
+  return options;
+}
+
+bool is_json(std::string_view content_type) {
+  return content_type.find("json") != std::string_view::npos;
+}
+
+}  // namespace
+
+std::string_view to_string(Outcome outcome) noexcept {
+  switch (outcome) {
+    case Outcome::kDelivered:
+      return "delivered";
+    case Outcome::kPartial:
+      return "partial";
+    case Outcome::kRetryable:
+      return "retryable";
+    case Outcome::kPermanent:
+      return "permanent";
+  }
+  return "unknown";
+}
+
+OtlpHttpDestination::OtlpHttpDestination(ExporterSettings settings, OtlpHttpOptions options)
+    : settings_(std::move(settings)),
+      options_(std::move(options)),
+      transport_(transport_options(settings_, options_.transport)) {}
+
+std::string OtlpHttpDestination::description() const {
+  return "otlp-http " +
+         (settings_.none_configured ? std::string("(no endpoint)") : display_url(settings_.url));
+}
+
+DestinationStats OtlpHttpDestination::stats() const noexcept {
+  DestinationStats s;
+  s.attempts = attempts_.load(std::memory_order_relaxed);
+  s.delivered = delivered_.load(std::memory_order_relaxed);
+  s.partial = partial_.load(std::memory_order_relaxed);
+  s.retryable = retryable_.load(std::memory_order_relaxed);
+  s.permanent = permanent_.load(std::memory_order_relaxed);
+  s.items_rejected = items_rejected_.load(std::memory_order_relaxed);
+  const auto t = transport_.stats();
+  s.bytes_sent = t.bytes_sent;
+  s.connections_opened = t.connections_opened;
+  return s;
+}
+
+DeliveryResult OtlpHttpDestination::finish(DeliveryResult result) noexcept {
+  switch (result.outcome) {
+    case Outcome::kDelivered:
+      delivered_.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case Outcome::kPartial:
+      partial_.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case Outcome::kRetryable:
+      retryable_.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case Outcome::kPermanent:
+      permanent_.fetch_add(1, std::memory_order_relaxed);
+      break;
+  }
+  items_rejected_.fetch_add(result.rejected, std::memory_order_relaxed);
+  return result;
+}
+
+DeliveryResult OtlpHttpDestination::deliver(const Payload& payload, Deadline deadline) noexcept {
+  try {
+    DeliveryResult result;
+    if (payload.bytes.empty()) {
+      // Nothing to say: an empty export request is never sent.
+      result.outcome = Outcome::kDelivered;
+      result.message = "empty payload: nothing sent";
+      return result;
+    }
+    if (settings_.none_configured) {
+      result.outcome = Outcome::kPermanent;
+      result.message =
+          "no OTLP endpoint is configured for " + std::string(to_string(settings_.signal));
+      return finish(std::move(result));
+    }
+    if (payload.signal != settings_.signal) {
+      result.outcome = Outcome::kPermanent;
+      result.message = "a " + std::string(to_string(payload.signal)) +
+                       " payload cannot go to the " + std::string(to_string(settings_.signal)) +
+                       " endpoint " + display_url(settings_.url);
+      return finish(std::move(result));
+    }
+
+    HttpRequest request;
+    request.url = settings_.url;
+    request.headers = settings_.headers;
+    request.body = payload.bytes;
+    request.content_type = std::string(mime_type(payload.content_type));
+    request.gzip = settings_.gzip;
+    request.timeout = settings_.timeout;
+    request.connect_timeout = options_.connect_timeout;
+    request.deadline = deadline;
+    request.retry_after_cap = options_.retry_after_cap;
+    HttpResponse response = transport_.post(request);
+    if (response.attempted) attempts_.fetch_add(1, std::memory_order_relaxed);
+    return finish(classify(payload, std::move(response)));
+  } catch (...) {
+    DeliveryResult result;
+    result.outcome = Outcome::kRetryable;
+    result.message = "delivery failed: out of memory";
+    return finish(std::move(result));
+  }
+}
+
+DeliveryResult OtlpHttpDestination::classify(const Payload& payload,
+                                             HttpResponse&& response) const {
+  DeliveryResult result;
+  result.http_status = response.status;
+  result.elapsed = response.elapsed;
+  result.sent = response.attempted;
+
+  std::vector<std::string_view> secrets;
+  for (const auto& header : settings_.headers) secrets.emplace_back(header.second);
+  const std::string url = display_url(settings_.url);
+  const auto server_says = [&]() -> std::string {
+    std::optional<std::string> text = is_json(response.content_type)
+                                          ? parse_status_message_json(response.body)
+                                          : parse_status_message_proto(response.body);
+    if (!text && is_json(response.content_type)) text = response.body;
+    if (!text && response.content_type.rfind("text/", 0) == 0) text = response.body;
+    if (!text || text->empty()) return {};
+    return ": " + redact(printable_excerpt(*text, options_.max_message_bytes), secrets);
+  };
+
+  const long status = response.status;
+  if (status == 0) {
+    // No answer: the transport's own error. Only a request that can never
+    // be sent (too large, bad URL) is permanent.
+    result.outcome =
+        response.error == TransportError::kRefused ? Outcome::kPermanent : Outcome::kRetryable;
+    result.message = response.error_message.empty() ? "POST " + url + ": no response"
+                                                    : redact(response.error_message, secrets);
+    return result;
+  }
+
+  if (status >= 200 && status < 300) {
+    result.outcome = Outcome::kDelivered;
+    result.message = "HTTP " + std::to_string(status) + " from " + url;
+    if (response.truncated) {
+      result.message += " (response body over the read limit; partial success not read)";
+      return result;
+    }
+    if (response.body.empty()) return result;
+    const bool json = response.content_type.empty() ? payload.content_type == ContentType::kJson
+                                                    : is_json(response.content_type);
+    const auto partial = json ? parse_partial_success_json(response.body)
+                              : parse_partial_success_proto(response.body);
+    if (!partial) {
+      result.message += " (unreadable response body ignored)";
+      return result;
+    }
+    const std::string server_message =
+        partial->error_message.empty()
+            ? std::string()
+            : ": " + redact(printable_excerpt(partial->error_message, options_.max_message_bytes),
+                            secrets);
+    if (partial->rejected > 0) {
+      result.outcome = Outcome::kPartial;
+      // A server cannot reject more than was sent; never count more drops.
+      result.rejected =
+          payload.items > 0
+              ? static_cast<std::size_t>(std::min<std::uint64_t>(partial->rejected, payload.items))
+              : static_cast<std::size_t>(partial->rejected);
+      result.message += ": partial success, " + std::to_string(result.rejected) + " of " +
+                        std::to_string(payload.items) + " " +
+                        std::string(to_string(payload.signal)) + " items rejected" + server_message;
+    } else if (!server_message.empty()) {
+      // rejected == 0 with a message is a warning from the server.
+      result.message += ": warning" + server_message;
+    }
+    return result;
+  }
+
+  result.message = "HTTP " + std::to_string(status) + " from " + url + server_says();
+  if (status == 429 || status == 502 || status == 503 || status == 504) {
+    result.outcome = Outcome::kRetryable;
+    if (status == 429 || status == 503) result.retry_after = response.retry_after;
+  } else {
+    result.outcome = Outcome::kPermanent;
+  }
+  return result;
+}
+
+std::unique_ptr<Destination> make_otlp_http_destination(ExporterSettings settings,
+                                                        OtlpHttpOptions options) {
+  return std::make_unique<OtlpHttpDestination>(std::move(settings), std::move(options));
+}
+
+}  // namespace emp::telemetry::deliver
