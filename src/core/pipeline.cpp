@@ -14,10 +14,16 @@ using Clock = std::chrono::steady_clock;
 struct ProducerCounters {
   std::atomic<std::uint64_t> offered{0};
   std::atomic<std::uint64_t> accepted{0};
-  std::atomic<std::uint64_t> queue_full{0};
-  std::atomic<std::uint64_t> too_large{0};
-  std::atomic<std::uint64_t> shutdown{0};
+  std::array<std::atomic<std::uint64_t>, kReasons> dropped{};
 };
+// offered, accepted, then one per drop reason.
+using CounterArray = std::array<std::uint64_t, 2 + kReasons>;
+
+void add_counters(CounterArray& into, const ProducerCounters& c) noexcept {
+  into[0] += c.offered.load(std::memory_order_relaxed);
+  into[1] += c.accepted.load(std::memory_order_relaxed);
+  for (std::size_t r = 0; r < kReasons; ++r) into[2 + r] += c.dropped[r].load(std::memory_order_relaxed);
+}
 
 inline void bump(std::atomic<std::uint64_t>& c) noexcept {
   c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -56,6 +62,7 @@ class Engine {
   bool drain_pass(std::size_t max_per_ring) noexcept;
   void drain_to_snapshot(Clock::time_point deadline) noexcept;
   bool write_out_all(Clock::time_point deadline) noexcept;
+  bool flush_all(Clock::time_point deadline) noexcept;
   void tick_all(Clock::time_point now) noexcept;
   void retire_finished_rings() noexcept;
   void dispatch(const std::uint8_t* p, std::size_t n) noexcept {
@@ -74,7 +81,7 @@ class Engine {
   mutable std::mutex rings_mu;
   std::vector<std::shared_ptr<RingSlot>> rings;
   // Counts of rings whose thread exited and whose records were all consumed.
-  std::array<std::array<std::uint64_t, 5>, kTracks> retired{};
+  std::array<CounterArray, kTracks> retired{};
 
   // Producers that could not get a ring at all (allocation failure, thread exit).
   std::array<std::atomic<std::uint64_t>, kTracks> orphan_drops{};
@@ -85,6 +92,7 @@ class Engine {
   std::atomic<bool> wake_pending{false};
   std::uint64_t flush_requested = 0;
   std::uint64_t flush_done = 0;
+  Clock::time_point flush_deadline{};
   bool flush_ok = true;
   bool stop_requested = false;
   Clock::time_point stop_deadline{};
@@ -198,6 +206,13 @@ bool Engine::write_out_all(Clock::time_point deadline) noexcept {
   return ok;
 }
 
+bool Engine::flush_all(Clock::time_point deadline) noexcept {
+  bool ok = true;
+  for (auto& h : handlers)
+    if (h) ok &= h->flush(deadline);
+  return ok;
+}
+
 void Engine::tick_all(Clock::time_point now) noexcept {
   for (auto& h : handlers)
     if (h) h->on_tick(now);
@@ -207,14 +222,7 @@ void Engine::retire_finished_rings() noexcept {
   std::lock_guard<std::mutex> lock(rings_mu);
   std::erase_if(rings, [this](const std::shared_ptr<RingSlot>& r) {
     if (!r->producer_gone.load(std::memory_order_acquire) || !r->ring.empty()) return false;
-    for (std::size_t t = 0; t < kTracks; ++t) {
-      auto& c = r->counters[t];
-      retired[t][0] += c.offered.load(std::memory_order_relaxed);
-      retired[t][1] += c.accepted.load(std::memory_order_relaxed);
-      retired[t][2] += c.queue_full.load(std::memory_order_relaxed);
-      retired[t][3] += c.too_large.load(std::memory_order_relaxed);
-      retired[t][4] += c.shutdown.load(std::memory_order_relaxed);
-    }
+    for (std::size_t t = 0; t < kTracks; ++t) add_counters(retired[t], r->counters[t]);
     return true;
   });
 }
@@ -227,9 +235,11 @@ void Engine::run() noexcept {
     std::uint64_t flush_seq;
     bool stop;
     Clock::time_point deadline;
+    Clock::time_point flush_deadline_copy;
     {
       std::lock_guard<std::mutex> lock(mu);
       flush_seq = flush_requested;
+      flush_deadline_copy = flush_deadline;
       stop = stop_requested;
       deadline = stop_deadline;
     }
@@ -238,7 +248,7 @@ void Engine::run() noexcept {
       // Producers may have slipped records in after the snapshot; take them too.
       drain_to_snapshot(deadline);
       tick_all(Clock::now());
-      bool ok = write_out_all(deadline);
+      bool ok = flush_all(deadline);
       for (auto& h : handlers)
         if (h) h->close(deadline);
       std::lock_guard<std::mutex> lock(mu);
@@ -249,9 +259,8 @@ void Engine::run() noexcept {
       return;
     }
     if (flush_seq != 0 && flush_seq != flush_done) {
-      auto flush_deadline = Clock::now() + std::chrono::seconds(30);
-      drain_to_snapshot(flush_deadline);
-      bool ok = write_out_all(flush_deadline);
+      drain_to_snapshot(flush_deadline_copy);
+      bool ok = flush_all(flush_deadline_copy);
       {
         std::lock_guard<std::mutex> a(accounting_mu);
         ok = ok && !io_failed_since_flush;
@@ -259,6 +268,7 @@ void Engine::run() noexcept {
       }
       std::lock_guard<std::mutex> lock(mu);
       flush_done = flush_seq;
+      flush_deadline = Clock::time_point{};
       flush_ok = ok;
       done_cv.notify_all();
       continue;
@@ -363,11 +373,11 @@ std::uint8_t* Pipeline::begin(Track track, RecordKind kind, std::size_t size) no
   auto& c = slot->counters[t];
   bump(c.offered);
   if (e.closed.load(std::memory_order_acquire)) {
-    bump(c.shutdown);
+    bump(c.dropped[static_cast<std::size_t>(DropReason::kShutdown)]);
     return nullptr;
   }
   if (size + 1 + SpscRing::kHeader > slot->ring.max_record()) {
-    bump(c.too_large);
+    bump(c.dropped[static_cast<std::size_t>(DropReason::kTooLarge)]);
     return nullptr;
   }
   std::uint8_t* p = slot->ring.reserve(size + 1);
@@ -387,12 +397,24 @@ std::uint8_t* Pipeline::begin(Track track, RecordKind kind, std::size_t size) no
       }
     }
     if (p == nullptr) {
-      bump(c.queue_full);
+      bump(c.dropped[static_cast<std::size_t>(DropReason::kQueueFull)]);
       return nullptr;
     }
   }
   p[0] = static_cast<std::uint8_t>(kind);
   return p + 1;
+}
+
+void Pipeline::drop(Track track, DropReason reason) noexcept {
+  Engine& e = *engine_;
+  const auto t = static_cast<std::size_t>(track);
+  RingSlot* slot = e.local_slot();
+  if (slot == nullptr) {
+    e.orphan_drops[t].fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  bump(slot->counters[t].offered);
+  bump(slot->counters[t].dropped[static_cast<std::size_t>(reason)]);
 }
 
 void Pipeline::commit(Track track) noexcept {
@@ -407,6 +429,8 @@ bool Pipeline::flush(std::chrono::milliseconds timeout) noexcept {
   std::unique_lock<std::mutex> lock(e.mu);
   if (e.stopped) return e.flush_ok;
   std::uint64_t seq = ++e.flush_requested;
+  // Concurrent flushes share one pass; it honours the latest deadline.
+  e.flush_deadline = std::max(e.flush_deadline, deadline);
   e.cv.notify_one();
   bool done = e.done_cv.wait_until(lock, deadline, [&] { return e.flush_done >= seq || e.stopped; });
   return done && e.flush_ok;
@@ -459,19 +483,12 @@ bool Pipeline::shutdown(std::chrono::milliseconds timeout) noexcept {
 HealthSnapshot Pipeline::health() const noexcept {
   const Engine& e = *engine_;
   HealthSnapshot s;
-  std::array<std::array<std::uint64_t, 5>, kTracks> prod{};
+  std::array<CounterArray, kTracks> prod{};
   {
     std::lock_guard<std::mutex> lock(e.rings_mu);
     prod = e.retired;
     for (auto& r : e.rings)
-      for (std::size_t t = 0; t < kTracks; ++t) {
-        auto& c = r->counters[t];
-        prod[t][0] += c.offered.load(std::memory_order_relaxed);
-        prod[t][1] += c.accepted.load(std::memory_order_relaxed);
-        prod[t][2] += c.queue_full.load(std::memory_order_relaxed);
-        prod[t][3] += c.too_large.load(std::memory_order_relaxed);
-        prod[t][4] += c.shutdown.load(std::memory_order_relaxed);
-      }
+      for (std::size_t t = 0; t < kTracks; ++t) add_counters(prod[t], r->counters[t]);
   }
   bool finished = e.closed.load(std::memory_order_acquire);
   bool worker_done;
@@ -494,21 +511,18 @@ HealthSnapshot Pipeline::health() const noexcept {
     th.errors = st.errors.load(std::memory_order_relaxed);
     th.invalid_utf8 = st.invalid_utf8.load(std::memory_order_relaxed);
     th.truncated = st.truncated.load(std::memory_order_relaxed);
-    for (std::size_t r = 0; r < kReasons; ++r)
-      th.dropped[r] = st.dropped[r].load(std::memory_order_relaxed);
-    th.dropped[static_cast<std::size_t>(DropReason::kQueueFull)] += prod[t][2] + orphans;
-    th.dropped[static_cast<std::size_t>(DropReason::kTooLarge)] += prod[t][3];
-    th.dropped[static_cast<std::size_t>(DropReason::kShutdown)] += prod[t][4];
+    // Accepted records can only be dropped by the backend; the rest were
+    // dropped before they reached a queue.
+    std::uint64_t after_accept = th.written;
+    for (std::size_t r = 0; r < kReasons; ++r) {
+      std::uint64_t backend = st.dropped[r].load(std::memory_order_relaxed);
+      after_accept += backend;
+      th.dropped[r] = backend + prod[t][2 + r];
+    }
+    th.dropped[static_cast<std::size_t>(DropReason::kQueueFull)] += orphans;
     if (finished && (worker_done || abandoned)) {
       // Whatever was accepted and neither written nor dropped never left a
       // queue before the end: it is lost to shutdown.
-      std::uint64_t after_accept = th.written;
-      for (std::size_t r = 0; r < kReasons; ++r) {
-        if (r == static_cast<std::size_t>(DropReason::kQueueFull) ||
-            r == static_cast<std::size_t>(DropReason::kTooLarge))
-          continue;
-        after_accept += st.dropped[r].load(std::memory_order_relaxed);
-      }
       if (th.accepted > after_accept)
         th.dropped[static_cast<std::size_t>(DropReason::kShutdown)] += th.accepted - after_accept;
     }

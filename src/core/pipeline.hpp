@@ -60,6 +60,12 @@ class RecordHandler {
   // Write out everything buffered. False when some accepted record could not
   // be written (it has been counted as dropped).
   virtual bool write_out(std::chrono::steady_clock::time_point deadline) noexcept = 0;
+  // Everything accepted so far must reach its destination (a file, a
+  // collector) by `deadline`; waits for it. Called for Client::flush() and at
+  // shutdown. False when something could not be delivered in time.
+  virtual bool flush(std::chrono::steady_clock::time_point deadline) noexcept {
+    return write_out(deadline);
+  }
   // Called about every flush interval, and once more before close().
   virtual void on_tick(std::chrono::steady_clock::time_point now) noexcept {}
   virtual void close(std::chrono::steady_clock::time_point deadline) noexcept {}
@@ -108,6 +114,9 @@ class Pipeline {
   // pipeline is shut down. Every non-null return must be followed by commit().
   std::uint8_t* begin(Track track, RecordKind kind, std::size_t size) noexcept;
   void commit(Track track) noexcept;
+  // Counts a record of `track` that the caller's thread decided not to queue
+  // (e.g. sampled out) as offered and dropped for `reason`.
+  void drop(Track track, DropReason reason) noexcept;
   // The largest payload begin() accepts.
   std::size_t max_payload() const noexcept;
 
