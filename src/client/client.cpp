@@ -3,9 +3,15 @@
 
 #include <filesystem>
 
+#include "client/resource.hpp"
 #include "core/pipeline.hpp"
+#include "deliver/otlp_http_destination.hpp"
 #include "logs/log_handler.hpp"
 #include "logs/log_record.hpp"
+#include "sinks/otlp_file_destination.hpp"
+#include "sinks/otlp_sink.hpp"
+#include "trace/span_handler.hpp"
+#include "trace/tracer_core.hpp"
 
 namespace emp::telemetry {
 
@@ -16,6 +22,8 @@ struct Client::Impl {
   core::LogFrontend log_front;
   std::atomic<int> min_level{0};
   std::unique_ptr<Logger> logger;
+  trace::TracerCore tracer_core;
+  std::unique_ptr<Tracer> tracer;
   bool shut_down = false;
 };
 
@@ -26,6 +34,44 @@ std::string absolute_dir(const std::string& dir) {
   if (ec) return dir;
   return p.lexically_normal().string();
 }
+// The OTLP destination of one signal: the configured collector, or in its
+// absence a local OTLP/JSON file (the collector file exporter's format).
+std::unique_ptr<sinks::OtlpSink> make_otlp_sink(Track track, deliver::Signal signal,
+                                                const OtlpExport& exp, const Config& c,
+                                                const std::string& dir, std::string_view file,
+                                                core::Accounting& accounting) {
+  sinks::OtlpSink::Options so;
+  std::unique_ptr<deliver::Destination> dest;
+  deliver::ContentType type = deliver::ContentType::kJson;
+  if (!exp.url.empty()) {
+    deliver::ExporterSettings es;
+    es.signal = signal;
+    es.none_configured = false;
+    es.url = exp.url;
+    es.endpoint_variable = exp.url_from;
+    es.headers = exp.headers;
+    es.timeout = exp.timeout;
+    es.gzip = exp.gzip;
+    type = exp.protocol == OtlpProtocol::kHttpJson ? deliver::ContentType::kJson
+                                                   : deliver::ContentType::kProtobuf;
+    es.content_type = type;
+    es.ca_file = exp.certificate;
+    es.client_cert_file = exp.client_certificate;
+    es.client_key_file = exp.client_key;
+    so.export_timeout = exp.timeout;
+    dest = std::make_unique<deliver::OtlpHttpDestination>(std::move(es));
+  } else {
+    sinks::FileSink::Options fo;
+    fo.path = dir + "/" + std::string(file);
+    fo.max_bytes = c.log_max_file_bytes;
+    fo.max_files = c.log_max_files;
+    dest = std::make_unique<sinks::OtlpFileDestination>(std::move(fo));
+  }
+  auto sink = std::make_unique<sinks::OtlpSink>(track, std::move(dest), accounting, so);
+  sink->set_content_type(type);
+  return sink;
+}
+
 }  // namespace
 
 Client::Client(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
@@ -61,6 +107,33 @@ Expected<Client> Client::create(Config config) noexcept {
     impl->log_front.max_field_bytes = c.max_field_bytes;
     impl->log_front.max_payload = impl->pipeline->max_payload();
     impl->min_level.store(static_cast<int>(c.log_level));
+
+    auto& tc = impl->tracer_core;
+    tc.pipeline = impl->pipeline.get();
+    tc.enabled = c.otel_enabled && !c.sdk_disabled;
+    tc.max_payload = impl->pipeline->max_payload();
+    tc.limits.attribute_count = c.span_attribute_count_limit;
+    tc.limits.attribute_value_length =
+        c.span_attribute_value_length_limit.value_or(c.attribute_value_length_limit.value_or(0));
+    tc.limits.event_count = c.span_event_count_limit;
+    tc.limits.link_count = c.span_link_count_limit;
+    tc.limits.event_attribute_count = c.attribute_count_limit;
+    tc.limits.link_attribute_count = c.attribute_count_limit;
+    auto sampler = trace::make_sampler(c.sampler, c.sampler_ratio, c.sampler_rules, c.export_error_spans);
+    if (!sampler) return sampler.errors();
+    tc.sampler = std::move(sampler).value();
+    if (tc.enabled) {
+      auto resource = make_resource(c);
+      auto scope = make_scope();
+      impl->pipeline->add_handler(
+          core::RecordKind::kSpan,
+          std::make_unique<trace::SpanHandler>(
+              c.span_batch, resource, scope,
+              make_otlp_sink(Track::kTraces, deliver::Signal::kTraces, c.otlp_traces, c, dir,
+                             "otlp-traces.jsonl", impl->pipeline->accounting()),
+              impl->pipeline->accounting()));
+    }
+    impl->tracer.reset(new Tracer(&impl->tracer_core));
     impl->logger.reset(new Logger(&impl->log_front, &impl->min_level));
     impl->pipeline->start();
     return Client(std::move(impl));
@@ -100,6 +173,7 @@ Expected<Client> Client::for_worker(Options o) noexcept {
 }
 
 Logger& Client::log() noexcept { return *impl_->logger; }
+Tracer& Client::tracer() noexcept { return *impl_->tracer; }
 const Config& Client::config() const noexcept { return impl_->config; }
 HealthSnapshot Client::health() const noexcept { return impl_->pipeline->health(); }
 

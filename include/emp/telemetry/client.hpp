@@ -17,6 +17,7 @@
 #include "emp/telemetry/expected.hpp"
 #include "emp/telemetry/health.hpp"
 #include "emp/telemetry/log.hpp"
+#include "emp/telemetry/trace.hpp"
 
 namespace emp::telemetry {
 
@@ -40,6 +41,10 @@ class Client {
   ~Client();
 
   Logger& log() noexcept;
+  // The trace track. tracer() and trace() are the same object; both names
+  // read naturally (`tracer().start_span(...)`, `trace().span(...)`).
+  Tracer& tracer() noexcept;
+  Tracer& trace() noexcept { return tracer(); }
   const Config& config() const noexcept;
   HealthSnapshot health() const noexcept;
 

@@ -161,9 +161,9 @@ class Scope {
   Scope& operator=(const Scope&) = delete;
 
  private:
-  void* previous_;
-  void* previous_ids_;
-  bool pushed_;
+  trace::SpanState* state_;
+  trace::SpanState* previous_;
+  const void* previous_ids_;
 };
 
 class Tracer {

@@ -1,0 +1,40 @@
+#include "sinks/otlp_file_destination.hpp"
+
+namespace emp::telemetry::sinks {
+
+deliver::DeliveryResult OtlpFileDestination::deliver(const deliver::Payload& payload,
+                                                     deliver::Deadline) noexcept {
+  deliver::DeliveryResult r;
+  if (payload.bytes.empty()) {
+    r.outcome = deliver::Outcome::kDelivered;
+    return r;
+  }
+  bool ok = false;
+  try {
+    line_.assign(payload.bytes);
+    line_.push_back('\n');
+    ok = file_.write(line_);
+  } catch (...) {
+    ok = false;
+  }
+  r.sent = true;
+  std::lock_guard<std::mutex> lock(mu_);
+  ++stats_.attempts;
+  if (ok) {
+    ++stats_.delivered;
+    stats_.bytes_sent += payload.bytes.size() + 1;
+    r.outcome = deliver::Outcome::kDelivered;
+  } else {
+    ++stats_.permanent;
+    r.outcome = deliver::Outcome::kPermanent;
+    r.message = file_.last_error();
+  }
+  return r;
+}
+
+deliver::DestinationStats OtlpFileDestination::stats() const noexcept {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+}  // namespace emp::telemetry::sinks

@@ -1,0 +1,47 @@
+// The background half of the trace track: the batch span processor. It
+// decodes finished spans from the queues into OTLP spans, batches them
+// (OTEL_BSP_MAX_EXPORT_BATCH_SIZE, OTEL_BSP_SCHEDULE_DELAY), encodes each
+// batch (protobuf or JSON) and hands it to the destination's OtlpSink.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "core/pipeline.hpp"
+#include "emp/telemetry/config.hpp"
+#include "encode/otlp_json.hpp"
+#include "encode/otlp_proto.hpp"
+#include "sinks/otlp_sink.hpp"
+
+namespace emp::telemetry::trace {
+
+class SpanHandler final : public core::RecordHandler {
+ public:
+  SpanHandler(const BatchSettings& batch, const encode::otlp::Resource& resource,
+              const encode::otlp::Scope& scope, std::unique_ptr<sinks::OtlpSink> sink,
+              core::Accounting& accounting);
+
+  void on_record(const std::uint8_t* payload, std::size_t size) noexcept override;
+  bool write_out(std::chrono::steady_clock::time_point) noexcept override { return true; }
+  bool flush(std::chrono::steady_clock::time_point deadline) noexcept override;
+  void on_tick(std::chrono::steady_clock::time_point now) noexcept override;
+  void close(std::chrono::steady_clock::time_point deadline) noexcept override;
+
+  sinks::OtlpSink& sink() noexcept { return *sink_; }
+
+ private:
+  void export_batch() noexcept;
+
+  const BatchSettings batch_settings_;
+  encode::otlp::ProtoPrelude proto_prelude_;
+  encode::otlp::JsonPrelude json_prelude_;
+  std::unique_ptr<sinks::OtlpSink> sink_;
+  core::Accounting& accounting_;
+  std::vector<encode::otlp::SpanData> batch_;
+  std::chrono::steady_clock::time_point batch_started_{};
+};
+
+// Decodes one queued span (layout in tracer_core.hpp). False if malformed.
+bool decode_span(const std::uint8_t* p, std::size_t n, encode::otlp::SpanData& out);
+
+}  // namespace emp::telemetry::trace

@@ -1,0 +1,79 @@
+// Internals of the trace track shared by the caller-side Span code
+// (tracer.cpp) and the background SpanHandler (span_handler.cpp): the span
+// state a handle points to, the per-client tracer settings, and the layout of
+// a finished span in the queue.
+//
+// Queue payload of a finished span (native-endian):
+//   trace_id[16] span_id[8] parent_span_id[8]
+//   u8 link_flags (1 has_parent, 2 parent_remote) | u8 trace_flags | u8 kind | u8 status
+//   i64 start | i64 end
+//   u32 dropped_attributes | u32 dropped_events | u32 dropped_links
+//   u32 attribute_count | u32 event_count | u32 link_count
+//   then six u32-length-prefixed blobs: name, status message, tracestate,
+//   attributes, events, links.
+// Attribute blob: per attribute u8 type | u16 key_len | key | value
+//   string u32 len + bytes; bool u8; int/double 8 bytes;
+//   arrays u32 count + elements (strings u32 len + bytes).
+// Event blob: per event i64 time | u32 name_len | name | u32 attr_count |
+//   u32 dropped | u32 blob_len | attribute blob.
+// Link blob: per link trace_id[16] span_id[8] u8 trace_flags u8 remote |
+//   u32 tracestate_len | tracestate | u32 attr_count | u32 dropped | u32 blob_len | blob.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "core/active_span.hpp"
+#include "core/pipeline.hpp"
+#include "emp/telemetry/trace.hpp"
+#include "trace/sampler.hpp"
+
+namespace emp::telemetry::trace {
+
+struct SpanLimits {
+  std::uint32_t attribute_count = 128;       // OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT
+  std::uint32_t attribute_value_length = 0;  // OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT; 0 = none
+  std::uint32_t event_count = 128;           // OTEL_SPAN_EVENT_COUNT_LIMIT
+  std::uint32_t link_count = 128;            // OTEL_SPAN_LINK_COUNT_LIMIT
+  std::uint32_t event_attribute_count = 128; // OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT
+  std::uint32_t link_attribute_count = 128;  // OTEL_LINK_ATTRIBUTE_COUNT_LIMIT
+};
+
+class TracerCore {
+ public:
+  core::Pipeline* pipeline = nullptr;
+  SamplerConfig sampler;
+  SpanLimits limits;
+  bool enabled = true;
+  std::size_t max_payload = 0;
+};
+
+// The state behind a Span handle. Pooled per thread; a state is reused only
+// once its span has ended and no Scope refers to it.
+struct SpanState {
+  TracerCore* core = nullptr;
+  SpanContext context;
+  SpanId parent;
+  bool has_parent = false;
+  bool parent_remote = false;
+  bool recording = false;  // attributes etc. are kept (sampled, or kept for error export)
+  bool ended = false;
+  std::uint32_t scope_refs = 0;
+  SpanKind kind = SpanKind::kInternal;
+  StatusCode status = StatusCode::kUnset;
+  std::string status_message;
+  std::string name;
+  std::int64_t start = 0;
+  std::uint32_t attribute_count = 0, dropped_attributes = 0;
+  std::uint32_t event_count = 0, dropped_events = 0;
+  std::uint32_t link_count = 0, dropped_links = 0;
+  std::string attributes, events, links;
+  core::ActiveSpanIds ids{};
+};
+
+// Appends one attribute to a blob, applying the value length limit.
+void append_attribute(std::string& blob, std::string_view key, const AttributeValue& value,
+                      std::uint32_t value_length_limit);
+
+}  // namespace emp::telemetry::trace
