@@ -34,13 +34,25 @@ std::string absolute_dir(const std::string& dir) {
   if (ec) return dir;
   return p.lexically_normal().string();
 }
+// EMP_LOGS_OTLP: "auto" (export log records over OTLP when an OTLP logs
+// endpoint is configured), "on" (also to a local OTLP/JSON file when none is),
+// "off".
+bool logs_otlp_enabled(const Config& c) {
+  std::string mode = c.raw("EMP_LOGS_OTLP").value_or("auto");
+  for (auto& ch : mode) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (mode == "off" || mode == "false" || mode == "0" || mode == "no") return false;
+  if (mode == "on" || mode == "true" || mode == "1" || mode == "yes") return true;
+  return !c.otlp_logs.url.empty();
+}
+
 // The OTLP destination of one signal: the configured collector, or in its
 // absence a local OTLP/JSON file (the collector file exporter's format).
 std::unique_ptr<sinks::OtlpSink> make_otlp_sink(Track track, deliver::Signal signal,
                                                 const OtlpExport& exp, const Config& c,
                                                 const std::string& dir, std::string_view file,
-                                                core::Accounting& accounting) {
+                                                core::Accounting& accounting, bool primary) {
   sinks::OtlpSink::Options so;
+  so.primary = primary;
   std::unique_ptr<deliver::Destination> dest;
   deliver::ContentType type = deliver::ContentType::kJson;
   if (!exp.url.empty()) {
@@ -99,9 +111,20 @@ Expected<Client> Client::create(Config config) noexcept {
     po.flush_interval = c.flush_interval;
     impl->pipeline = std::make_unique<core::Pipeline>(po);
     std::string dir = absolute_dir(c.log_dir);
-    impl->pipeline->add_handler(
-        core::RecordKind::kLog,
-        std::make_unique<logs::LogHandler>(c, dir, impl->pipeline->accounting()));
+    auto log_handler = std::make_unique<logs::LogHandler>(c, dir, impl->pipeline->accounting());
+    core::Pipeline& pipe = *impl->pipeline;
+    auto register_sink = [&pipe](sinks::OtlpSink* sink) {
+      pipe.add_destination([sink] { return sink->health(); });
+    };
+    const bool otel_on = c.otel_enabled && !c.sdk_disabled;
+    if (otel_on && logs_otlp_enabled(c)) {
+      auto sink = make_otlp_sink(Track::kLogs, deliver::Signal::kLogs, c.otlp_logs, c, dir,
+                                 "otlp-logs.jsonl", pipe.accounting(), /*primary=*/false);
+      register_sink(sink.get());
+      log_handler->set_otlp(std::make_unique<logs::OtlpLogBatcher>(
+          c.log_batch, make_resource(c), make_scope(), std::move(sink)));
+    }
+    pipe.add_handler(core::RecordKind::kLog, std::move(log_handler));
     impl->log_front.pipeline = impl->pipeline.get();
     impl->log_front.max_message_bytes = c.max_message_bytes;
     impl->log_front.max_field_bytes = c.max_field_bytes;
@@ -125,13 +148,12 @@ Expected<Client> Client::create(Config config) noexcept {
     if (tc.enabled) {
       auto resource = make_resource(c);
       auto scope = make_scope();
-      impl->pipeline->add_handler(
-          core::RecordKind::kSpan,
-          std::make_unique<trace::SpanHandler>(
-              c.span_batch, resource, scope,
-              make_otlp_sink(Track::kTraces, deliver::Signal::kTraces, c.otlp_traces, c, dir,
-                             "otlp-traces.jsonl", impl->pipeline->accounting()),
-              impl->pipeline->accounting()));
+      auto sink = make_otlp_sink(Track::kTraces, deliver::Signal::kTraces, c.otlp_traces, c, dir,
+                                 "otlp-traces.jsonl", pipe.accounting(), /*primary=*/true);
+      register_sink(sink.get());
+      pipe.add_handler(core::RecordKind::kSpan,
+                       std::make_unique<trace::SpanHandler>(c.span_batch, resource, scope,
+                                                            std::move(sink), pipe.accounting()));
     }
     impl->tracer.reset(new Tracer(&impl->tracer_core));
     impl->logger.reset(new Logger(&impl->log_front, &impl->min_level));

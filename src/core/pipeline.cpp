@@ -76,6 +76,7 @@ class Engine {
   Accounting accounting;
   Diagnostics diagnostics;
   std::array<std::unique_ptr<RecordHandler>, kMaxKinds> handlers{};
+  std::vector<std::function<DestinationHealth()>> destinations;
   std::array<TrackStats, kTracks> stats{};
 
   mutable std::mutex rings_mu;
@@ -332,6 +333,9 @@ Pipeline::~Pipeline() { shutdown(std::chrono::milliseconds(0)); }
 void Pipeline::add_handler(RecordKind kind, std::unique_ptr<RecordHandler> handler) {
   engine_->handlers[static_cast<std::size_t>(kind)] = std::move(handler);
 }
+void Pipeline::add_destination(std::function<DestinationHealth()> health) {
+  engine_->destinations.push_back(std::move(health));
+}
 Accounting& Pipeline::accounting() noexcept { return engine_->accounting; }
 Diagnostics& Pipeline::diagnostics() noexcept { return engine_->diagnostics; }
 
@@ -529,6 +533,7 @@ HealthSnapshot Pipeline::health() const noexcept {
   }
   try {
     s.last_error = e.diagnostics.last_error();
+    for (const auto& d : e.destinations) s.destinations.push_back(d());
   } catch (...) {
   }
   return s;

@@ -22,6 +22,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -105,6 +106,9 @@ class Pipeline {
   void add_handler(RecordKind kind, std::unique_ptr<RecordHandler> handler);
   Accounting& accounting() noexcept;
   Diagnostics& diagnostics() noexcept;
+  // Health of one destination, asked for on every health() call from the
+  // calling thread: must be thread-safe. Register before start().
+  void add_destination(std::function<DestinationHealth()> health);
   void start();
 
   // ---- frontend (any thread) ----

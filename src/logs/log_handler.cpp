@@ -116,6 +116,7 @@ void LogHandler::on_record(const std::uint8_t* payload, std::size_t size) noexce
       std::fwrite(out->buffer.data() + before, 1, out->buffer.size() - before, stderr);
     }
     ++out->lines;
+    if (otlp_) otlp_->add(decoded_, out->sink.path());
     if (stats.invalid_utf8) accounting_.invalid_utf8(Track::kLogs, 1);
     if (stats.truncated || (decoded_.flags & kTruncated) || decoded_.fields_dropped)
       accounting_.truncated(Track::kLogs, 1);
@@ -148,8 +149,19 @@ bool LogHandler::write_out(std::chrono::steady_clock::time_point) noexcept {
   return ok;
 }
 
+bool LogHandler::flush(std::chrono::steady_clock::time_point deadline) noexcept {
+  bool ok = write_out(deadline);
+  if (otlp_) ok &= otlp_->flush(deadline);
+  return ok;
+}
+
+void LogHandler::on_tick(std::chrono::steady_clock::time_point now) noexcept {
+  if (otlp_) otlp_->on_tick(now);
+}
+
 void LogHandler::close(std::chrono::steady_clock::time_point deadline) noexcept {
   write_out(deadline);
+  if (otlp_) otlp_->close(deadline);
 }
 
 }  // namespace emp::telemetry::logs

@@ -11,6 +11,7 @@
 #include "emp/telemetry/config.hpp"
 #include "encode/json_lines.hpp"
 #include "logs/log_record.hpp"
+#include "logs/otlp_log_batcher.hpp"
 #include "sinks/file_sink.hpp"
 
 namespace emp::telemetry::logs {
@@ -20,8 +21,13 @@ class LogHandler final : public core::RecordHandler {
   // `log_dir` must be absolute (the client resolves it).
   LogHandler(const Config& config, std::string log_dir, core::Accounting& accounting);
 
+  // Also export every record over OTLP (set before the pipeline starts).
+  void set_otlp(std::unique_ptr<OtlpLogBatcher> otlp) { otlp_ = std::move(otlp); }
+
   void on_record(const std::uint8_t* payload, std::size_t size) noexcept override;
   bool write_out(std::chrono::steady_clock::time_point deadline) noexcept override;
+  bool flush(std::chrono::steady_clock::time_point deadline) noexcept override;
+  void on_tick(std::chrono::steady_clock::time_point now) noexcept override;
   void close(std::chrono::steady_clock::time_point deadline) noexcept override;
 
   // Most distinct files one client writes; further names go to the default file.
@@ -49,6 +55,7 @@ class LogHandler final : public core::RecordHandler {
   std::unordered_map<std::string, std::unique_ptr<Output>> outputs_;
   DecodedLog decoded_;
   std::vector<Field> extra_;
+  std::unique_ptr<OtlpLogBatcher> otlp_;
 };
 
 }  // namespace emp::telemetry::logs

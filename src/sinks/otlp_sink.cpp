@@ -1,5 +1,7 @@
 #include "sinks/otlp_sink.hpp"
 
+#include "core/clock.hpp"
+
 namespace emp::telemetry::sinks {
 
 using Clock = std::chrono::steady_clock;
@@ -28,7 +30,7 @@ void OtlpSink::submit(deliver::Payload payload) noexcept {
       }
     }
   }
-  accounting_.dropped(track_, DropReason::kQueueFull, n);
+  count_dropped(DropReason::kQueueFull, n);
   accounting_.diagnostics().report("otlp_queue_full:" + std::string(to_string(track_)),
                                    "export queue full for " + description() +
                                        ": batches are being dropped (queue_full)");
@@ -56,7 +58,10 @@ void OtlpSink::shutdown(Clock::time_point deadline) noexcept {
   destination_->interrupt();
   thread_.join();
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto& p : queue_) accounting_.dropped(track_, DropReason::kShutdown, p.items);
+  for (auto& p : queue_) {
+    dropped_[static_cast<std::size_t>(DropReason::kShutdown)] += p.items;
+    if (options_.primary) accounting_.dropped(track_, DropReason::kShutdown, p.items);
+  }
   queue_.clear();
   queued_bytes_ = 0;
 }
@@ -69,27 +74,67 @@ std::string OtlpSink::description() const {
   }
 }
 
+void OtlpSink::count_written(std::size_t n) noexcept {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    delivered_ += n;
+    last_success_ = core::now_unix_nano();
+    degraded_ = false;
+  }
+  if (options_.primary) accounting_.written(track_, n);
+}
+
+void OtlpSink::count_dropped(DropReason r, std::size_t n) noexcept {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    dropped_[static_cast<std::size_t>(r)] += n;
+  }
+  if (options_.primary) accounting_.dropped(track_, r, n);
+}
+
 void OtlpSink::account(const deliver::Payload& p, const deliver::DeliveryResult& r) noexcept {
   using deliver::Outcome;
   switch (r.outcome) {
-    case Outcome::kDelivered: accounting_.written(track_, p.items); return;
+    case Outcome::kDelivered: count_written(p.items); return;
     case Outcome::kPartial: {
       std::size_t rejected = std::min(r.rejected, p.items);
-      accounting_.written(track_, p.items - rejected);
-      accounting_.dropped(track_, DropReason::kRejected, rejected);
+      count_written(p.items - rejected);
+      count_dropped(DropReason::kRejected, rejected);
       accounting_.diagnostics().report("otlp_partial:" + description(),
                                        "partial success from " + description() + ": " + r.message);
       return;
     }
     case Outcome::kRetryable:
-      accounting_.dropped(track_, cancel_.load() ? DropReason::kShutdown : DropReason::kRetryExhausted,
-                          p.items);
+      count_dropped(cancel_.load() ? DropReason::kShutdown : DropReason::kRetryExhausted, p.items);
       break;
-    case Outcome::kPermanent: accounting_.dropped(track_, DropReason::kRejected, p.items); break;
+    case Outcome::kPermanent: count_dropped(DropReason::kRejected, p.items); break;
   }
   accounting_.error(track_);
+  try {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_error_ = r.message;
+    degraded_ = true;
+  } catch (...) {
+  }
   accounting_.diagnostics().report("otlp_error:" + description() + ":" + std::to_string(r.http_status),
                                    "export to " + description() + " failed: " + r.message);
+}
+
+DestinationHealth OtlpSink::health() const {
+  DestinationHealth h;
+  h.name = description();
+  h.track = track_;
+  auto st = destination_->stats();
+  h.requests = st.attempts;
+  h.connections_opened = st.connections_opened;
+  std::lock_guard<std::mutex> lock(const_cast<std::mutex&>(mu_));
+  h.delivered = delivered_;
+  h.dropped = dropped_;
+  h.queue_bytes = queued_bytes_;
+  h.last_success_unix_nano = last_success_;
+  h.last_error = last_error_;
+  h.state = degraded_ ? "degraded" : "healthy";
+  return h;
 }
 
 void OtlpSink::run() noexcept {

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "core/pipeline.hpp"
+#include "emp/telemetry/health.hpp"
 #include "deliver/delivery.hpp"
 
 namespace emp::telemetry::sinks {
@@ -28,6 +29,10 @@ class OtlpSink {
   struct Options {
     std::size_t max_queue_bytes = 16u << 20;  // encoded bytes waiting to be sent
     std::chrono::milliseconds export_timeout{10000};  // per request
+    // When true, outcomes count in the track's own counters (the track's
+    // main destination); when false only in this destination's health (e.g.
+    // OTLP export of log records that are also written to files).
+    bool primary = true;
   };
 
   OtlpSink(Track track, std::unique_ptr<deliver::Destination> destination,
@@ -48,10 +53,14 @@ class OtlpSink {
   void set_content_type(deliver::ContentType t) noexcept { content_type_ = t; }
   std::string description() const;
   deliver::DestinationStats stats() const noexcept { return destination_->stats(); }
+  // This destination's counters; thread-safe.
+  DestinationHealth health() const;
 
  private:
   void run() noexcept;
   void account(const deliver::Payload& p, const deliver::DeliveryResult& r) noexcept;
+  void count_written(std::size_t n) noexcept;
+  void count_dropped(DropReason r, std::size_t n) noexcept;
 
   const Track track_;
   std::unique_ptr<deliver::Destination> destination_;
@@ -69,6 +78,13 @@ class OtlpSink {
   std::chrono::steady_clock::time_point stop_deadline_{};
   std::atomic<bool> cancel_{false};
   std::thread thread_;
+
+  // Destination health (guarded by mu_).
+  std::uint64_t delivered_ = 0;
+  std::array<std::uint64_t, static_cast<std::size_t>(DropReason::kCount)> dropped_{};
+  std::int64_t last_success_ = 0;
+  std::string last_error_;
+  bool degraded_ = false;
 };
 
 }  // namespace emp::telemetry::sinks

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace emp::telemetry {
 
@@ -48,8 +49,26 @@ struct TrackHealth {
   }
 };
 
+// One destination a track exports to (an OTLP collector, a local OTLP/JSON
+// file...). Items are records (spans, log records, data points).
+struct DestinationHealth {
+  std::string name;  // e.g. "otlp-http http://collector:4318/v1/traces" (no credentials)
+  Track track = Track::kLogs;
+  std::string state = "healthy";  // "healthy", "degraded" (last attempt failed), "circuit_open"
+  std::uint64_t requests = 0;            // export requests attempted
+  std::uint64_t retried = 0;             // of which were retries
+  std::uint64_t connections_opened = 0;  // new connections (keep-alive reuse shows here)
+  std::uint64_t delivered = 0;           // items the destination accepted
+  std::array<std::uint64_t, static_cast<std::size_t>(DropReason::kCount)> dropped{};
+  std::uint64_t queue_bytes = 0;         // encoded bytes waiting in memory
+  std::uint64_t spool_bytes = 0;         // bytes waiting on disk
+  std::int64_t last_success_unix_nano = 0;  // 0 = never
+  std::string last_error;                // redacted; empty when none
+};
+
 struct HealthSnapshot {
   std::array<TrackHealth, static_cast<std::size_t>(Track::kCount)> tracks{};
+  std::vector<DestinationHealth> destinations;
   std::string last_error;  // most recent diagnostic, redacted; empty when none
 
   const TrackHealth& track(Track t) const noexcept {

@@ -1,0 +1,46 @@
+// OTLP export of the log track (the batch log record processor): each log
+// record is also turned into an OTLP LogRecord (severity number and text,
+// body, attributes, trace and span ids), batched per OTEL_BLRP_* and handed
+// to its OtlpSink. The JSON-lines file stays the log track's main output;
+// this destination's outcomes show in its own DestinationHealth.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "emp/telemetry/config.hpp"
+#include "encode/otlp_json.hpp"
+#include "encode/otlp_proto.hpp"
+#include "logs/log_record.hpp"
+#include "sinks/otlp_sink.hpp"
+
+namespace emp::telemetry::logs {
+
+class OtlpLogBatcher {
+ public:
+  OtlpLogBatcher(const BatchSettings& batch, const encode::otlp::Resource& resource,
+                 const encode::otlp::Scope& scope, std::unique_ptr<sinks::OtlpSink> sink);
+
+  void add(const DecodedLog& record, std::string_view log_file_path) noexcept;
+  void on_tick(std::chrono::steady_clock::time_point now) noexcept;
+  bool flush(std::chrono::steady_clock::time_point deadline) noexcept;
+  void close(std::chrono::steady_clock::time_point deadline) noexcept;
+  sinks::OtlpSink& sink() noexcept { return *sink_; }
+
+ private:
+  void export_batch() noexcept;
+
+  const BatchSettings settings_;
+  encode::otlp::ProtoPrelude proto_prelude_;
+  encode::otlp::JsonPrelude json_prelude_;
+  std::unique_ptr<sinks::OtlpSink> sink_;
+  std::vector<encode::otlp::LogData> batch_;
+  std::chrono::steady_clock::time_point batch_started_{};
+};
+
+// OpenTelemetry severity numbers for our levels (PROTOCOLS.md section 2).
+int severity_number(Level level) noexcept;
+std::string_view severity_text(Level level) noexcept;
+
+}  // namespace emp::telemetry::logs
