@@ -30,7 +30,6 @@ struct EnvArgs {
 
 struct DemoArgs {
   std::uint32_t jobs = 12;        // --jobs: how many jobs the simulated queue holds
-  std::uint32_t workers = 2;      // --workers: worker threads taking jobs
   std::uint32_t slow_ms = 1500;   // --slow-ms: duration of the one slow job
   std::optional<std::string> log_dir;  // --log-dir: overrides LOG_DIR
 };

@@ -1,11 +1,12 @@
 // `emp-telemetry demo`: a simulated worker service of the job queue, built on
 // the public API exactly as a real worker would use it (Client::for_worker).
-// A dispatcher queues a fixed scenario of jobs (most succeed, some fail with
-// the queue's error types, one is slow); worker threads take them and log
-// every lifecycle step with the correlation fields dashboards rely on
-// (job_id as job-<uuid>, worker_id as <machine_id>-worker-<n>, duration_ms,
-// status, error_type). At the end it prints where every record went: the
-// files written and, per track, the counters of client.health().
+// One worker process (worker_id <machine_id>-worker-<n>, which the client adds
+// to every line) receives a fixed scenario of jobs (most succeed, some fail
+// with the queue's error types, one is slow) and logs every lifecycle step
+// with the correlation fields dashboards rely on (job_id as job-<uuid>,
+// duration_ms, status, error_type), while a second thread reports health
+// checks. At the end it prints where every record went: the files written
+// and, per track, the counters of client.health().
 //
 // The scenario is kept here, apart from the CLI plumbing, so that the demo can
 // grow with the library (spans around each job once traces exist, job metrics,
@@ -16,7 +17,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <deque>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -117,26 +118,6 @@ std::vector<Job> make_jobs(const DemoArgs& args) {
   return jobs;
 }
 
-// The simulated queue the workers claim jobs from.
-class JobQueue {
- public:
-  void push(Job job) {
-    std::lock_guard<std::mutex> lock(mu_);
-    jobs_.push_back(std::move(job));
-  }
-  std::optional<Job> claim() {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (jobs_.empty()) return std::nullopt;
-    Job job = std::move(jobs_.front());
-    jobs_.pop_front();
-    return job;
-  }
-
- private:
-  std::mutex mu_;
-  std::deque<Job> jobs_;
-};
-
 struct Tally {
   std::atomic<std::uint32_t> completed{0};
   std::atomic<std::uint32_t> failed{0};
@@ -147,58 +128,84 @@ std::int64_t ms_since(SteadyClock::time_point start) {
   return std::chrono::duration_cast<milliseconds>(SteadyClock::now() - start).count();
 }
 
-void run_worker(Logger& log, const std::string& worker_id, JobQueue& queue, Tally& tally) {
-  log.info("worker started", {{"event", "worker_started"}, {"worker_id", worker_id}});
-  while (auto job = queue.claim()) {
-    const auto started = SteadyClock::now();
-    log.info("job started", {{"event", "job_started"},
-                             {"job_id", job->id},
-                             {"worker_id", worker_id},
-                             {"job_type", job->type},
-                             {"priority", job->priority},
-                             {"queue_wait_time_ms", ms_since(job->enqueued)},
-                             {"status", "in_progress"}});
-    // The "work": half, a progress report, the other half.
-    std::this_thread::sleep_for(job->work / 2);
-    log.debug("job progress", {{"event", "job_progress"},
-                               {"job_id", job->id},
-                               {"worker_id", worker_id},
-                               {"progress_percent", 50}});
-    std::this_thread::sleep_for(job->work - job->work / 2);
-    const std::int64_t duration_ms = ms_since(started);
+void process_job(Logger& log, const Job& job, Tally& tally) {
+  const auto started = SteadyClock::now();
+  log.info("job started", {{"event", "job_started"},
+                           {"job_id", job.id},
+                           {"job_type", job.type},
+                           {"priority", job.priority},
+                           {"queue_wait_time_ms", ms_since(job.enqueued)},
+                           {"status", "in_progress"}});
+  // The "work": half, a progress report, the other half.
+  std::this_thread::sleep_for(job.work / 2);
+  log.debug("job progress",
+            {{"event", "job_progress"}, {"job_id", job.id}, {"progress_percent", 50}});
+  std::this_thread::sleep_for(job.work - job.work / 2);
+  const std::int64_t duration_ms = ms_since(started);
 
-    if (job->error_type.empty()) {
-      tally.completed.fetch_add(1, std::memory_order_relaxed);
-      log.info("job completed", {{"event", "job_completed"},
-                                 {"job_id", job->id},
-                                 {"worker_id", worker_id},
-                                 {"job_type", job->type},
-                                 {"duration_ms", duration_ms},
-                                 {"status", "completed"},
-                                 {"success", true}});
-    } else {
-      tally.failed.fetch_add(1, std::memory_order_relaxed);
-      log.error("job failed", {{"event", "job_failed"},
-                               {"job_id", job->id},
-                               {"worker_id", worker_id},
-                               {"job_type", job->type},
+  if (job.error_type.empty()) {
+    tally.completed.fetch_add(1, std::memory_order_relaxed);
+    log.info("job completed", {{"event", "job_completed"},
+                               {"job_id", job.id},
+                               {"job_type", job.type},
                                {"duration_ms", duration_ms},
-                               {"status", "failed"},
-                               {"success", false},
-                               {"error_type", job->error_type},
-                               {"error", job->error_message}});
+                               {"status", "completed"},
+                               {"success", true}});
+  } else {
+    tally.failed.fetch_add(1, std::memory_order_relaxed);
+    log.error("job failed", {{"event", "job_failed"},
+                             {"job_id", job.id},
+                             {"job_type", job.type},
+                             {"duration_ms", duration_ms},
+                             {"status", "failed"},
+                             {"success", false},
+                             {"error_type", job.error_type},
+                             {"error", job.error_message}});
+  }
+  if (milliseconds(duration_ms) > kSlowThreshold) {
+    tally.slow.fetch_add(1, std::memory_order_relaxed);
+    log.warn("job slower than expected", {{"event", "job_slow"},
+                                          {"job_id", job.id},
+                                          {"duration_ms", duration_ms},
+                                          {"threshold_ms", kSlowThreshold.count()}});
+  }
+}
+
+// Reports a health check every `period` from its own thread until stopped, as
+// a worker's status reporter does; it also shows that logging from several
+// threads at once is safe.
+class Heartbeat {
+ public:
+  Heartbeat(Logger& log, const Tally& tally, milliseconds period)
+      : thread_([this, &log, &tally, period] { run(log, tally, period); }) {}
+  ~Heartbeat() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
     }
-    if (milliseconds(duration_ms) > kSlowThreshold) {
-      tally.slow.fetch_add(1, std::memory_order_relaxed);
-      log.warn("job slower than expected", {{"event", "job_slow"},
-                                            {"job_id", job->id},
-                                            {"worker_id", worker_id},
-                                            {"duration_ms", duration_ms},
-                                            {"threshold_ms", kSlowThreshold.count()}});
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void run(Logger& log, const Tally& tally, milliseconds period) {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!cv_.wait_for(lock, period, [this] { return stop_; })) {
+      log.info("health check",
+               {{"event", "health_check"},
+                {"status", "healthy"},
+                {"jobs_completed",
+                 static_cast<std::int64_t>(tally.completed.load(std::memory_order_relaxed))},
+                {"jobs_failed",
+                 static_cast<std::int64_t>(tally.failed.load(std::memory_order_relaxed))}});
     }
   }
-  log.info("worker stopped", {{"event", "worker_stopped"}, {"worker_id", worker_id}});
-}
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;  // last: started once the members above exist
+};
 
 struct FileReport {
   std::filesystem::path path;
@@ -285,20 +292,12 @@ int run_demo(const GlobalArgs& global, const DemoArgs& args) {
   const Config& config = client.config();
   Logger& log = client.log();
 
-  std::vector<std::string> worker_ids;
-  for (std::uint32_t i = 0; i < args.workers; ++i) {
-    worker_ids.push_back(args.workers == 1 && !config.worker_id.empty()
-                             ? config.worker_id
-                             : config.machine_id + "-worker-" + std::to_string(i));
-  }
-
   const auto started = SteadyClock::now();
-  log.info("worker service started", {{"event", "service_started"},
-                                      {"workers", static_cast<std::int64_t>(args.workers)},
-                                      {"jobs", static_cast<std::int64_t>(args.jobs)}});
+  log.info("worker started", {{"event", "worker_started"},
+                              {"jobs", static_cast<std::int64_t>(args.jobs)}});
 
-  JobQueue queue;
-  for (Job& job : make_jobs(args)) {
+  std::vector<Job> jobs = make_jobs(args);
+  for (Job& job : jobs) {
     job.enqueued = SteadyClock::now();
     log.info("job received", {{"event", "job_received"},
                               {"job_id", job.id},
@@ -306,32 +305,32 @@ int run_demo(const GlobalArgs& global, const DemoArgs& args) {
                               {"priority", job.priority},
                               {"queue", "default"},
                               {"status", "queued"}});
-    queue.push(std::move(job));
   }
 
   Tally tally;
-  std::vector<std::thread> workers;
-  for (const auto& id : worker_ids) {
-    workers.emplace_back([&log, &id, &queue, &tally] { run_worker(log, id, queue, tally); });
+  {
+    Heartbeat heartbeat(log, tally, milliseconds(500));
+    for (const Job& job : jobs) process_job(log, job, tally);
   }
-  for (auto& w : workers) w.join();
 
   const std::int64_t elapsed_ms = ms_since(started);
   const std::uint32_t completed = tally.completed.load();
   const std::uint32_t failed = tally.failed.load();
-  log.info("worker service finished", {{"event", "service_finished"},
-                                       {"jobs_completed", static_cast<std::int64_t>(completed)},
-                                       {"jobs_failed", static_cast<std::int64_t>(failed)},
-                                       {"duration_ms", elapsed_ms}});
+  log.info("worker stopped", {{"event", "worker_stopped"},
+                              {"jobs_completed", static_cast<std::int64_t>(completed)},
+                              {"jobs_failed", static_cast<std::int64_t>(failed)},
+                              {"duration_ms", elapsed_ms}});
 
   const bool stopped = client.shutdown(config.shutdown_timeout);
   const HealthSnapshot health = client.health();
 
-  std::printf("emp-telemetry demo: %u jobs on %u workers: %u completed, %u failed, %u slow, in %.1f s\n",
-              args.jobs, args.workers, completed, failed, tally.slow.load(),
+  std::printf("emp-telemetry demo: %u jobs: %u completed, %u failed, %u slow, in %.1f s\n",
+              args.jobs, completed, failed, tally.slow.load(),
               static_cast<double>(elapsed_ms) / 1000.0);
-  std::printf("service %s (%s), machine %s, environment %s\n", config.service_name.c_str(),
-              config.service_type.c_str(), config.machine_id.c_str(),
+  std::printf("service %s (%s), machine %s, worker %s, environment %s\n",
+              config.service_name.c_str(), config.service_type.c_str(),
+              config.machine_id.c_str(),
+              config.worker_id.empty() ? "-" : config.worker_id.c_str(),
               std::string(to_string(config.environment)).c_str());
 
   namespace fs = std::filesystem;

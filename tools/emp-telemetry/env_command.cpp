@@ -17,8 +17,10 @@
 namespace emp::telemetry::cli {
 namespace {
 
-// A Markdown table cell: pipes would end the cell, newlines the row.
-std::string md_cell(std::string_view text) {
+// A Markdown table cell: pipes would end the cell, newlines the row, and
+// placeholders such as <machine_id> would be taken for HTML and vanish.
+// Inside a code span (`code`) only the pipe needs escaping.
+std::string md_escape(std::string_view text, bool code) {
   std::string out;
   out.reserve(text.size());
   for (char c : text) {
@@ -26,6 +28,10 @@ std::string md_cell(std::string_view text) {
       out += "\\|";
     } else if (c == '\n' || c == '\r') {
       out += ' ';
+    } else if (!code && c == '<') {
+      out += "&lt;";
+    } else if (!code && c == '>') {
+      out += "&gt;";
     } else {
       out += c;
     }
@@ -33,10 +39,12 @@ std::string md_cell(std::string_view text) {
   return out;
 }
 
+std::string md_cell(std::string_view text) { return md_escape(text, false); }
+
 std::string md_code(std::string_view text) {
-  if (text.empty()) return "";
+  if (text.empty()) return "-";
   if (text.find('`') != std::string_view::npos) return md_cell(text);
-  return "`" + md_cell(text) + "`";
+  return "`" + md_escape(text, true) + "`";
 }
 
 void print_markdown(const std::vector<VariableInfo>& vars) {

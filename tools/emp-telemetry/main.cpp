@@ -3,7 +3,7 @@
 //
 //   emp-telemetry [--preset api|webhook|machine|worker] config [--json] [--check]
 //   emp-telemetry env [--markdown | --json]
-//   emp-telemetry demo [--jobs N] [--workers N] [--slow-ms MS] [--log-dir DIR]
+//   emp-telemetry demo [--jobs N] [--slow-ms MS] [--log-dir DIR]
 #include <exception>
 #include <iostream>
 #include <string>
@@ -59,10 +59,7 @@ int main(int argc, char** argv) {
         "Run a simulated worker service (preset worker) that processes jobs and writes\n"
         "its logs under LOG_DIR (default ./telemetry-out), then print where every record went.");
     demo->add_option("--jobs", demo_args.jobs, "Number of jobs to process")
-        ->check(CLI::Range(1u, 10000u))
-        ->capture_default_str();
-    demo->add_option("--workers", demo_args.workers, "Number of worker threads")
-        ->check(CLI::Range(1u, 16u))
+        ->check(CLI::Range(1u, 1000u))
         ->capture_default_str();
     demo->add_option("--slow-ms", demo_args.slow_ms, "Duration of the one slow job, in ms")
         ->check(CLI::Range(0u, 60000u))

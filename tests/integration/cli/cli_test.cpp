@@ -279,7 +279,9 @@ TEST(Cli, EnvListsTheWholeRegistry) {
     EXPECT_TRUE(names.count(name)) << name;
   }
   for (const auto& v : doc) {
-    if (v.value("name", "") == "DASH0_API_KEY") EXPECT_EQ(v.value("secret", false), true);
+    if (v.value("name", "") == "DASH0_API_KEY") {
+      EXPECT_EQ(v.value("secret", false), true);
+    }
   }
 
   const Result md = run_cli({"env", "--markdown"});
@@ -320,20 +322,20 @@ TEST(Cli, DemoWritesJobLifecycleAsJsonLines) {
 
   const std::regex job_id_format(
       "^job-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$");
-  const std::regex worker_id_format("^.+-worker-[01]$");
+  // The client adds worker_id (preset worker: <machine_id>-worker-0) to every line.
+  const std::regex worker_id_format("^.+-worker-0$");
   std::set<std::string> received, completed, failed;
   std::set<std::string> error_types;
   int slow = 0;
   for (const auto& l : lines) {
     EXPECT_TRUE(l.contains("timestamp")) << l.dump();
     EXPECT_TRUE(l.contains("level")) << l.dump();
+    EXPECT_TRUE(std::regex_match(l.value("worker_id", ""), worker_id_format)) << l.dump();
+    EXPECT_FALSE(l.contains("field.worker_id")) << "the demo must not shadow worker_id";
     const std::string event = l.value("event", "");
     if (event.rfind("job_", 0) == 0) {
       const std::string id = l.value("job_id", "");
       EXPECT_TRUE(std::regex_match(id, job_id_format)) << l.dump();
-      if (event != "job_received") {
-        EXPECT_TRUE(std::regex_match(l.value("worker_id", ""), worker_id_format)) << l.dump();
-      }
       if (event == "job_received") received.insert(id);
       if (event == "job_completed") {
         completed.insert(id);
