@@ -464,7 +464,10 @@ bool Pipeline::shutdown(std::chrono::milliseconds timeout) noexcept {
   {
     std::unique_lock<std::mutex> lock(e.mu);
     e.stop_requested = true;
-    e.stop_deadline = deadline;
+    // Handlers aim a little early so the thread is normally joined, not
+    // abandoned, when the caller's deadline arrives.
+    auto margin = std::min<Clock::duration>(timeout / 10, std::chrono::milliseconds(100));
+    e.stop_deadline = deadline - margin;
     e.cv.notify_one();
     finished = e.done_cv.wait_until(lock, deadline, [&] { return e.stopped; });
   }
