@@ -1,0 +1,190 @@
+// Span cost on the caller's thread and OTLP encoding throughput.
+//
+//   build/bin/bench_trace
+//
+// span/emp: start a span with 4 attributes and end it, with the batch span
+//   processor running and exporting OTLP/JSON lines to a local file. Timed
+//   in bursts that fit the queue; the queue is drained (untimed) between
+//   bursts so neither dropping nor blocking is measured.
+// span_pair/emp: a parent and a child span (child made active by a Scope).
+// floor/clock_copy: one clock read, a 128-byte copy and a release store: the
+//   least any queue-based telemetry call can cost, measured in the same run.
+// encode/*: 512-span batches to ExportTraceServiceRequest bytes on one core.
+#include <benchmark/benchmark.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <filesystem>
+
+#include "emp/telemetry/client.hpp"
+#include "encode/gzip.hpp"
+#include "encode/otlp_json.hpp"
+#include "encode/otlp_proto.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+namespace et = emp::telemetry;
+namespace otlp = emp::telemetry::encode::otlp;
+constexpr int kBurst = 256;
+
+et::Client make_client(const fs::path& dir) {
+  et::Options o;
+  o.preset = et::Preset::kWorker;
+  o.service_name = "bench";
+  o.machine_id = "bench-machine";
+  o.log_dir = dir.string();
+  o.env = [](std::string_view) -> std::optional<std::string> { return std::nullopt; };
+  o.raw["EMP_QUEUE_SIZE"] = "1MiB";
+  auto c = et::Client::create(o);
+  if (!c) std::abort();
+  return std::move(c).value();
+}
+
+fs::path bench_dir(const char* name) {
+  fs::path d = fs::temp_directory_path() / ("emp-bench-trace-" + std::to_string(::getpid())) / name;
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+void span_emp(benchmark::State& state) {
+  auto dir = bench_dir("span");
+  auto c = make_client(dir);
+  auto& tracer = c.tracer();
+  std::int64_t i = 0;
+  for (auto _ : state) {
+    for (int k = 0; k < kBurst; ++k) {
+      auto s = tracer.start_span("job.process");
+      s.set_attribute("job.id", "job-8c1f6b1e-3a5d-4f4e-9c6a-2b7d1e0f9a11");
+      s.set_attribute("job.priority", ++i);
+      s.set_attribute("job.success", true);
+      s.set_attribute("job.duration_ms", 812.25);
+      s.end();
+    }
+    state.PauseTiming();
+    c.flush(10s);
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations() * kBurst);
+  auto h = c.health().track(et::Track::kTraces);
+  state.counters["ns_per_span"] = benchmark::Counter(
+      static_cast<double>(state.iterations() * kBurst),
+      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["dropped"] = static_cast<double>(h.dropped_total());
+  c.shutdown(10s);
+  fs::remove_all(dir);
+}
+BENCHMARK(span_emp)->Name("span/emp")->UseRealTime();
+
+void span_pair_emp(benchmark::State& state) {
+  auto dir = bench_dir("pair");
+  auto c = make_client(dir);
+  auto& tracer = c.tracer();
+  for (auto _ : state) {
+    for (int k = 0; k < kBurst / 2; ++k) {
+      auto parent = tracer.start_span("job.process");
+      parent.set_attribute("job.id", "job-1");
+      et::Scope scope(parent);
+      auto child = tracer.start_span("process.http_request");
+      child.set_attribute("http.status", 200);
+    }
+    state.PauseTiming();
+    c.flush(10s);
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations() * kBurst / 2);
+  state.counters["ns_per_pair"] = benchmark::Counter(
+      static_cast<double>(state.iterations() * kBurst / 2),
+      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  c.shutdown(10s);
+  fs::remove_all(dir);
+}
+BENCHMARK(span_pair_emp)->Name("span_pair/emp")->UseRealTime();
+
+// The floor: what the cheapest possible enqueue costs on this machine.
+void floor_clock_copy(benchmark::State& state) {
+  alignas(64) static unsigned char ring[1 << 16];
+  static std::atomic<std::uint64_t> published{0};
+  unsigned char src[128];
+  std::memset(src, 7, sizeof src);
+  std::uint64_t pos = 0;
+  for (auto _ : state) {
+    timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    std::memcpy(src, &ts, sizeof ts);
+    std::memcpy(ring + (pos & ((1 << 16) - 1) & ~127u), src, 128);
+    pos += 128;
+    published.store(pos, std::memory_order_release);
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(floor_clock_copy)->Name("floor/clock_copy");
+
+std::vector<otlp::SpanData> make_batch() {
+  std::vector<otlp::SpanData> spans(512);
+  std::uint8_t n = 1;
+  for (auto& s : spans) {
+    s.trace_id.fill(n);
+    s.span_id.fill(static_cast<std::uint8_t>(n + 1));
+    s.parent_span_id.fill(static_cast<std::uint8_t>(n + 2));
+    s.has_parent = true;
+    s.flags = 0x101;
+    s.name = "job.process";
+    s.kind = otlp::SpanKind::kConsumer;
+    s.start_time_unix_nano = 1764057369000000000ull + n;
+    s.end_time_unix_nano = s.start_time_unix_nano + 812250000;
+    s.attributes.emplace_back("job.id", otlp::AnyValue::string("job-8c1f6b1e-3a5d-4f4e-9c6a-2b7d1e0f9a11"));
+    s.attributes.emplace_back("job.priority", otlp::AnyValue::integer(n));
+    s.attributes.emplace_back("job.success", otlp::AnyValue::boolean(true));
+    s.attributes.emplace_back("job.duration_ms", otlp::AnyValue::floating(812.25));
+    ++n;
+  }
+  return spans;
+}
+
+otlp::Resource bench_resource() {
+  otlp::Resource r;
+  r.attributes.emplace_back("service.name", otlp::AnyValue::string("bench"));
+  r.attributes.emplace_back("service.instance.id", otlp::AnyValue::string("bench-machine"));
+  return r;
+}
+
+template <bool kJson, bool kGzip>
+void encode_batch(benchmark::State& state) {
+  auto spans = make_batch();
+  otlp::Scope scope;
+  scope.name = "emp-telemetry";
+  otlp::ProtoPrelude proto(bench_resource(), scope);
+  otlp::JsonPrelude json(bench_resource(), scope);
+  std::string out, gz;
+  std::size_t bytes = 0;
+  for (auto _ : state) {
+    out.clear();
+    if constexpr (kJson) {
+      otlp::encode_traces_request_json(json, spans, out);
+    } else {
+      otlp::encode_traces_request(proto, spans, out);
+    }
+    if constexpr (kGzip) {
+      gz.clear();
+      emp::telemetry::encode::gzip_compress(out, gz);
+    }
+    bytes += out.size();
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations() * spans.size());
+  state.SetBytesProcessed(static_cast<std::int64_t>(bytes));
+}
+BENCHMARK(encode_batch<false, false>)->Name("encode/proto_512");
+BENCHMARK(encode_batch<false, true>)->Name("encode/proto_gzip_512");
+BENCHMARK(encode_batch<true, false>)->Name("encode/json_512");
+BENCHMARK(encode_batch<true, true>)->Name("encode/json_gzip_512");
+
+}  // namespace
+
+BENCHMARK_MAIN();
