@@ -112,9 +112,7 @@ constexpr std::uint8_t kLogEventName = tag8(12, kLen);
 // Size pass. Each *_size returns the message body size (without its own tag
 // and length prefix).
 
-inline std::size_t str_size(std::string_view s) noexcept {
-  return wire::utf8_sanitized_size(s);
-}
+inline std::size_t str_size(std::string_view s) noexcept { return wire::utf8_sanitized_size(s); }
 
 // A string field that is omitted when empty.
 inline std::size_t opt_str_field_size(std::string_view s) noexcept {
@@ -280,22 +278,52 @@ struct Writer {
     any_value(kv.value, depth);
   }
 
+  // Sanitized size of a string and whether it can be copied verbatim.
+  struct Scan {
+    std::size_t n;
+    bool ascii;
+  };
+  static Scan scan(std::string_view s) noexcept {
+    if (wire::is_ascii(s)) return {s.size(), true};
+    return {wire::utf8_sanitized_size(s), false};
+  }
+  void str_payload(std::string_view s, Scan sc) noexcept {
+    p = put_varint(p, sc.n);
+    if (sc.ascii) {
+      p = wire::put_bytes(p, s.data(), s.size());
+    } else {
+      bool replaced = false;
+      p = wire::put_utf8_sanitized(p, s, &replaced);
+      if (replaced) ++invalid_utf8;
+    }
+  }
+
+  // The hot loop of every batch: each string is scanned once here (and once
+  // in the size pass), and string values, by far the most common, skip the
+  // generic AnyValue path.
   void attrs(std::uint8_t tag, const std::vector<KeyValue>& list) noexcept {
     for (const KeyValue& e : list) {
-      // Computed inline rather than via kv_size so the key is scanned once.
-      const std::size_t key_n = e.key.empty() ? 0 : str_size(e.key);
-      const std::size_t value_n = any_size(e.value, 0);
+      const bool has_key = !e.key.empty();
+      const Scan key = has_key ? scan(e.key) : Scan{0, true};
+      const bool is_str = e.value.type == AnyValue::Type::kString;
+      const Scan str = is_str ? scan(e.value.str) : Scan{0, true};
+      const std::size_t value_n = is_str ? 1 + len_prefixed_size(str.n) : any_size(e.value, 0);
       const std::size_t body =
-          (e.key.empty() ? 0 : 1 + len_prefixed_size(key_n)) + 1 + len_prefixed_size(value_n);
+          (has_key ? 1 + len_prefixed_size(key.n) : 0) + 1 + len_prefixed_size(value_n);
       *p++ = tag;
       varint(body);
-      if (!e.key.empty()) {
+      if (has_key) {
         *p++ = kKvKey;
-        str_payload(e.key, key_n);
+        str_payload(e.key, key);
       }
       *p++ = kKvValue;
       varint(value_n);
-      any_value(e.value, 0);
+      if (is_str) {
+        *p++ = kAnyString;
+        str_payload(e.value.str, str);
+      } else {
+        any_value(e.value, 0);
+      }
     }
   }
 
@@ -521,8 +549,7 @@ void encode_traces_request(const ProtoPrelude& prelude, std::span<const SpanData
 }
 
 void encode_traces_request(const Resource& resource, const Scope& scope,
-                           std::span<const SpanData> spans, std::string& out,
-                           EncodeStats* stats) {
+                           std::span<const SpanData> spans, std::string& out, EncodeStats* stats) {
   encode_traces_request(ProtoPrelude(resource, scope), spans, out, stats);
 }
 

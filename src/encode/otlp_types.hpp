@@ -45,9 +45,9 @@ struct AnyValue {
   bool bool_value = false;
   std::int64_t int_value = 0;
   double double_value = 0.0;
-  std::string str;                // kString or kBytes
-  std::vector<AnyValue> array;    // kArray
-  std::vector<KeyValue> kvlist;   // kKvList
+  std::string str;               // kString or kBytes
+  std::vector<AnyValue> array;   // kArray
+  std::vector<KeyValue> kvlist;  // kKvList
 
   // Builders, defined below once KeyValue is complete.
   static AnyValue string(std::string s);

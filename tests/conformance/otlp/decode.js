@@ -17,6 +17,7 @@
 //
 // Usage:
 //   node decode.js traces|logs|traces-response|logs-response|metrics-response FILE
+//     (KIND may end in ".gz": FILE is first gunzipped by node's zlib)
 //   node decode.js encode-response traces|logs|metrics REJECTED MESSAGE OUTFILE
 //     (writes an Export*ServiceResponse with partial_success set, encoded by
 //      the official schema, so the C++ response parser can be checked against it)
@@ -157,10 +158,13 @@ function replacer(key, value) {
   return value;
 }
 
-function decode(kind, file) {
+function decode(kindArg, file) {
+  const gz = kindArg.endsWith('.gz');
+  const kind = gz ? kindArg.slice(0, -3) : kindArg;
   const type = kTypes[kind];
-  if (!type) throw new Error(`unknown kind ${kind}`);
-  const buf = fs.readFileSync(file);
+  if (!type) throw new Error(`unknown kind ${kindArg}`);
+  let buf = fs.readFileSync(file);
+  if (gz) buf = require('zlib').gunzipSync(buf);
   const message = type.decode(buf);
   const obj = hexify(type.toObject(message, {
     longs: String,
