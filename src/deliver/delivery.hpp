@@ -46,6 +46,9 @@ struct DeliveryResult {
   std::optional<std::chrono::milliseconds> retry_after;
   long http_status = 0;  // 0 when no response was received
   bool sent = false;     // the request reached the network
+  // The caller's deadline or cancel flag ended the attempt (kRetryable): the
+  // data may or may not have arrived, and there is no time left to retry.
+  bool cancelled = false;
   std::chrono::milliseconds elapsed{0};
 };
 

@@ -17,6 +17,19 @@ HttpTransportOptions transport_options(const ExporterSettings& settings,
   return options;
 }
 
+// What the items of a signal are called in messages.
+std::string_view item_noun(Signal signal) {
+  switch (signal) {
+    case Signal::kTraces:
+      return "spans";
+    case Signal::kMetrics:
+      return "data points";
+    case Signal::kLogs:
+      return "log records";
+  }
+  return "items";
+}
+
 bool is_json(std::string_view content_type) {
   return content_type.find("json") != std::string_view::npos;
 }
@@ -150,6 +163,7 @@ DeliveryResult OtlpHttpDestination::classify(const Payload& payload,
     // be sent (too large, bad URL) is permanent.
     result.outcome =
         response.error == TransportError::kRefused ? Outcome::kPermanent : Outcome::kRetryable;
+    result.cancelled = response.error == TransportError::kCancelled;
     result.message = response.error_message.empty() ? "POST " + url + ": no response"
                                                     : redact(response.error_message, secrets);
     return result;
@@ -185,7 +199,7 @@ DeliveryResult OtlpHttpDestination::classify(const Payload& payload,
               : static_cast<std::size_t>(partial->rejected);
       result.message += ": partial success, " + std::to_string(result.rejected) + " of " +
                         std::to_string(payload.items) + " " +
-                        std::string(to_string(payload.signal)) + " items rejected" + server_message;
+                        std::string(item_noun(payload.signal)) + " rejected" + server_message;
     } else if (!server_message.empty()) {
       // rejected == 0 with a message is a warning from the server.
       result.message += ": warning" + server_message;

@@ -88,7 +88,7 @@ TEST(OtlpHttpDestination, PartialSuccessProtoIsPartialWithCountAndMessage) {
   EXPECT_EQ(r.outcome, Outcome::kPartial);
   EXPECT_EQ(r.rejected, 3u);
   EXPECT_FALSE(r.retry_after);
-  EXPECT_NE(r.message.find("3 of 10"), std::string::npos) << r.message;
+  EXPECT_NE(r.message.find("3 of 10 spans rejected"), std::string::npos) << r.message;
   EXPECT_NE(r.message.find("3 spans had invalid trace ids"), std::string::npos) << r.message;
   EXPECT_EQ(d.stats().items_rejected, 3u);
   EXPECT_EQ(d.stats().partial, 1u);
@@ -197,6 +197,7 @@ TEST(OtlpHttpDestination, ConnectionProblemsAreRetryable) {
   c.enqueue(Response::hang());
   auto r = short_timeout.deliver(payload("x"), Deadline::none());
   EXPECT_EQ(r.outcome, Outcome::kRetryable) << r.message;
+  EXPECT_FALSE(r.cancelled);  // a timeout, not the caller's deadline
   EXPECT_EQ(r.http_status, 0);
   // Reset mid-body.
   c.enqueue(Response::reset_mid_body());
@@ -228,6 +229,7 @@ TEST(OtlpHttpDestination, ShutdownCancelCutsAHungDelivery) {
   const auto r = d.deliver(payload("x"), Deadline{SteadyClock::time_point::max(), &cancel});
   shutdown.join();
   EXPECT_EQ(r.outcome, Outcome::kRetryable);
+  EXPECT_TRUE(r.cancelled);
   EXPECT_NE(r.message.find("cancelled"), std::string::npos) << r.message;
   EXPECT_LT(r.elapsed, milliseconds(10000));
 }
