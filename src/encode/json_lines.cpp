@@ -10,6 +10,10 @@
 #include <cmath>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace emp::telemetry::encode {
 namespace {
 
@@ -32,19 +36,53 @@ constexpr std::array<char, 128> make_ascii_escapes() {
 }
 constexpr std::array<char, 128> kAsciiEscape = make_ascii_escapes();
 
-// True when any of the eight bytes in `x` needs more than a plain copy: a
-// control character, '"', '\\', DEL or a non-ASCII byte. False positives are
-// harmless (the byte loop decides); there are no false negatives.
-inline bool needs_attention(std::uint64_t x) {
+// Bit 7 of each byte of the result is set when that byte of `x` needs more
+// than a plain copy: a control character, '"', '\\', DEL or a non-ASCII byte.
+// Borrows can only set bits above a real hit, so the lowest set bit is exact.
+inline std::uint64_t attention_bits(std::uint64_t x) {
   constexpr std::uint64_t k01 = 0x0101010101010101ull;
   constexpr std::uint64_t k80 = 0x8080808080808080ull;
   const std::uint64_t below_space = (x - k01 * 0x20) & ~x;
   const std::uint64_t q = x ^ (k01 * '"');
   const std::uint64_t b = x ^ (k01 * '\\');
   const std::uint64_t d = x ^ (k01 * 0x7f);
-  const std::uint64_t hits =
-      below_space | ((q - k01) & ~q) | ((b - k01) & ~b) | ((d - k01) & ~d) | x;
-  return (hits & k80) != 0;
+  return (below_space | ((q - k01) & ~q) | ((b - k01) & ~b) | ((d - k01) & ~d) | x) & k80;
+}
+
+// Returns the first byte in [p, lim) that needs attention, or a position at
+// most a few bytes before it, or lim. Everything before the result is plain
+// printable ASCII.
+inline const unsigned char* skip_plain(const unsigned char* p, const unsigned char* lim) {
+#if defined(__SSE2__)
+  const __m128i space = _mm_set1_epi8(0x20);
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  const __m128i del = _mm_set1_epi8(0x7f);
+  while (lim - p >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    // Signed compare: bytes >= 0x80 are negative, so they count as "below space" too.
+    const __m128i hit =
+        _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpeq_epi8(v, quote)),
+                     _mm_or_si128(_mm_cmpeq_epi8(v, backslash), _mm_cmpeq_epi8(v, del)));
+    const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(hit));
+    if (mask != 0) return p + __builtin_ctz(mask);
+    p += 16;
+  }
+#endif
+  while (lim - p >= 8) {
+    std::uint64_t x;
+    std::memcpy(&x, p, 8);
+    const std::uint64_t bits = attention_bits(x);
+    if (bits != 0) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+      return p + (__builtin_ctzll(bits) >> 3);
+#else
+      return p;
+#endif
+    }
+    p += 8;
+  }
+  return p;
 }
 
 inline void append_u00(std::string& out, unsigned char c) {
@@ -70,12 +108,18 @@ inline Unit decode_unit(const unsigned char* p, const unsigned char* end) {
     trail = 1;
   } else if (c >= 0xe0 && c <= 0xef) {
     trail = 2;
-    if (c == 0xe0) lo = 0xa0;        // overlong
-    else if (c == 0xed) hi = 0x9f;   // surrogates
+    if (c == 0xe0) {
+      lo = 0xa0;  // overlong
+    } else if (c == 0xed) {
+      hi = 0x9f;  // surrogates
+    }
   } else if (c >= 0xf0 && c <= 0xf4) {
     trail = 3;
-    if (c == 0xf0) lo = 0x90;        // overlong
-    else if (c == 0xf4) hi = 0x8f;   // above U+10FFFF
+    if (c == 0xf0) {
+      lo = 0x90;  // overlong
+    } else if (c == 0xf4) {
+      hi = 0x8f;  // above U+10FFFF
+    }
   } else {
     return {1, false};  // continuation without lead, C0, C1, F5..FF
   }
@@ -101,12 +145,7 @@ void append_body(std::string& out, std::string_view s, std::size_t max_bytes, Li
   };
 
   while (p < lim) {
-    while (lim - p >= 8) {
-      std::uint64_t x;
-      std::memcpy(&x, p, 8);
-      if (needs_attention(x)) break;
-      p += 8;
-    }
+    p = skip_plain(p, lim);
     if (p == lim) break;
     const unsigned char c = *p;
     if (c < 0x80) {

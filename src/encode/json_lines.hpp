@@ -41,7 +41,7 @@ struct LogRecordView {
   Level level = Level::kInfo;
   std::string_view message;
   std::span<const Field> fields;
-  std::string_view log_file_path;  // path of the file this line is written to
+  std::string_view log_file_path;          // path of the file this line is written to
   const std::uint8_t* trace_id = nullptr;  // 16 bytes, or null when no trace
   const std::uint8_t* span_id = nullptr;   // 8 bytes, or null
 };

@@ -91,7 +91,7 @@ bool has_raw_control(const std::string& s) {
 }
 
 TEST(JsonLines, WritesEveryStandardKeyInOrderWithCallerFieldsLast) {
-  const std::vector<Field> fields = {{"job_id", "job-123"}, {"ms", 12},         {"ok", true},
+  const std::vector<Field> fields = {{"job_id", "job-123"}, {"ms", 12},        {"ok", true},
                                      {"ratio", 0.25},       {"none", nullptr}, {"no", false}};
   LogRecordView r;
   r.time_unix_nano = 1795593369123456789;  // 2026-11-25T07:56:09.123456789Z
@@ -102,10 +102,21 @@ TEST(JsonLines, WritesEveryStandardKeyInOrderWithCallerFieldsLast) {
   const std::string line = encode_line(r, default_ctx());
   const ordered_json j = parse_line(line);
 
-  const std::vector<std::string> expected_keys = {
-      "timestamp",     "level",  "message", "service_name", "service_type", "machine_id",
-      "environment",   "log_file_path", "source_identification", "job_id", "ms", "ok",
-      "ratio",         "none",   "no"};
+  const std::vector<std::string> expected_keys = {"timestamp",
+                                                  "level",
+                                                  "message",
+                                                  "service_name",
+                                                  "service_type",
+                                                  "machine_id",
+                                                  "environment",
+                                                  "log_file_path",
+                                                  "source_identification",
+                                                  "job_id",
+                                                  "ms",
+                                                  "ok",
+                                                  "ratio",
+                                                  "none",
+                                                  "no"};
   EXPECT_EQ(keys_of(j), expected_keys);
   EXPECT_EQ(j["timestamp"], "2026-11-25T07:56:09.123Z");
   EXPECT_EQ(j["level"], "warn");
@@ -144,9 +155,10 @@ TEST(JsonLines, AppendsToExistingBufferWithoutTouchingIt) {
 }
 
 TEST(JsonLines, LevelNames) {
-  const std::pair<Level, const char*> cases[] = {
-      {Level::kDebug, "debug"}, {Level::kInfo, "info"}, {Level::kWarn, "warn"},
-      {Level::kError, "error"}};
+  const std::pair<Level, const char*> cases[] = {{Level::kDebug, "debug"},
+                                                 {Level::kInfo, "info"},
+                                                 {Level::kWarn, "warn"},
+                                                 {Level::kError, "error"}};
   for (const auto& [level, name] : cases) {
     LogRecordView r;
     r.level = level;
@@ -172,10 +184,9 @@ TEST(JsonLines, WorkerAndTraceIdsOnlyWhenSet) {
   r.span_id = span;
   j = parse_line(encode_line(r, ctx));
   const std::vector<std::string> expected_keys = {
-      "timestamp",   "level",         "message",
-      "service_name", "service_type", "machine_id",
-      "environment", "log_file_path", "source_identification",
-      "worker_id",   "trace_id",      "span_id"};
+      "timestamp",  "level",       "message",       "service_name",          "service_type",
+      "machine_id", "environment", "log_file_path", "source_identification", "worker_id",
+      "trace_id",   "span_id"};
   EXPECT_EQ(keys_of(j), expected_keys);
   EXPECT_EQ(j["worker_id"], "machine-7-worker-0");
   EXPECT_EQ(j["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
@@ -283,9 +294,12 @@ TEST(JsonEscape, EveryAsciiControlByteIsEscapedAndRoundTrips) {
   EXPECT_EQ(raw, "\"\\u007f\"");
 
   const std::pair<std::string, std::string> forms[] = {
-      {"\n", "\"\\n\""},       {"\r", "\"\\r\""},   {"\t", "\"\\t\""},   {"\b", "\"\\b\""},
-      {"\f", "\"\\f\""},       {"\"", "\"\\\"\""},  {"\\", "\"\\\\\""}, {std::string(1, '\0'), "\"\\u0000\""},
-      {"\x1f", "\"\\u001f\""}, {"\x0b", "\"\\u000b\""}, {"/", "\"/\""}};
+      {"\n", "\"\\n\""},       {"\r", "\"\\r\""},
+      {"\t", "\"\\t\""},       {"\b", "\"\\b\""},
+      {"\f", "\"\\f\""},       {"\"", "\"\\\"\""},
+      {"\\", "\"\\\\\""},      {std::string(1, '\0'), "\"\\u0000\""},
+      {"\x1f", "\"\\u001f\""}, {"\x0b", "\"\\u000b\""},
+      {"/", "\"/\""}};
   for (const auto& [input, expected] : forms) {
     std::string out;
     LineStats stats;
@@ -310,7 +324,10 @@ TEST(JsonEscape, C1ControlsAndLineSeparatorsAreEscaped) {
   EXPECT_EQ(round_trip("\xC2\xA0"), "\xC2\xA0");
 
   std::string raw;
-  const std::string seps = "a\xE2\x80\xA8" "b\xE2\x80\xA9" "c";
+  const std::string seps =
+      "a\xE2\x80\xA8"
+      "b\xE2\x80\xA9"
+      "c";
   EXPECT_EQ(round_trip(seps, kNoLimit, nullptr, &raw), seps);
   EXPECT_EQ(raw, "\"a\\u2028b\\u2029c\"");
   // Neighbours of U+2028/2029 are not escaped.
@@ -321,15 +338,15 @@ TEST(JsonEscape, C1ControlsAndLineSeparatorsAreEscaped) {
 
 TEST(JsonEscape, ValidMultiByteTextPassesUnchanged) {
   const std::string samples[] = {
-      "h\xC3\xA9llo",                         // é
-      "\xE2\x82\xAC 100",                     // €
+      "h\xC3\xA9llo",                          // é
+      "\xE2\x82\xAC 100",                      // €
       "\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E",  // 日本語
-      "\xF0\x9F\x8E\x89 party",               // 🎉
-      "\xF4\x8F\xBF\xBF",                     // U+10FFFF, the last code point
-      "\xED\x9F\xBF\xEE\x80\x80",             // U+D7FF and U+E000 around the surrogates
-      "\xEF\xBF\xBF\xEF\xBF\xBD",             // U+FFFF, U+FFFD
-      "\xE0\xA0\x80\xF0\x90\x80\x80",         // U+0800, U+10000: smallest 3/4-byte forms
-      "\xDF\xBF",                             // U+07FF
+      "\xF0\x9F\x8E\x89 party",                // 🎉
+      "\xF4\x8F\xBF\xBF",                      // U+10FFFF, the last code point
+      "\xED\x9F\xBF\xEE\x80\x80",              // U+D7FF and U+E000 around the surrogates
+      "\xEF\xBF\xBF\xEF\xBF\xBD",              // U+FFFF, U+FFFD
+      "\xE0\xA0\x80\xF0\x90\x80\x80",          // U+0800, U+10000: smallest 3/4-byte forms
+      "\xDF\xBF",                              // U+07FF
   };
   for (const std::string& s : samples) {
     std::string raw;
@@ -351,15 +368,27 @@ TEST(JsonEscape, InvalidUtf8IsReplacedPerMaximalSubpart) {
   const std::string R = kReplacement;
   std::vector<InvalidCase> cases = {
       {"lone continuation", "\x80", R},
-      {"lone continuation BF", "a\xBF" "b", "a" + R + "b"},
+      {"lone continuation BF",
+       "a\xBF"
+       "b",
+       "a" + R + "b"},
       {"two lone continuations", "\x80\xBF", R + R},
       {"truncated 2-byte at end", "a\xC3", "a" + R},
-      {"truncated 2-byte before ASCII", "\xC3" "A", R + "A"},
+      {"truncated 2-byte before ASCII",
+       "\xC3"
+       "A",
+       R + "A"},
       {"truncated 3-byte at end", "\xE2\x82", R},
-      {"truncated 3-byte before ASCII", "\xE2\x82" "A", R + "A"},
+      {"truncated 3-byte before ASCII",
+       "\xE2\x82"
+       "A",
+       R + "A"},
       {"truncated 3-byte, one byte", "\xE2", R},
       {"truncated 4-byte at end", "\xF0\x9F\x98", R},
-      {"truncated 4-byte before ASCII", "\xF0\x9F\x98" "A", R + "A"},
+      {"truncated 4-byte before ASCII",
+       "\xF0\x9F\x98"
+       "A",
+       R + "A"},
       {"overlong C0 80", "\xC0\x80", R + R},
       {"overlong C1 BF", "\xC1\xBF", R + R},
       {"overlong E0 80 80", "\xE0\x80\x80", R + R + R},
@@ -444,7 +473,9 @@ TEST(JsonEscape, TruncationCutsAtCharacterBoundariesAndShowsMarker) {
 TEST(JsonEscape, TruncationDoesNotSplitIllFormedSubparts) {
   LineStats stats;
   // "ab" + truncated 3-byte subpart E2 82 + "c": the subpart is cut as a whole.
-  const std::string s = "ab\xE2\x82" "c";
+  const std::string s =
+      "ab\xE2\x82"
+      "c";
   EXPECT_EQ(round_trip(s, 3, &stats), "ab" + marker(3));
   EXPECT_TRUE(stats.truncated);
   EXPECT_FALSE(stats.invalid_utf8);  // the ill-formed part was cut, not written
@@ -545,12 +576,12 @@ constexpr std::int64_t kNs = 1000000000;
 TEST(Rfc3339, KnownInstants) {
   EXPECT_EQ(ts(0), "1970-01-01T00:00:00.000Z");
   EXPECT_EQ(ts(1795593369 * kNs + 123456789), "2026-11-25T07:56:09.123Z");
-  EXPECT_EQ(ts(951782400 * kNs), "2000-02-29T00:00:00.000Z");        // leap day, year % 400
+  EXPECT_EQ(ts(951782400 * kNs), "2000-02-29T00:00:00.000Z");  // leap day, year % 400
   EXPECT_EQ(ts(1709208000 * kNs + 5000000), "2024-02-29T12:00:00.005Z");
   EXPECT_EQ(ts(4107542399 * kNs + 999000000), "2100-02-28T23:59:59.999Z");  // 2100: no leap
   EXPECT_EQ(ts(4107542400 * kNs), "2100-03-01T00:00:00.000Z");
   EXPECT_EQ(ts(2147483647 * kNs), "2038-01-19T03:14:07.000Z");
-  EXPECT_EQ(ts(2147483648 * kNs), "2038-01-19T03:14:08.000Z");       // past 32-bit time_t
+  EXPECT_EQ(ts(2147483648 * kNs), "2038-01-19T03:14:08.000Z");  // past 32-bit time_t
   EXPECT_EQ(ts(4102444800 * kNs), "2100-01-01T00:00:00.000Z");
   EXPECT_EQ(ts(std::numeric_limits<std::int64_t>::max()), "2262-04-11T23:47:16.854Z");
   EXPECT_EQ(ts(std::numeric_limits<std::int64_t>::min()), "1677-09-21T00:12:43.145Z");
@@ -602,8 +633,8 @@ TEST(Rfc3339, AgreesWithGmtimeOverManyInstants) {
     ASSERT_NE(gmtime_r(&t, &tm), nullptr);
     char expected[96];
     std::snprintf(expected, sizeof expected, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                  tm.tm_sec, static_cast<int>(frac / 1000000));
+                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(frac / 1000000));
     ASSERT_EQ(ts(sec * kNs + frac), expected) << "sec " << sec;
   }
 }
@@ -632,14 +663,22 @@ std::string reference_repair(std::string_view s) {
     }
     int need = 0;
     unsigned lo = 0x80, hi = 0xbf;
-    if (c >= 0xc2 && c <= 0xdf) need = 1;
-    else if (c == 0xe0) need = 2, lo = 0xa0;
-    else if (c >= 0xe1 && c <= 0xec) need = 2;
-    else if (c == 0xed) need = 2, hi = 0x9f;
-    else if (c >= 0xee && c <= 0xef) need = 2;
-    else if (c == 0xf0) need = 3, lo = 0x90;
-    else if (c >= 0xf1 && c <= 0xf3) need = 3;
-    else if (c == 0xf4) need = 3, hi = 0x8f;
+    if (c >= 0xc2 && c <= 0xdf)
+      need = 1;
+    else if (c == 0xe0)
+      need = 2, lo = 0xa0;
+    else if (c >= 0xe1 && c <= 0xec)
+      need = 2;
+    else if (c == 0xed)
+      need = 2, hi = 0x9f;
+    else if (c >= 0xee && c <= 0xef)
+      need = 2;
+    else if (c == 0xf0)
+      need = 3, lo = 0x90;
+    else if (c >= 0xf1 && c <= 0xf3)
+      need = 3;
+    else if (c == 0xf4)
+      need = 3, hi = 0x8f;
     std::size_t j = i + 1;
     bool ok = need > 0;
     for (int k = 0; ok && k < need; ++k, ++j) {
@@ -660,7 +699,7 @@ std::string reference_repair(std::string_view s) {
 TEST(JsonEscape, RandomInputsMatchTheReferenceModel) {
   std::mt19937 rng(42);
   // Bytes weighted toward the interesting ones so that every path is taken.
-  const unsigned char interesting[] = {'a', 'Z', ' ', '"', '\\', '\n', 0x00, 0x1f, 0x7f,
+  const unsigned char interesting[] = {'a',  'Z',  ' ',  '"',  '\\', '\n', 0x00, 0x1f, 0x7f,
                                        0x80, 0x9f, 0xa0, 0xa8, 0xbf, 0xc0, 0xc2, 0xdf, 0xe0,
                                        0xe2, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff};
   for (int iter = 0; iter < 3000; ++iter) {
@@ -697,6 +736,17 @@ TEST(JsonEscape, SpecialByteAtEveryOffsetOfALongRun) {
         EXPECT_EQ(stats.truncated, limit < s.size());
       }
     }
+  }
+  // Non-ASCII (valid and not) at every offset as well.
+  for (std::size_t pos = 0; pos < 40; ++pos) {
+    std::string valid(40, 'x');
+    valid.replace(pos, 2, "\xC3\xA9");
+    ASSERT_EQ(round_trip(valid), valid) << "pos " << pos;
+    std::string invalid(40, 'x');
+    invalid[pos] = '\xFF';
+    std::string repaired = invalid;
+    repaired.replace(pos, 1, kReplacement);
+    ASSERT_EQ(round_trip(invalid), repaired) << "pos " << pos;
   }
   // Several kilobytes of plain text go through in one piece.
   const std::string big(10000, 'q');
