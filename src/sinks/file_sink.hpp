@@ -28,7 +28,7 @@ class FileSink {
   struct Options {
     std::string path;                       // file to append to; parent dirs are created
     std::uint64_t max_bytes = 64ull << 20;  // rotate before a write would exceed this (0 = never)
-    std::uint32_t max_files = 5;            // rotated files kept (path.1 .. path.N)
+    std::uint32_t max_files = 5;            // rotated files kept (path.1 .. path.N), at most 1000
     std::chrono::milliseconds reopen_interval{1000};
   };
 
