@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "emp/telemetry/expected.hpp"
@@ -37,6 +38,64 @@ std::string_view to_string(DeploymentEnv) noexcept;  // "development", ...
 std::string_view to_string(Level) noexcept;          // "debug", "info", "warn", "error"
 std::string_view to_string(Origin) noexcept;         // "default", "preset", "env", "code"
 std::optional<Preset> parse_preset(std::string_view) noexcept;
+
+// Wire protocol of an OTLP exporter (OTEL_EXPORTER_OTLP_*PROTOCOL). grpc is
+// recognised but not built in, so a finalized Config never holds kGrpc.
+enum class OtlpProtocol : std::uint8_t { kHttpProtobuf, kHttpJson, kGrpc };
+// OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE.
+enum class Temporality : std::uint8_t { kCumulative, kDelta, kLowMemory };
+// OTEL_TRACES_SAMPLER.
+enum class SamplerKind : std::uint8_t {
+  kAlwaysOn,
+  kAlwaysOff,
+  kTraceIdRatio,
+  kParentBasedAlwaysOn,
+  kParentBasedAlwaysOff,
+  kParentBasedTraceIdRatio,
+};
+
+std::string_view to_string(QueueFullPolicy) noexcept;  // "drop", "block"
+std::string_view to_string(OtlpProtocol) noexcept;     // "http/protobuf", "http/json", "grpc"
+std::string_view to_string(Temporality) noexcept;      // "cumulative", "delta", "lowmemory"
+std::string_view to_string(SamplerKind) noexcept;      // "parentbased_always_on", ...
+
+// Ordered key/value pairs, e.g. decoded OTEL_RESOURCE_ATTRIBUTES or headers.
+using KeyValues = std::vector<std::pair<std::string, std::string>>;
+
+// One OTLP/HTTP destination, resolved for one signal. Signal-specific
+// variables win over the generic ones (PROTOCOLS.md section 1).
+struct OtlpExport {
+  // Full URL to POST to. Empty when OTel is off (OTEL_ENABLED=false or
+  // OTEL_SDK_DISABLED) or no endpoint is configured for this signal.
+  // Resolution order: OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT (as is), then
+  // OTEL_COLLECTOR_<SIGNAL>_ENDPOINT (as is; traces and metrics only), then
+  // OTEL_EXPORTER_OTLP_ENDPOINT + "v1/<signal>", then DASH0_OTLP_BASE_URL +
+  // "v1/<signal>" (which adds the Dash0 Authorization and Dash0-Dataset headers).
+  std::string url;
+  std::string url_from;  // the variable that supplied `url`
+  KeyValues headers;     // values are secret: never log them
+  std::chrono::milliseconds timeout{10000};  // 0 = no limit
+  OtlpProtocol protocol = OtlpProtocol::kHttpProtobuf;
+  bool gzip = false;
+  std::string certificate;         // PEM file of trusted CAs; empty = system store
+  std::string client_key;          // PEM private key for mTLS; empty = none
+  std::string client_certificate;  // PEM certificate for mTLS; empty = none
+};
+
+// Batch processor settings (OTEL_BSP_* for spans, OTEL_BLRP_* for log records).
+struct BatchSettings {
+  std::chrono::milliseconds schedule_delay{5000};
+  std::chrono::milliseconds export_timeout{30000};  // 0 = no limit
+  std::uint32_t max_queue_size = 2048;
+  std::uint32_t max_export_batch_size = 512;  // always <= max_queue_size
+};
+
+// One EMP_TRACES_SAMPLER_RULES entry: root spans whose name matches the glob
+// `pattern` ('*' any run, '?' one character) are kept with probability `ratio`.
+struct SamplerRule {
+  std::string pattern;
+  double ratio = 1.0;
+};
 
 // Values a service sets in code. Each field names the environment variable it
 // overrides; an unset field lets the environment (then preset, then default)
@@ -65,6 +124,9 @@ struct Setting {
   Origin origin = Origin::kDefault;
   bool secret = false;
   bool set = false;      // false when no source gave a value and there is no default
+  // Set when another variable supplied this value, e.g. SERVICE_NAME taken
+  // from OTEL_SERVICE_NAME or from service.name in OTEL_RESOURCE_ATTRIBUTES.
+  std::string from;
 };
 
 // The finalized, validated configuration. Only finalize() makes one, so a
@@ -114,6 +176,33 @@ struct Config {
   std::string sentry_dsn;                     // SENTRY_DSN (secret key part)
   double sentry_sample_rate = 1.0;            // SENTRY_SAMPLE_RATE
 
+  // OpenTelemetry SDK settings (the standard OTEL_* variables).
+  // OTEL_RESOURCE_ATTRIBUTES, decoded, in the given order. The identity fields
+  // above (service_name, service_version, ...) win over the same keys here.
+  KeyValues resource_attributes;
+  OtlpExport otlp_traces;   // resolved exporter per signal, see OtlpExport
+  OtlpExport otlp_metrics;
+  OtlpExport otlp_logs;
+  SamplerKind sampler = SamplerKind::kParentBasedAlwaysOn;  // OTEL_TRACES_SAMPLER
+  double sampler_ratio = 1.0;                   // OTEL_TRACES_SAMPLER_ARG (ratio samplers)
+  std::vector<SamplerRule> sampler_rules;       // EMP_TRACES_SAMPLER_RULES, first match wins
+  bool export_error_spans = true;               // EMP_TRACES_EXPORT_ERRORS
+  // OTEL_PROPAGATORS, lowercase, without duplicates; empty for "none".
+  std::vector<std::string> propagators{"tracecontext", "baggage"};
+  BatchSettings span_batch;                     // OTEL_BSP_*
+  BatchSettings log_batch{std::chrono::milliseconds{1000}, std::chrono::milliseconds{30000},
+                          2048, 512};           // OTEL_BLRP_*
+  std::chrono::milliseconds metric_export_interval{60000};  // OTEL_METRIC_EXPORT_INTERVAL
+  std::chrono::milliseconds metric_export_timeout{30000};   // OTEL_METRIC_EXPORT_TIMEOUT
+  Temporality metrics_temporality = Temporality::kCumulative;
+  // Attribute limits; the span-specific ones default to the general ones.
+  std::uint32_t attribute_count_limit = 128;                      // OTEL_ATTRIBUTE_COUNT_LIMIT
+  std::optional<std::uint32_t> attribute_value_length_limit;      // nullopt = no limit
+  std::uint32_t span_attribute_count_limit = 128;                 // OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT
+  std::optional<std::uint32_t> span_attribute_value_length_limit; // nullopt = no limit
+  std::uint32_t span_event_count_limit = 128;                     // OTEL_SPAN_EVENT_COUNT_LIMIT
+  std::uint32_t span_link_count_limit = 128;                      // OTEL_SPAN_LINK_COUNT_LIMIT
+
   // true when development had no remote destination and fell back to files.
   bool local_fallback = false;
 
@@ -134,6 +223,16 @@ struct Config {
 };
 
 // Validates options + environment + preset + defaults. Never throws.
+//
+// Rules worth knowing (the registry descriptions have the rest):
+//  - An empty value, in code or in the environment, counts as unset.
+//  - The service name is the first of: SERVICE_NAME, OTEL_SERVICE_NAME,
+//    service.name in OTEL_RESOURCE_ATTRIBUTES, the preset default, the
+//    default; a value from a higher origin (code > environment) wins first.
+//  - TELEMETRY_ENV=production fails when a destination or credential it needs
+//    is missing; staging reports the same findings as notices; development
+//    (and staging) with no remote destination sets local_fallback and says so.
+// Thread-safe: reads the environment (or Options::env) and nothing else.
 Expected<Config> finalize(const Options& options);
 
 // A registry entry, as `emp-telemetry env` shows it.

@@ -1,0 +1,151 @@
+// Redaction helpers; see redact.hpp.
+#include "config/redact.hpp"
+
+#include <array>
+
+#include "config/registry.hpp"
+
+namespace emp::telemetry::config {
+namespace {
+
+bool is_tchar(char c) noexcept {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  switch (c) {
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string_view trim_ows(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool contains_upper(std::string_view haystack, std::string_view needle) noexcept {
+  if (needle.size() > haystack.size()) return false;
+  for (std::size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
+    bool match = true;
+    for (std::size_t j = 0; j < needle.size(); ++j) {
+      char c = haystack[i + j];
+      if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+      if (c != needle[j]) {
+        match = false;
+        break;
+      }
+    }
+    if (match) return true;
+  }
+  return false;
+}
+
+bool ends_with_upper(std::string_view name, std::string_view suffix) noexcept {
+  return name.size() >= suffix.size() &&
+         contains_upper(name.substr(name.size() - suffix.size()), suffix);
+}
+
+}  // namespace
+
+bool is_secret_variable(std::string_view var_name) noexcept {
+  if (const VarSpec* spec = find_spec(var_name)) return spec->secret;
+  static constexpr std::array<std::string_view, 9> kHints = {
+      "KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "AUTH", "CREDENTIAL", "DSN", "HEADERS"};
+  for (std::string_view hint : kHints) {
+    if (contains_upper(var_name, hint)) return true;
+  }
+  return false;
+}
+
+std::string redact_dsn(std::string_view dsn) {
+  dsn = trim_ows(dsn);
+  const std::size_t scheme_end = dsn.find("://");
+  if (scheme_end == std::string_view::npos) return std::string(kMask);
+  const std::size_t auth_begin = scheme_end + 3;
+  std::size_t auth_end = dsn.find('/', auth_begin);
+  if (auth_end == std::string_view::npos) auth_end = dsn.size();
+  const std::string_view authority = dsn.substr(auth_begin, auth_end - auth_begin);
+  const std::size_t at = authority.rfind('@');
+  if (at == std::string_view::npos) return std::string(kMask);
+  std::string out(dsn.substr(0, auth_begin));
+  out += kMask;
+  out += dsn.substr(auth_begin + at);
+  return out;
+}
+
+std::string redact_key_values(std::string_view list) {
+  std::string out;
+  std::size_t pos = 0;
+  bool first = true;
+  while (pos <= list.size()) {
+    std::size_t comma = list.find(',', pos);
+    if (comma == std::string_view::npos) comma = list.size();
+    const std::string_view member = trim_ows(list.substr(pos, comma - pos));
+    pos = comma + 1;
+    if (member.empty()) continue;
+    if (!first) out += ',';
+    first = false;
+    const std::size_t eq = member.find('=');
+    const std::string_view key =
+        eq == std::string_view::npos ? std::string_view{} : trim_ows(member.substr(0, eq));
+    bool plain_key = !key.empty() && key.size() <= 64;
+    for (char c : key) plain_key = plain_key && is_tchar(c) && c != '%';
+    if (plain_key) {
+      out += key;
+      out += '=';
+    }
+    out += kMask;
+  }
+  return out;
+}
+
+std::string redact_url_userinfo(std::string_view url) {
+  const std::size_t scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) {
+    // Not a URL we understand; an '@' could still hide credentials.
+    return url.find('@') == std::string_view::npos ? std::string(url) : std::string(kMask);
+  }
+  const std::size_t auth_begin = scheme_end + 3;
+  const std::size_t auth_end = url.find_first_of("/?#", auth_begin);
+  const std::string_view authority =
+      url.substr(auth_begin, auth_end == std::string_view::npos ? std::string_view::npos
+                                                                : auth_end - auth_begin);
+  const std::size_t at = authority.rfind('@');
+  std::string out;
+  if (at == std::string_view::npos) {
+    out = std::string(url);
+  } else {
+    out = std::string(url.substr(0, auth_begin));
+    out += kMask;
+    out += url.substr(auth_begin + at);
+  }
+  return out;
+}
+
+std::string redact(std::string_view var_name, std::string_view value) {
+  if (value.empty()) return {};
+  if (ends_with_upper(var_name, "DSN")) return redact_dsn(value);
+  if (ends_with_upper(var_name, "HEADERS")) return redact_key_values(value);
+  if (is_secret_variable(var_name)) return std::string(kMask);
+  if (value.find("://") != std::string_view::npos && value.find('@') != std::string_view::npos) {
+    return redact_url_userinfo(value);
+  }
+  return std::string(value);
+}
+
+}  // namespace emp::telemetry::config
