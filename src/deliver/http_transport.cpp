@@ -7,13 +7,14 @@
 #include "deliver/http_transport.hpp"
 
 #include <curl/curl.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <limits>
 #include <mutex>
+
+#include "encode/gzip.hpp"
 
 namespace emp::telemetry::deliver {
 namespace {
@@ -193,48 +194,6 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view valu
   }
 }
 
-bool gzip_compress(std::string_view in, std::string& out) noexcept {
-  try {
-    z_stream zs{};
-    if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8,
-                     Z_DEFAULT_STRATEGY) != Z_OK) {
-      return false;
-    }
-    out.clear();
-    out.resize(deflateBound(&zs, static_cast<uLong>(std::min<std::size_t>(
-                                     in.size(), std::numeric_limits<uLong>::max()))) +
-               64);
-    std::size_t consumed = 0;
-    std::size_t produced = 0;
-    int rc = Z_OK;
-    constexpr std::size_t kChunk = 1u << 30;
-    while (rc != Z_STREAM_END) {
-      if (zs.avail_in == 0 && consumed < in.size()) {
-        const std::size_t n = std::min(kChunk, in.size() - consumed);
-        zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data() + consumed));
-        zs.avail_in = static_cast<uInt>(n);
-        consumed += n;
-      }
-      if (produced == out.size()) out.resize(out.size() * 2);
-      const std::size_t room = std::min(kChunk, out.size() - produced);
-      zs.next_out = reinterpret_cast<Bytef*>(out.data() + produced);
-      zs.avail_out = static_cast<uInt>(room);
-      const int flush = consumed == in.size() && zs.avail_in == 0 ? Z_FINISH : Z_NO_FLUSH;
-      rc = deflate(&zs, flush);
-      produced += room - zs.avail_out;
-      if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
-        deflateEnd(&zs);
-        return false;
-      }
-    }
-    deflateEnd(&zs);
-    out.resize(produced);
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
-
 std::string redact(std::string text, const std::vector<std::string_view>& secrets) {
   for (auto secret : secrets) {
     if (secret.size() < 3) continue;
@@ -339,7 +298,7 @@ HttpResponse HttpTransport::post(const HttpRequest& request) noexcept {
     std::string compressed;
     std::string_view wire = request.body;
     if (request.gzip) {
-      if (!gzip_compress(request.body, compressed)) {
+      if (!encode::gzip_compress(request.body, compressed)) {
         return refuse(TransportError::kRefused, "gzip compression failed");
       }
       wire = compressed;

@@ -134,9 +134,6 @@ class HttpTransport {
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value, std::time_t now,
                                                            std::chrono::seconds cap) noexcept;
 
-// gzip (RFC 1952) compression of `in`; false on zlib failure.
-bool gzip_compress(std::string_view in, std::string& out) noexcept;
-
 // Replaces every occurrence of each secret (of 3+ characters) in `text` by
 // "***". Used on messages that may echo request material.
 std::string redact(std::string text, const std::vector<std::string_view>& secrets);

@@ -4,7 +4,8 @@
 #include <algorithm>
 #include <vector>
 
-#include "deliver/partial_success.hpp"
+#include "deliver/server_message.hpp"
+#include "encode/otlp_response.hpp"
 
 namespace emp::telemetry::deliver {
 namespace {
@@ -179,24 +180,26 @@ DeliveryResult OtlpHttpDestination::classify(const Payload& payload,
     if (response.body.empty()) return result;
     const bool json = response.content_type.empty() ? payload.content_type == ContentType::kJson
                                                     : is_json(response.content_type);
-    const auto partial = json ? parse_partial_success_json(response.body)
-                              : parse_partial_success_proto(response.body);
-    if (!partial) {
-      result.message += " (unreadable response body ignored)";
+    const auto partial = json ? encode::otlp::parse_partial_success_json(response.body)
+                              : encode::otlp::parse_partial_success_proto(response.body);
+    if (!partial.ok) {
+      // The data was accepted; a body we cannot read does not change that.
+      result.message +=
+          " (unreadable response body ignored: " + printable_excerpt(partial.error, 200) + ")";
       return result;
     }
     const std::string server_message =
-        partial->error_message.empty()
+        partial.message.empty()
             ? std::string()
-            : ": " + redact(printable_excerpt(partial->error_message, options_.max_message_bytes),
-                            secrets);
-    if (partial->rejected > 0) {
+            : ": " +
+                  redact(printable_excerpt(partial.message, options_.max_message_bytes), secrets);
+    if (partial.rejected > 0) {
       result.outcome = Outcome::kPartial;
       // A server cannot reject more than was sent; never count more drops.
-      result.rejected =
-          payload.items > 0
-              ? static_cast<std::size_t>(std::min<std::uint64_t>(partial->rejected, payload.items))
-              : static_cast<std::size_t>(partial->rejected);
+      result.rejected = payload.items > 0
+                            ? static_cast<std::size_t>(std::min<std::uint64_t>(
+                                  static_cast<std::uint64_t>(partial.rejected), payload.items))
+                            : static_cast<std::size_t>(partial.rejected);
       result.message += ": partial success, " + std::to_string(result.rejected) + " of " +
                         std::to_string(payload.items) + " " +
                         std::string(item_noun(payload.signal)) + " rejected" + server_message;

@@ -1,9 +1,6 @@
-// Pure helpers of the HTTP transport: Retry-After, gzip, redaction, URLs,
-// deadlines.
+// Pure helpers of the HTTP transport: Retry-After, redaction, URLs, deadlines.
 #include <gtest/gtest.h>
-#include <zlib.h>
 
-#include <random>
 #include <string>
 
 #include "deliver/http_transport.hpp"
@@ -43,43 +40,6 @@ TEST(RetryAfter, GarbageIsNullopt) {
     EXPECT_FALSE(parse_retry_after(v, kNow, seconds(300))) << v;
   }
   EXPECT_FALSE(parse_retry_after(std::string(200, 'a'), kNow, seconds(300)));
-}
-
-std::string inflate_gzip(const std::string& data) {
-  z_stream zs{};
-  EXPECT_EQ(inflateInit2(&zs, 16 + MAX_WBITS), Z_OK);
-  std::string out(1 << 16, '\0');
-  std::size_t produced = 0;
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  zs.avail_in = static_cast<uInt>(data.size());
-  int rc = Z_OK;
-  for (int guard = 0; rc != Z_STREAM_END && guard < 100000; ++guard) {
-    if (produced == out.size()) out.resize(out.size() * 2);
-    zs.next_out = reinterpret_cast<Bytef*>(out.data() + produced);
-    zs.avail_out = static_cast<uInt>(out.size() - produced);
-    rc = inflate(&zs, Z_NO_FLUSH);
-    produced = out.size() - zs.avail_out;
-    if (rc != Z_OK && rc != Z_STREAM_END) break;
-  }
-  inflateEnd(&zs);
-  EXPECT_EQ(rc, Z_STREAM_END);
-  out.resize(produced);
-  return out;
-}
-
-TEST(Gzip, RoundTripsThroughZlibWithGzipHeader) {
-  std::mt19937 rng(42);
-  std::string random(300000, '\0');
-  for (auto& c : random) c = static_cast<char>(rng());
-  for (const std::string& input :
-       {std::string(), std::string("hello"), std::string(1 << 20, 'a'), random}) {
-    std::string compressed;
-    ASSERT_TRUE(gzip_compress(input, compressed));
-    ASSERT_GE(compressed.size(), 18u);
-    EXPECT_EQ(static_cast<unsigned char>(compressed[0]), 0x1f);  // gzip magic
-    EXPECT_EQ(static_cast<unsigned char>(compressed[1]), 0x8b);
-    EXPECT_EQ(inflate_gzip(compressed), input);
-  }
 }
 
 TEST(Redact, ReplacesEverySecretOccurrence) {
