@@ -219,6 +219,7 @@ bool FileSink::rotate() {
 bool FileSink::write(std::string_view lines) {
   if (lines.empty()) return true;
   if (options_.max_bytes == 0 || lines.size() <= options_.max_bytes) return write_chunk(lines);
+  if (!ensure_open()) return false;  // so the room left is measured against the real size
   // A batch larger than one file: split at line ends so that rotation still
   // bounds every file (a single line longer than max_bytes stays whole).
   while (!lines.empty()) {
