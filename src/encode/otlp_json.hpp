@@ -14,7 +14,8 @@
 // Omission policy, the same as the protobuf encoder: zero numbers, empty
 // strings and empty lists are left out, except that ids, KeyValue.key,
 // KeyValue.value, the resource and the scope are always written.
-// Pure functions; thread-safe for distinct outputs.
+// Pure functions; thread-safe for distinct outputs. The only exception they
+// can throw is std::bad_alloc from growing `out`.
 #pragma once
 
 #include <span>

@@ -14,6 +14,7 @@
 //
 // Each request holds one ResourceSpans/ResourceLogs with one
 // ScopeSpans/ScopeLogs. Pure functions; thread-safe for distinct outputs.
+// The only exception they can throw is std::bad_alloc from growing `out`.
 #pragma once
 
 #include <cstddef>
