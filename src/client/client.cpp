@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "client/resource.hpp"
+#include "config/parse.hpp"
 #include "core/pipeline.hpp"
 #include "deliver/otlp_http_destination.hpp"
 #include "logs/log_handler.hpp"
@@ -34,15 +35,14 @@ std::string absolute_dir(const std::string& dir) {
   if (ec) return dir;
   return p.lexically_normal().string();
 }
-// EMP_LOGS_OTLP: "auto" (export log records over OTLP when an OTLP logs
-// endpoint is configured), "on" (also to a local OTLP/JSON file when none is),
-// "off".
+// EMP_LOGS_OTLP: unset exports log records over OTLP when an OTLP logs
+// endpoint is configured; true also without one (to a local OTLP/JSON file);
+// false never. The value was validated by finalize().
 bool logs_otlp_enabled(const Config& c) {
-  std::string mode = c.raw("EMP_LOGS_OTLP").value_or("auto");
-  for (auto& ch : mode) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  if (mode == "off" || mode == "false" || mode == "0" || mode == "no") return false;
-  if (mode == "on" || mode == "true" || mode == "1" || mode == "yes") return true;
-  return !c.otlp_logs.url.empty();
+  auto v = c.raw("EMP_LOGS_OTLP");
+  if (!v) return !c.otlp_logs.url.empty();
+  auto b = config::parse_bool(*v);
+  return b.ok() ? b.value() : !c.otlp_logs.url.empty();
 }
 
 // The OTLP destination of one signal: the configured collector, or in its

@@ -125,6 +125,9 @@ inline constexpr std::int64_t kHour = 60 * kMin;
     "all", "Log messages longer than this are truncated (size with units).")                       \
   X(kLogMaxFieldBytes, "EMP_LOG_MAX_FIELD_BYTES", Type::kSize, "4KiB", false, 16, 16 * kMiB, "all", \
     "String field values longer than this are truncated (size with units).")                       \
+  X(kLogsOtlp, "EMP_LOGS_OTLP", Type::kBool, "", false, 0, 0, "all",                               \
+    "Also export log records over OTLP. Unset: only when an OTLP logs endpoint is configured; "    \
+    "true: always, to otlp-logs.jsonl under LOG_DIR when no endpoint is; false: never.")          \
   X(kLogStderr, "EMP_LOG_STDERR", Type::kBool, "false", false, 0, 0, "all",                         \
     "Also echo log lines to stderr.")                                                               \
   /* core queues */                                                                                 \

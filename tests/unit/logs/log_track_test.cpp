@@ -288,3 +288,35 @@ TEST_F(LogTrack, UnwritableDirectoryIsCountedAndReportedNotFatal) {
 
 }  // namespace
 }  // namespace emp::telemetry
+
+namespace emp::telemetry {
+namespace {
+
+TEST_F(LogTrack, OtlpLogsGoToALocalFileWhenAskedAndNoCollectorIsSet) {
+  auto c = make({{"EMP_LOGS_OTLP", "true"}});
+  c.log().error("gpu lost", {{"gpu", 1}});
+  ASSERT_TRUE(c.flush(10s));
+  std::ifstream in(dir_ / "otlp-logs.jsonl");
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line));
+  auto j = json::parse(line);
+  auto& rec = j["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0];
+  EXPECT_EQ(rec["severityNumber"], 17);
+  EXPECT_EQ(rec["body"]["stringValue"], "gpu lost");
+  auto h = c.health();
+  EXPECT_EQ(h.track(Track::kLogs).written, 1u);  // the JSON-lines file
+  ASSERT_EQ(h.destinations.size(), 1u);
+  EXPECT_EQ(h.destinations[0].delivered, 1u);
+  EXPECT_NE(h.destinations[0].name.find("otlp-logs.jsonl"), std::string::npos);
+}
+
+TEST_F(LogTrack, NoOtlpLogFileByDefault) {
+  auto c = make();
+  c.log().info("x");
+  ASSERT_TRUE(c.flush(10s));
+  EXPECT_FALSE(fs::exists(dir_ / "otlp-logs.jsonl"));
+  EXPECT_TRUE(c.health().destinations.empty());
+}
+
+}  // namespace
+}  // namespace emp::telemetry
