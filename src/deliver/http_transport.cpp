@@ -14,6 +14,7 @@
 #include <limits>
 #include <mutex>
 
+#include "deliver/server_message.hpp"
 #include "encode/gzip.hpp"
 
 namespace emp::telemetry::deliver {
@@ -194,6 +195,20 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view valu
   }
 }
 
+std::vector<std::string_view> header_secrets(const HttpHeaders& headers) {
+  std::vector<std::string_view> out;
+  for (const auto& [name, value] : headers) {
+    const std::string_view v = value;
+    out.push_back(v);
+    // "Bearer <key>", "Basic <b64>": the credential alone may be echoed too.
+    const auto space = v.find_last_of(' ');
+    if (space != std::string_view::npos && v.size() - space - 1 >= 3) {
+      out.push_back(v.substr(space + 1));
+    }
+  }
+  return out;
+}
+
 std::string redact(std::string text, const std::vector<std::string_view>& secrets) {
   for (auto secret : secrets) {
     if (secret.size() < 3) continue;
@@ -278,17 +293,19 @@ HttpResponse HttpTransport::post(const HttpRequest& request) noexcept {
                         "; split the batch");
     }
     if (request.deadline.expired()) {
-      return refuse(TransportError::kCancelled, "deadline passed before the request was sent");
+      return refuse(TransportError::kCancelled,
+                    request.deadline.cancelled() ? "cancelled before the request was sent"
+                                                 : "deadline passed before the request was sent");
     }
     for (const auto& [name, value] : request.headers) {
       if (!valid_header_name(name)) {
         return refuse(TransportError::kRefused,
-                      "invalid header name '" + std::string(name.substr(0, 64)) + "'");
+                      "invalid header name '" + printable_excerpt(name, 64) + "'");
       }
       if (has_line_break(value)) {
         // The value is never echoed: it may be a credential.
-        return refuse(TransportError::kRefused,
-                      "header '" + name + "' has a value with a line break or NUL");
+        return refuse(TransportError::kRefused, "header '" + printable_excerpt(name, 64) +
+                                                    "' has a value with a line break or NUL");
       }
     }
     if (has_line_break(request.content_type)) {
@@ -418,8 +435,7 @@ HttpResponse HttpTransport::post(const HttpRequest& request) noexcept {
     response.truncated = transfer.truncated;
     response.curl_code = static_cast<int>(result);
 
-    std::vector<std::string_view> secrets;
-    for (const auto& header : request.headers) secrets.emplace_back(header.second);
+    std::vector<std::string_view> secrets = header_secrets(request.headers);
     const auto info = url_userinfo(request.url);
     if (!info.empty()) secrets.push_back(info);
     const auto colon = info.find(':');
@@ -446,6 +462,10 @@ HttpResponse HttpTransport::post(const HttpRequest& request) noexcept {
     } else if (transfer.truncated) {
       response.error_message = where + ": response body exceeded " +
                                size_text(options_.max_response_bytes) + "; truncated";
+    }
+    if (status == 0 && response.error == TransportError::kNone) {
+      response.error = TransportError::kNetwork;
+      if (response.error_message.empty()) response.error_message = where + ": no response";
     }
     response.status = status;
     if (status > 0) {

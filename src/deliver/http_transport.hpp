@@ -100,7 +100,7 @@ struct HttpTransportStats {
 
 // Thread-safety: post() must be called from one thread at a time (the
 // destination's background thread). stats() and interrupt() may be called
-// from any thread.
+// from any thread, but not concurrently with destruction.
 class HttpTransport {
  public:
   explicit HttpTransport(HttpTransportOptions options = {});
@@ -137,6 +137,11 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view valu
 // Replaces every occurrence of each secret (of 3+ characters) in `text` by
 // "***". Used on messages that may echo request material.
 std::string redact(std::string text, const std::vector<std::string_view>& secrets);
+
+// The strings redact() must hide for a request with these headers: every
+// value, and the credential part of "Scheme credential" values. The views
+// point into `headers`.
+std::vector<std::string_view> header_secrets(const HttpHeaders& headers);
 
 // The URL without user-info, query and fragment: safe to show in messages.
 std::string display_url(std::string_view url);

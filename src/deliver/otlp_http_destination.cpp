@@ -145,8 +145,7 @@ DeliveryResult OtlpHttpDestination::classify(const Payload& payload,
   result.elapsed = response.elapsed;
   result.sent = response.attempted;
 
-  std::vector<std::string_view> secrets;
-  for (const auto& header : settings_.headers) secrets.emplace_back(header.second);
+  const std::vector<std::string_view> secrets = header_secrets(settings_.headers);
   const std::string url = display_url(settings_.url);
   const auto server_says = [&]() -> std::string {
     std::optional<std::string> text = is_json(response.content_type)

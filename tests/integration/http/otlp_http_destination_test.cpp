@@ -310,8 +310,10 @@ TEST(OtlpHttpDestination, CredentialsNeverAppearInMessages) {
   LoopbackCollector c;
   // A misbehaving server that echoes the request's credentials back.
   c.set_handler([](const testing::RecordedRequest& req) -> std::optional<Response> {
-    return Response::with_status(
-        401, "bad credentials: " + req.header("authorization").value_or(""), "text/plain");
+    const std::string auth = req.header("authorization").value_or("");
+    const std::string bare = auth.substr(auth.find(' ') + 1);
+    return Response::with_status(401, "bad credentials: " + auth + " (key " + bare + ")",
+                                 "text/plain");
   });
   auto settings = settings_for(c);
   settings.headers = {{"Authorization", "Bearer dash0-s3cr3t-key"}};

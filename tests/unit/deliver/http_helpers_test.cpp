@@ -48,6 +48,12 @@ TEST(Redact, ReplacesEverySecretOccurrence) {
   EXPECT_EQ(redact("Bearer k1 / k2key", {"Bearer k1", "k2key"}), "*** / ***");
 }
 
+TEST(Redact, HeaderSecretsIncludeTheBareCredential) {
+  const HttpHeaders headers = {{"Authorization", "Bearer key-123"}, {"X-Api-Key", "abc"}};
+  const auto secrets = header_secrets(headers);
+  EXPECT_EQ(redact("echo: key-123 / Bearer key-123 / abc", secrets), "echo: *** / *** / ***");
+}
+
 TEST(DisplayUrl, DropsUserInfoQueryAndFragment) {
   EXPECT_EQ(display_url("http://user:pw@h:4318/v1/traces?key=s#f"), "http://h:4318/v1/traces");
   EXPECT_EQ(display_url("https://h/v1/logs"), "https://h/v1/logs");
