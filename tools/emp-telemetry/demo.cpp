@@ -5,12 +5,14 @@
 // with the queue's error types, one is slow) and logs every lifecycle step
 // with the correlation fields dashboards rely on (job_id as job-<uuid>,
 // duration_ms, status, error_type), while a second thread reports health
-// checks. At the end it prints where every record went: the files written
-// and, per track, the counters of client.health().
+// checks. Each job is traced: a job.process span with the queue's job.*
+// attributes and a child span for the work, active while the job's lines are
+// logged so they carry its trace_id and span_id. At the end it prints where
+// every record went: the files written and, per track, the counters of
+// client.health().
 //
 // The scenario is kept here, apart from the CLI plumbing, so that the demo can
-// grow with the library (spans around each job once traces exist, job metrics,
-// operational events).
+// grow with the library (job metrics, operational events, error events).
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -32,6 +34,7 @@
 #include "emp/telemetry/client.hpp"
 #include "emp/telemetry/health.hpp"
 #include "emp/telemetry/log.hpp"
+#include "emp/telemetry/trace.hpp"
 
 namespace emp::telemetry::cli {
 namespace {
@@ -128,23 +131,62 @@ std::int64_t ms_since(SteadyClock::time_point start) {
   return std::chrono::duration_cast<milliseconds>(SteadyClock::now() - start).count();
 }
 
-void process_job(Logger& log, const Job& job, Tally& tally) {
+// Names of the work spans, from the job queue's span vocabulary.
+std::string_view work_span_name(std::string_view job_type) {
+  if (job_type == "image_generation") return "process.image_generation";
+  if (job_type == "model_download") return "process.download_model";
+  if (job_type == "image_upscale") return "process.image_upload";
+  return "process.http_request";
+}
+
+void process_job(Client& client, const Job& job, const std::string& worker_id, Tally& tally) {
+  Logger& log = client.log();
+  Tracer& tracer = client.tracer();
   const auto started = SteadyClock::now();
+  const std::int64_t queue_wait_ms = ms_since(job.enqueued);
+
+  SpanOptions consumer;
+  consumer.kind = SpanKind::kConsumer;
+  Span span = tracer.start_span("job.process", consumer,
+                                {{"job.id", job.id},
+                                 {"job.type", job.type},
+                                 {"job.priority", job.priority},
+                                 {"job.queue", "default"},
+                                 {"job.worker", worker_id},
+                                 {"job.machine", client.config().machine_id},
+                                 {"job.queue_wait_time_ms", queue_wait_ms},
+                                 {"lifecycle.stage", "process"},
+                                 {"component.type", "worker"}});
+  Scope scope(span);  // the lines below carry this span's trace_id/span_id
   log.info("job started", {{"event", "job_started"},
                            {"job_id", job.id},
                            {"job_type", job.type},
                            {"priority", job.priority},
-                           {"queue_wait_time_ms", ms_since(job.enqueued)},
+                           {"queue_wait_time_ms", queue_wait_ms},
                            {"status", "in_progress"}});
-  // The "work": half, a progress report, the other half.
-  std::this_thread::sleep_for(job.work / 2);
-  log.debug("job progress",
-            {{"event", "job_progress"}, {"job_id", job.id}, {"progress_percent", 50}});
-  std::this_thread::sleep_for(job.work - job.work / 2);
+  {
+    // The "work": half, a progress report, the other half.
+    Span work = tracer.start_span(work_span_name(job.type), {},
+                                  {{"lifecycle.stage", "process"},
+                                   {"component.type", "connector"}});
+    Scope work_scope(work);
+    std::this_thread::sleep_for(job.work / 2);
+    log.debug("job progress",
+              {{"event", "job_progress"}, {"job_id", job.id}, {"progress_percent", 50}});
+    std::this_thread::sleep_for(job.work - job.work / 2);
+    if (!job.error_type.empty()) {
+      work.record_exception(job.error_type, job.error_message);
+      work.set_status(StatusCode::kError, job.error_message);
+    }
+  }
   const std::int64_t duration_ms = ms_since(started);
+  span.set_attributes({{"job.duration_ms", duration_ms},
+                       {"job.success", job.error_type.empty()},
+                       {"job.final_status", job.error_type.empty() ? "completed" : "failed"}});
 
   if (job.error_type.empty()) {
     tally.completed.fetch_add(1, std::memory_order_relaxed);
+    span.set_status(StatusCode::kOk);
     log.info("job completed", {{"event", "job_completed"},
                                {"job_id", job.id},
                                {"job_type", job.type},
@@ -153,6 +195,8 @@ void process_job(Logger& log, const Job& job, Tally& tally) {
                                {"success", true}});
   } else {
     tally.failed.fetch_add(1, std::memory_order_relaxed);
+    span.set_attribute("job.error_type", job.error_type);
+    span.set_status(StatusCode::kError, job.error_message);
     log.error("job failed", {{"event", "job_failed"},
                              {"job_id", job.id},
                              {"job_type", job.type},
@@ -236,6 +280,35 @@ std::vector<FileReport> scan_log_dir(const std::filesystem::path& dir) {
   return out;
 }
 
+// What a file under LOG_DIR holds, from the names the client gives its files.
+std::string describe_file(const std::filesystem::path& path) {
+  const std::string name = path.filename().string();
+  for (const char* track : {"traces", "metrics", "logs", "events", "errors"}) {
+    if (name.find(std::string("otlp-") + track) != std::string::npos) {
+      return std::string(track) + " (OTLP/JSON)";
+    }
+  }
+  if (name.find(".log") != std::string::npos) return "logs (JSON lines)";
+  return "other";
+}
+
+void print_destinations(const HealthSnapshot& health) {
+  if (health.destinations.empty()) return;
+  std::printf("\ndestinations:\n");
+  for (const auto& d : health.destinations) {
+    std::printf("  %-8s %-50s %-12s delivered %llu in %llu requests, dropped %llu%s%s\n",
+                std::string(to_string(d.track)).c_str(), d.name.c_str(), d.state.c_str(),
+                static_cast<unsigned long long>(d.delivered),
+                static_cast<unsigned long long>(d.requests),
+                static_cast<unsigned long long>([&d] {
+                  std::uint64_t n = 0;
+                  for (auto x : d.dropped) n += x;
+                  return n;
+                }()),
+                d.last_error.empty() ? "" : ", last error: ", d.last_error.c_str());
+  }
+}
+
 void print_health(const HealthSnapshot& health) {
   std::printf("\nhealth per track (client.health()):\n");
   std::printf("  %-8s %9s %9s %9s %9s %7s  %s\n", "track", "offered", "accepted", "written",
@@ -310,7 +383,9 @@ int run_demo(const GlobalArgs& global, const DemoArgs& args) {
   Tally tally;
   {
     Heartbeat heartbeat(log, tally, milliseconds(500));
-    for (const Job& job : jobs) process_job(log, job, tally);
+    const std::string worker_id =
+        config.worker_id.empty() ? config.machine_id + "-worker-0" : config.worker_id;
+    for (const Job& job : jobs) process_job(client, job, worker_id, tally);
   }
 
   const std::int64_t elapsed_ms = ms_since(started);
@@ -337,17 +412,16 @@ int run_demo(const GlobalArgs& global, const DemoArgs& args) {
   std::error_code ec;
   fs::path dir = fs::absolute(fs::path(config.log_dir), ec).lexically_normal();
   if (ec) dir = fs::path(config.log_dir);
-  std::printf("\nwhere everything went:\n");
-  std::printf("  logs: %s (default file %s)\n", dir.string().c_str(),
-              (dir / config.log_file).lexically_normal().string().c_str());
+  std::printf("\nwhere everything went (%s):\n", dir.string().c_str());
   const auto files = scan_log_dir(dir);
-  if (files.empty()) std::printf("  (no files found under %s)\n", dir.string().c_str());
+  if (files.empty()) std::printf("  (no files found)\n");
   for (const auto& f : files) {
-    std::printf("    %-60s %8llu lines %10llu bytes\n", f.path.string().c_str(),
-                static_cast<unsigned long long>(f.lines),
+    std::printf("  %-22s %-60s %8llu lines %10llu bytes\n", describe_file(f.path).c_str(),
+                f.path.string().c_str(), static_cast<unsigned long long>(f.lines),
                 static_cast<unsigned long long>(f.bytes));
   }
   std::printf("  (files are appended to: counts include earlier runs)\n");
+  print_destinations(health);
   print_health(health);
 
   const TrackHealth& logs = health.track(Track::kLogs);

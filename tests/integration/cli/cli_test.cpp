@@ -3,7 +3,8 @@
 // process with a controlled environment, its exit code, stdout and stderr
 // checked. Proves that bad configuration exits 1 listing every problem without
 // leaking secrets, that the machine-readable outputs parse, that every command
-// has --help, and that the demo writes well-formed JSON lines.
+// has --help, and that the demo writes well-formed JSON lines and spans that
+// share the trace ids of its log lines.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -307,15 +308,23 @@ TEST(Cli, DemoWritesJobLifecycleAsJsonLines) {
       << "the demo says where the logs went\n" << describe(r);
   EXPECT_NE(r.out.find("logs"), std::string::npos) << describe(r);
 
+  // Log lines go to *.log files, spans to the OTLP/JSON traces file; every
+  // line of every file is one JSON object.
   std::vector<nlohmann::json> lines;
+  std::vector<nlohmann::json> trace_requests;
   for (const auto& entry : fs::recursive_directory_iterator(dir.path())) {
     if (!entry.is_regular_file()) continue;
+    const std::string name = entry.path().filename().string();
     std::ifstream in(entry.path());
     std::string line;
     while (std::getline(in, line)) {
       auto doc = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
       ASSERT_TRUE(doc.is_object()) << entry.path() << ": not a JSON object: " << line;
-      lines.push_back(std::move(doc));
+      if (name.find("traces") != std::string::npos) {
+        trace_requests.push_back(std::move(doc));
+      } else if (entry.path().extension() == ".log") {
+        lines.push_back(std::move(doc));
+      }
     }
   }
   ASSERT_FALSE(lines.empty()) << describe(r);
@@ -325,6 +334,7 @@ TEST(Cli, DemoWritesJobLifecycleAsJsonLines) {
   // The client adds worker_id (preset worker: <machine_id>-worker-0) to every line.
   const std::regex worker_id_format("^.+-worker-0$");
   std::set<std::string> received, completed, failed;
+  std::map<std::string, std::string> trace_of_job;  // from the job_started lines
   std::set<std::string> error_types;
   int slow = 0;
   for (const auto& l : lines) {
@@ -337,6 +347,7 @@ TEST(Cli, DemoWritesJobLifecycleAsJsonLines) {
       const std::string id = l.value("job_id", "");
       EXPECT_TRUE(std::regex_match(id, job_id_format)) << l.dump();
       if (event == "job_received") received.insert(id);
+      if (event == "job_started") trace_of_job[id] = l.value("trace_id", "");
       if (event == "job_completed") {
         completed.insert(id);
         EXPECT_EQ(l.value("status", ""), "completed");
@@ -361,6 +372,31 @@ TEST(Cli, DemoWritesJobLifecycleAsJsonLines) {
   for (const auto& id : completed) EXPECT_TRUE(received.count(id)) << id;
   for (const auto& id : failed) EXPECT_TRUE(received.count(id)) << id;
   for (const auto& id : failed) EXPECT_FALSE(completed.count(id)) << id;
+
+  // One job.process span per job, in the same trace as the job's log lines,
+  // with error status exactly for the failed jobs.
+  std::map<std::string, nlohmann::json> span_of_job;
+  for (const auto& request : trace_requests) {
+    for (const auto& rs : request.value("resourceSpans", nlohmann::json::array())) {
+      for (const auto& ss : rs.value("scopeSpans", nlohmann::json::array())) {
+        for (const auto& span : ss.value("spans", nlohmann::json::array())) {
+          if (span.value("name", "") != "job.process") continue;
+          for (const auto& a : span.value("attributes", nlohmann::json::array())) {
+            if (a.value("key", "") == "job.id") {
+              span_of_job[a["value"].value("stringValue", "")] = span;
+            }
+          }
+        }
+      }
+    }
+  }
+  EXPECT_EQ(span_of_job.size(), 12u) << trace_requests.size() << " trace requests";
+  for (const auto& [id, span] : span_of_job) {
+    ASSERT_TRUE(trace_of_job.count(id)) << id;
+    EXPECT_EQ(span.value("traceId", ""), trace_of_job[id]) << id;
+    const int status = span.contains("status") ? span["status"].value("code", 0) : 0;
+    EXPECT_EQ(status, failed.count(id) ? 2 : 1) << id << " " << span.dump();
+  }
 }
 
 }  // namespace
