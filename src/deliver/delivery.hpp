@@ -80,6 +80,10 @@ class Destination {
 
   virtual DestinationStats stats() const noexcept = 0;
 
+  // In a forked child, before the first deliver(): drop connections shared
+  // with the parent (never close them politely: they are the parent's).
+  virtual void after_fork_child() noexcept {}
+
   // A name for diagnostics, free of credentials, e.g. "otlp-http http://h:4318/v1/traces".
   virtual std::string description() const = 0;
 };

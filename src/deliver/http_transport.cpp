@@ -7,6 +7,8 @@
 #include "deliver/http_transport.hpp"
 
 #include <curl/curl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -238,6 +240,28 @@ struct HttpTransport::Curl {
   CURL* easy = nullptr;
   CURLM* multi = nullptr;
   char errbuf[CURL_ERROR_SIZE] = {};
+  // Sockets libcurl opened through open_socket() and has not closed yet:
+  // after fork() the child closes its copies of these (see after_fork_child).
+  std::vector<curl_socket_t> sockets;
+
+  static curl_socket_t open_socket(void* user, curlsocktype, curl_sockaddr* addr) {
+    auto* self = static_cast<Curl*>(user);
+    // CLOEXEC: an exec'd child must not inherit the collector connection.
+    const curl_socket_t fd = ::socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+    if (fd == CURL_SOCKET_BAD) return fd;
+    try {
+      self->sockets.push_back(fd);
+    } catch (...) {
+      ::close(fd);
+      return CURL_SOCKET_BAD;
+    }
+    return fd;
+  }
+  static int close_socket(void* user, curl_socket_t fd) {
+    auto* self = static_cast<Curl*>(user);
+    std::erase(self->sockets, fd);
+    return ::close(fd);
+  }
 
   ~Curl() {
     if (multi != nullptr) curl_multi_cleanup(multi);
@@ -253,6 +277,26 @@ HttpTransport::HttpTransport(HttpTransportOptions options) : options_(std::move(
 }
 
 HttpTransport::~HttpTransport() = default;
+
+void HttpTransport::after_fork_child() noexcept {
+  if (curl_) {
+    // Close the child's copies of the kept-alive sockets: closing a
+    // duplicated descriptor sends nothing while the parent holds its own.
+    for (const curl_socket_t fd : curl_->sockets) ::close(fd);
+    curl_->sockets.clear();
+  }
+  // Leaked on purpose: cleaning the handles up would shut their connections
+  // down (TLS close_notify) on the parent's behalf.
+  static_cast<void>(curl_.release());
+  try {
+    auto fresh = std::make_unique<Curl>();
+    fresh->easy = curl_easy_init();
+    fresh->multi = curl_multi_init();
+    curl_ = std::move(fresh);
+  } catch (...) {
+    // post() reports "libcurl could not be initialised".
+  }
+}
 
 void HttpTransport::interrupt() noexcept {
   if (curl_ && curl_->multi != nullptr) curl_multi_wakeup(curl_->multi);
@@ -283,7 +327,7 @@ HttpResponse HttpTransport::post(const HttpRequest& request) noexcept {
       return finish(response);
     };
 
-    if (curl_->easy == nullptr || curl_->multi == nullptr) {
+    if (!curl_ || curl_->easy == nullptr || curl_->multi == nullptr) {
       return refuse(TransportError::kRefused, "libcurl could not be initialised");
     }
     if (request.body.size() > options_.max_request_bytes) {
@@ -370,6 +414,10 @@ HttpResponse HttpTransport::post(const HttpRequest& request) noexcept {
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
                      static_cast<long>(request.connect_timeout.count()));
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, &Curl::open_socket);
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, curl_.get());
+    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, &Curl::close_socket);
+    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, curl_.get());
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &on_write);
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, &transfer);
     curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &on_header);

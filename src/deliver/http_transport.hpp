@@ -115,6 +115,13 @@ class HttpTransport {
   // flag and deadline now rather than at its next poll tick (<= 50 ms).
   void interrupt() noexcept;
 
+  // In a forked child, before the next post(): forgets the connections
+  // inherited from the parent without any goodbye on them (no TLS
+  // close_notify, no FIN sent on the parent's behalf), so the parent's
+  // kept-alive connection stays intact; the next post() connects afresh.
+  // Only for the child's single thread.
+  void after_fork_child() noexcept;
+
   HttpTransportStats stats() const noexcept;
   const HttpTransportOptions& options() const noexcept { return options_; }
 

@@ -35,6 +35,7 @@ class OtlpHttpDestination final : public Destination {
 
   DeliveryResult deliver(const Payload& payload, Deadline deadline) noexcept override;
   void interrupt() noexcept override { transport_.interrupt(); }
+  void after_fork_child() noexcept override { transport_.after_fork_child(); }
   DestinationStats stats() const noexcept override;
   std::string description() const override;
 
