@@ -29,6 +29,9 @@ class Diagnostics {
   void set_stderr(bool enabled) noexcept { stderr_.store(enabled, std::memory_order_relaxed); }
   std::string last_error() const;
   std::uint64_t reports() const noexcept { return reports_.load(std::memory_order_relaxed); }
+  // Held across fork() so the child never inherits it locked by another thread.
+  void lock_for_fork() noexcept { mu_.lock(); }
+  void unlock_after_fork() noexcept { mu_.unlock(); }
 
  private:
   mutable std::mutex mu_;

@@ -1,7 +1,10 @@
 #include "core/pipeline.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <array>
+#include <set>
 
 namespace emp::telemetry::core {
 
@@ -44,15 +47,10 @@ struct RingSlot {
 // Everything the background thread touches lives here, shared between the
 // Pipeline and the thread, so that a thread stuck in a blocking write can be
 // abandoned at a shutdown deadline without freeing memory under it.
-class Engine {
+class Engine : public std::enable_shared_from_this<Engine> {
  public:
-  explicit Engine(Pipeline::Options o)
-      : options(o), id(g_next_engine_id.fetch_add(1)), accounting(this) {}
-
-  ~Engine() {
-    std::lock_guard<std::mutex> lock(rings_mu);
-    for (auto& r : rings) r->consumer_gone.store(true, std::memory_order_release);
-  }
+  explicit Engine(Pipeline::Options o);
+  ~Engine();
 
   RingSlot* local_slot() noexcept;
   void wake() noexcept {
@@ -71,8 +69,15 @@ class Engine {
     if (kind < kMaxKinds && handlers[kind]) handlers[kind]->on_record(p + 1, n - 1);
   }
 
+  // fork(): the child restarts the engine lazily, on its first call.
+  void restart_after_fork() noexcept;
+  void check_fork() noexcept;
+  void start_thread();
+
   const Pipeline::Options options;
-  const std::uint64_t id;
+  std::uint64_t id;  // changes in a forked child so thread-local ring caches miss
+  std::uint64_t fork_generation = 0;
+  bool started = false;
   Accounting accounting;
   Diagnostics diagnostics;
   std::array<std::unique_ptr<RecordHandler>, kMaxKinds> handlers{};
@@ -105,6 +110,164 @@ class Engine {
   bool abandoned = false;
   bool io_failed_since_flush = false;
 };
+
+// ---------------------------------------------------------------- fork()
+
+namespace {
+
+std::atomic<std::uint64_t> g_fork_generation{0};
+
+// Live engines, so the fork handlers can take their locks. Never destroyed:
+// engines may outlive static destruction.
+struct ForkRegistry {
+  std::mutex mu;
+  std::set<Engine*> engines;
+};
+ForkRegistry& fork_registry() {
+  static ForkRegistry* r = new ForkRegistry();
+  return *r;
+}
+
+// Threads are kept outside the engine so that detaching never races with the
+// engine's own destruction.
+struct ThreadRegistry {
+  std::mutex mu;
+  std::vector<std::pair<Engine*, std::thread>> threads;
+};
+ThreadRegistry& thread_registry() {
+  static ThreadRegistry* r = new ThreadRegistry();  // never destroyed
+  return *r;
+}
+
+// Lock order: fork registry, thread registry, then per engine: handler locks,
+// rings, control, accounting, diagnostics. No other code path nests these
+// in the opposite order.
+void fork_prepare() {
+  fork_registry().mu.lock();
+  thread_registry().mu.lock();
+  for (Engine* e : fork_registry().engines) {
+    for (auto& h : e->handlers)
+      if (h) h->prepare_fork();
+    e->rings_mu.lock();
+    e->mu.lock();
+    e->accounting_mu.lock();
+    e->diagnostics.lock_for_fork();
+  }
+}
+
+void fork_release(bool child) {
+  for (Engine* e : fork_registry().engines) {
+    e->diagnostics.unlock_after_fork();
+    e->accounting_mu.unlock();
+    e->mu.unlock();
+    e->rings_mu.unlock();
+    for (auto& h : e->handlers)
+      if (h) h->release_fork_locks();
+  }
+  if (child) g_fork_generation.fetch_add(1, std::memory_order_release);
+  thread_registry().mu.unlock();
+  fork_registry().mu.unlock();
+}
+
+void fork_parent() { fork_release(false); }
+void fork_child() { fork_release(true); }
+
+}  // namespace
+
+Engine::Engine(Pipeline::Options o)
+    : options(o), id(g_next_engine_id.fetch_add(1)), accounting(this) {
+  static std::once_flag once;
+  std::call_once(once, [] { ::pthread_atfork(fork_prepare, fork_parent, fork_child); });
+  fork_generation = g_fork_generation.load(std::memory_order_acquire);
+  std::lock_guard<std::mutex> lock(fork_registry().mu);
+  fork_registry().engines.insert(this);
+}
+
+Engine::~Engine() {
+  {
+    std::lock_guard<std::mutex> lock(fork_registry().mu);
+    fork_registry().engines.erase(this);
+  }
+  std::lock_guard<std::mutex> lock(rings_mu);
+  for (auto& r : rings) r->consumer_gone.store(true, std::memory_order_release);
+}
+
+void Engine::check_fork() noexcept {
+  if (fork_generation != g_fork_generation.load(std::memory_order_acquire)) [[unlikely]]
+    restart_after_fork();
+}
+
+void Engine::restart_after_fork() noexcept {
+  static std::mutex restart_mu;  // first use in the child: never locked at fork time
+  std::lock_guard<std::mutex> guard(restart_mu);
+  std::uint64_t gen = g_fork_generation.load(std::memory_order_acquire);
+  if (fork_generation == gen) return;
+  try {
+    // The parent's queued records belong to the parent; the child starts
+    // with fresh queues, fresh counters and a new identity for ring caches.
+    {
+      std::lock_guard<std::mutex> lock(rings_mu);
+      for (auto& r : rings) r->consumer_gone.store(true, std::memory_order_release);
+      rings.clear();
+      retired = {};
+    }
+    id = g_next_engine_id.fetch_add(1);
+    for (auto& st : stats) {
+      st.written = 0;
+      st.errors = 0;
+      st.invalid_utf8 = 0;
+      st.truncated = 0;
+      for (auto& d : st.dropped) d = 0;
+    }
+    for (auto& o : orphan_drops) o = 0;
+    // Condition variables that had waiters in the parent (its threads) keep
+    // that state in the child and would block forever: make them anew.
+    new (&cv) std::condition_variable();
+    new (&done_cv) std::condition_variable();
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      flush_requested = flush_done = 0;
+      flush_ok = true;
+      wake_pending = false;
+    }
+    for (auto& h : handlers)
+      if (h) h->after_fork_child();
+    bool restart = false;
+    {
+      auto& reg = thread_registry();
+      std::lock_guard<std::mutex> lock(reg.mu);
+      for (auto it = reg.threads.begin(); it != reg.threads.end(); ++it) {
+        if (it->first == this) {
+          // The thread does not exist in the child: forget it without join
+          // or detach, both of which would act on the parent's thread id.
+          new (&it->second) std::thread();
+          reg.threads.erase(it);
+          restart = true;
+          break;
+        }
+      }
+    }
+    fork_generation = gen;
+    if (restart && !closed.load(std::memory_order_acquire)) {
+      std::lock_guard<std::mutex> lock(mu);
+      stopped = false;
+      stop_requested = false;
+    }
+    if (restart && !closed.load(std::memory_order_acquire)) start_thread();
+  } catch (...) {
+    fork_generation = gen;
+    diagnostics.report("fork_restart", "could not restart telemetry after fork()");
+  }
+}
+
+void Engine::start_thread() {
+  auto self = shared_from_this();
+  std::thread t([self]() { self->run(); });
+  auto& reg = thread_registry();
+  std::lock_guard<std::mutex> lock(reg.mu);
+  reg.threads.emplace_back(this, std::move(t));
+  started = true;
+}
 
 // ---------------------------------------------------------------- TLS cache
 
@@ -339,26 +502,7 @@ void Pipeline::add_destination(std::function<DestinationHealth()> health) {
 Accounting& Pipeline::accounting() noexcept { return engine_->accounting; }
 Diagnostics& Pipeline::diagnostics() noexcept { return engine_->diagnostics; }
 
-namespace {
-// Threads are kept outside the engine so that detaching never races with the
-// engine's own destruction.
-struct ThreadRegistry {
-  std::mutex mu;
-  std::vector<std::pair<Engine*, std::thread>> threads;
-};
-ThreadRegistry& thread_registry() {
-  static ThreadRegistry* r = new ThreadRegistry();  // never destroyed
-  return *r;
-}
-}  // namespace
-
-void Pipeline::start() {
-  auto engine = engine_;
-  std::thread t([engine]() { engine->run(); });
-  auto& reg = thread_registry();
-  std::lock_guard<std::mutex> lock(reg.mu);
-  reg.threads.emplace_back(engine.get(), std::move(t));
-}
+void Pipeline::start() { engine_->start_thread(); }
 
 std::size_t Pipeline::max_payload() const noexcept {
   std::size_t c = 4096;
@@ -368,6 +512,7 @@ std::size_t Pipeline::max_payload() const noexcept {
 
 std::uint8_t* Pipeline::begin(Track track, RecordKind kind, std::size_t size) noexcept {
   Engine& e = *engine_;
+  e.check_fork();
   const auto t = static_cast<std::size_t>(track);
   RingSlot* slot = e.local_slot();
   if (slot == nullptr) {
@@ -411,6 +556,7 @@ std::uint8_t* Pipeline::begin(Track track, RecordKind kind, std::size_t size) no
 
 void Pipeline::drop(Track track, DropReason reason) noexcept {
   Engine& e = *engine_;
+  e.check_fork();
   const auto t = static_cast<std::size_t>(track);
   RingSlot* slot = e.local_slot();
   if (slot == nullptr) {
@@ -429,6 +575,7 @@ void Pipeline::commit(Track track) noexcept {
 
 bool Pipeline::flush(std::chrono::milliseconds timeout) noexcept {
   Engine& e = *engine_;
+  e.check_fork();
   auto deadline = Clock::now() + timeout;
   std::unique_lock<std::mutex> lock(e.mu);
   if (e.stopped) return e.flush_ok;
@@ -442,6 +589,7 @@ bool Pipeline::flush(std::chrono::milliseconds timeout) noexcept {
 
 bool Pipeline::shutdown(std::chrono::milliseconds timeout) noexcept {
   Engine& e = *engine_;
+  e.check_fork();
   auto deadline = Clock::now() + timeout;
   e.closed.store(true, std::memory_order_release);
   std::thread worker;
@@ -488,6 +636,7 @@ bool Pipeline::shutdown(std::chrono::milliseconds timeout) noexcept {
 }
 
 HealthSnapshot Pipeline::health() const noexcept {
+  engine_->check_fork();
   const Engine& e = *engine_;
   HealthSnapshot s;
   std::array<CounterArray, kTracks> prod{};

@@ -70,6 +70,16 @@ class RecordHandler {
   // Called about every flush interval, and once more before close().
   virtual void on_tick(std::chrono::steady_clock::time_point now) noexcept {}
   virtual void close(std::chrono::steady_clock::time_point deadline) noexcept {}
+
+  // fork() support. prepare_fork() runs in the forking thread before fork()
+  // and takes every lock the handler's own threads use; release_fork_locks()
+  // gives them back right after fork(), in the parent and in the child.
+  // after_fork_child() runs in the child, on its first telemetry call: the
+  // handler's threads do not exist there and records buffered for the parent
+  // belong to the parent, so the handler drops them and restarts its threads.
+  virtual void prepare_fork() noexcept {}
+  virtual void release_fork_locks() noexcept {}
+  virtual void after_fork_child() noexcept {}
 };
 
 // Where handlers report what became of records. Counting goes through here so

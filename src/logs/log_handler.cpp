@@ -149,6 +149,15 @@ bool LogHandler::write_out(std::chrono::steady_clock::time_point) noexcept {
   return ok;
 }
 
+void LogHandler::after_fork_child() noexcept {
+  // Lines buffered here were accepted by the parent, which still writes them.
+  for (auto& [name, out] : outputs_) {
+    out->buffer.clear();
+    out->lines = 0;
+  }
+  if (otlp_) otlp_->after_fork_child();
+}
+
 bool LogHandler::flush(std::chrono::steady_clock::time_point deadline) noexcept {
   bool ok = write_out(deadline);
   if (otlp_) ok &= otlp_->flush(deadline);

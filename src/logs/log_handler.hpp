@@ -29,6 +29,13 @@ class LogHandler final : public core::RecordHandler {
   bool flush(std::chrono::steady_clock::time_point deadline) noexcept override;
   void on_tick(std::chrono::steady_clock::time_point now) noexcept override;
   void close(std::chrono::steady_clock::time_point deadline) noexcept override;
+  void prepare_fork() noexcept override {
+    if (otlp_) otlp_->sink().prepare_fork();
+  }
+  void release_fork_locks() noexcept override {
+    if (otlp_) otlp_->sink().release_fork_locks();
+  }
+  void after_fork_child() noexcept override;
 
   // Most distinct files one client writes; further names go to the default file.
   static constexpr std::size_t kMaxFiles = 64;

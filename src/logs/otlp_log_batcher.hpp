@@ -27,6 +27,10 @@ class OtlpLogBatcher {
   bool flush(std::chrono::steady_clock::time_point deadline) noexcept;
   void close(std::chrono::steady_clock::time_point deadline) noexcept;
   sinks::OtlpSink& sink() noexcept { return *sink_; }
+  void after_fork_child() noexcept {
+    batch_.clear();
+    sink_->after_fork_child();
+  }
 
  private:
   void export_batch() noexcept;

@@ -66,6 +66,33 @@ void OtlpSink::shutdown(Clock::time_point deadline) noexcept {
   queued_bytes_ = 0;
 }
 
+void OtlpSink::after_fork_child() noexcept {
+  // The thread does not exist here: forget it without join or detach.
+  new (&thread_) std::thread();
+  // Condition variables the parent's threads waited on are unusable here.
+  new (&cv_) std::condition_variable();
+  new (&idle_cv_) std::condition_variable();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.clear();
+    queued_bytes_ = 0;
+    busy_ = false;
+    delivered_ = 0;
+    dropped_ = {};
+    last_success_ = 0;
+    last_error_.clear();
+    degraded_ = false;
+    cancel_.store(false, std::memory_order_release);
+  }
+  destination_->after_fork_child();
+  if (stopping_) return;
+  try {
+    thread_ = std::thread([this] { run(); });
+  } catch (...) {
+    accounting_.diagnostics().report("fork_sink", "could not restart an export thread after fork()");
+  }
+}
+
 std::string OtlpSink::description() const {
   try {
     return destination_->description();

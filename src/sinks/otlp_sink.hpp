@@ -53,6 +53,12 @@ class OtlpSink {
   void set_content_type(deliver::ContentType t) noexcept { content_type_ = t; }
   std::string description() const;
   deliver::DestinationStats stats() const noexcept { return destination_->stats(); }
+  // fork(): see core::RecordHandler. after_fork_child() drops the parent's
+  // queued payloads and starts this sink's thread again in the child.
+  void prepare_fork() noexcept { mu_.lock(); }
+  void release_fork_locks() noexcept { mu_.unlock(); }
+  void after_fork_child() noexcept;
+
   // This destination's counters; thread-safe.
   DestinationHealth health() const;
 

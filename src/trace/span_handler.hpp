@@ -27,6 +27,13 @@ class SpanHandler final : public core::RecordHandler {
   void on_tick(std::chrono::steady_clock::time_point now) noexcept override;
   void close(std::chrono::steady_clock::time_point deadline) noexcept override;
 
+  void prepare_fork() noexcept override { sink_->prepare_fork(); }
+  void release_fork_locks() noexcept override { sink_->release_fork_locks(); }
+  void after_fork_child() noexcept override {
+    batch_.clear();
+    sink_->after_fork_child();
+  }
+
   sinks::OtlpSink& sink() noexcept { return *sink_; }
 
  private:
