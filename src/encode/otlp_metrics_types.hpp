@@ -19,6 +19,21 @@ enum class MetricKind : std::uint8_t { kSum, kGauge, kHistogram, kExponentialHis
 // metrics.v1.AggregationTemporality.
 enum class AggregationTemporality : std::uint8_t { kUnspecified = 0, kDelta = 1, kCumulative = 2 };
 
+// metrics.v1.Exemplar: one raw measurement kept with the trace context in
+// which it was recorded. Prometheus text output drops exemplars (the 0.0.4
+// format has no place for them).
+struct Exemplar {
+  std::vector<KeyValue> filtered_attributes;
+  std::uint64_t time_unix_nano = 0;
+  bool is_int = false;  // as_int (field 6) vs as_double (field 3)
+  std::int64_t int_value = 0;
+  double double_value = 0.0;
+  bool has_trace_id = false;  // false: trace_id / span_id are not sent
+  TraceId trace_id{};
+  bool has_span_id = false;
+  SpanId span_id{};
+};
+
 // metrics.v1.NumberDataPoint (Sum and Gauge points).
 struct NumberPoint {
   std::vector<KeyValue> attributes;
@@ -28,6 +43,7 @@ struct NumberPoint {
   std::int64_t int_value = 0;
   double double_value = 0.0;
   std::uint32_t flags = 0;
+  std::vector<Exemplar> exemplars;
 };
 
 // metrics.v1.HistogramDataPoint. bucket_counts.size() == bounds.size() + 1.
@@ -44,6 +60,7 @@ struct HistogramPoint {
   double min = 0.0;
   double max = 0.0;
   std::uint32_t flags = 0;
+  std::vector<Exemplar> exemplars;
 };
 
 // metrics.v1.ExponentialHistogramDataPoint.
@@ -67,6 +84,7 @@ struct ExponentialHistogramPoint {
   double max = 0.0;
   double zero_threshold = 0.0;
   std::uint32_t flags = 0;
+  std::vector<Exemplar> exemplars;
 };
 
 // metrics.v1.Metric with exactly one of sum/gauge/histogram/exponential_histogram.

@@ -13,10 +13,12 @@
 // LogRecord.event_name (12, string). The generated decoder skips them as
 // unknown fields; they are read here with protobufjs's own wire Reader at
 // their official field numbers and added to the output as `flags` and
-// `eventName` (0 / "" when absent).
+// `eventName` (0 / "" when absent). Metrics need no such addition: every
+// metrics.proto field the encoder writes is known to the 0.52.1 schema (the
+// newer Metric.metadata, field 12, is not written).
 //
 // Usage:
-//   node decode.js traces|logs|traces-response|logs-response|metrics-response FILE
+//   node decode.js traces|logs|metrics|traces-response|logs-response|metrics-response FILE
 //     (KIND may end in ".gz": FILE is first gunzipped by node's zlib)
 //   node decode.js encode-response traces|logs|metrics REJECTED MESSAGE OUTFILE
 //     (writes an Export*ServiceResponse with partial_success set, encoded by
@@ -43,6 +45,7 @@ const otlp = root.opentelemetry.proto;
 const kTypes = {
   'traces': otlp.collector.trace.v1.ExportTraceServiceRequest,
   'logs': otlp.collector.logs.v1.ExportLogsServiceRequest,
+  'metrics': otlp.collector.metrics.v1.ExportMetricsServiceRequest,
   'traces-response': otlp.collector.trace.v1.ExportTraceServiceResponse,
   'logs-response': otlp.collector.logs.v1.ExportLogsServiceResponse,
   'metrics-response': otlp.collector.metrics.v1.ExportMetricsServiceResponse,
