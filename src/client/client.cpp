@@ -9,6 +9,7 @@
 #include "deliver/otlp_http_destination.hpp"
 #include "logs/log_handler.hpp"
 #include "logs/log_record.hpp"
+#include "metrics/metrics_track.hpp"
 #include "sinks/otlp_file_destination.hpp"
 #include "sinks/otlp_sink.hpp"
 #include "trace/span_handler.hpp"
@@ -25,6 +26,8 @@ struct Client::Impl {
   std::unique_ptr<Logger> logger;
   trace::TracerCore tracer_core;
   std::unique_ptr<Tracer> tracer;
+  // Declared after the pipeline: destroyed first (its sink counts through it).
+  std::unique_ptr<metrics::MetricsTrack> metrics_track;
   bool shut_down = false;
 };
 
@@ -53,6 +56,9 @@ std::unique_ptr<sinks::OtlpSink> make_otlp_sink(Track track, deliver::Signal sig
                                                 core::Accounting& accounting, bool primary) {
   sinks::OtlpSink::Options so;
   so.primary = primary;
+  so.memory_cap = c.delivery_memory_cap;
+  so.retry = c.retry;
+  so.circuit = c.circuit;
   std::unique_ptr<deliver::Destination> dest;
   deliver::ContentType type = deliver::ContentType::kJson;
   if (!exp.url.empty()) {
@@ -71,6 +77,11 @@ std::unique_ptr<sinks::OtlpSink> make_otlp_sink(Track track, deliver::Signal sig
     es.client_cert_file = exp.client_certificate;
     es.client_key_file = exp.client_key;
     so.export_timeout = exp.timeout;
+    bool spool = signal == deliver::Signal::kMetrics ? c.spool_metrics : c.spool_enabled;
+    if (spool) {
+      so.spool_dir = deliver::spool_directory(c.spool_dir, signal, exp.url);
+      so.spool.max_bytes = c.spool_max_bytes;
+    }
     dest = std::make_unique<deliver::OtlpHttpDestination>(std::move(es));
   } else {
     sinks::FileSink::Options fo;
@@ -157,7 +168,20 @@ Expected<Client> Client::create(Config config) noexcept {
     }
     impl->tracer.reset(new Tracer(&impl->tracer_core));
     impl->logger.reset(new Logger(&impl->log_front, &impl->min_level));
+    {
+      // Metrics export from the track's own reader thread, through its own sink.
+      std::unique_ptr<sinks::OtlpSink> sink;
+      if (otel_on) {
+        sink = make_otlp_sink(Track::kMetrics, deliver::Signal::kMetrics, c.otlp_metrics, c, dir,
+                              "otlp-metrics.jsonl", pipe.accounting(), /*primary=*/true);
+        register_sink(sink.get());
+      }
+      impl->metrics_track = std::make_unique<metrics::MetricsTrack>(
+          metrics::TrackSettings::from(c, dir, otel_on), impl->pipeline.get(), &pipe.diagnostics(),
+          std::move(sink), make_resource(c), make_scope());
+    }
     impl->pipeline->start();
+    impl->metrics_track->start();
     return Client(std::move(impl));
   } catch (const std::exception& e) {
     return Error{"client", std::string("could not start the telemetry client: ") + e.what()};
@@ -197,16 +221,38 @@ Expected<Client> Client::for_worker(Options o) noexcept {
 Logger& Client::log() noexcept { return *impl_->logger; }
 Tracer& Client::tracer() noexcept { return *impl_->tracer; }
 const Config& Client::config() const noexcept { return impl_->config; }
-HealthSnapshot Client::health() const noexcept { return impl_->pipeline->health(); }
+Metrics& Client::metrics() noexcept { return impl_->metrics_track->metrics(); }
+HealthSnapshot Client::health() const noexcept {
+  HealthSnapshot h = impl_->pipeline->health();
+  impl_->metrics_track->add_health(h);
+  return h;
+}
+
+namespace {
+// The metrics track gets half of a flush or shutdown budget at most, so a
+// hung metrics collector cannot eat the time the log and trace queues need.
+std::chrono::steady_clock::time_point metrics_deadline(std::chrono::milliseconds timeout) {
+  return std::chrono::steady_clock::now() + timeout / 2;
+}
+std::chrono::milliseconds left_until(std::chrono::steady_clock::time_point end) {
+  const auto now = std::chrono::steady_clock::now();
+  if (now >= end) return std::chrono::milliseconds(0);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(end - now);
+}
+}  // namespace
 
 bool Client::flush(std::chrono::milliseconds timeout) noexcept {
-  return impl_->pipeline->flush(timeout);
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  const bool metrics_ok = impl_->metrics_track->flush(metrics_deadline(timeout));
+  return impl_->pipeline->flush(left_until(end)) && metrics_ok;
 }
 
 bool Client::shutdown(std::chrono::milliseconds timeout) noexcept {
   if (impl_->shut_down) return true;
   impl_->shut_down = true;
-  return impl_->pipeline->shutdown(timeout);
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  const bool metrics_ok = impl_->metrics_track->shutdown(metrics_deadline(timeout));
+  return impl_->pipeline->shutdown(left_until(end)) && metrics_ok;
 }
 
 }  // namespace emp::telemetry

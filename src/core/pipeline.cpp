@@ -217,6 +217,7 @@ void Engine::restart_after_fork() noexcept {
       st.errors = 0;
       st.invalid_utf8 = 0;
       st.truncated = 0;
+      st.recovered = 0;
       for (auto& d : st.dropped) d = 0;
     }
     for (auto& o : orphan_drops) o = 0;
@@ -485,6 +486,9 @@ void Accounting::invalid_utf8(Track t, std::uint64_t n) noexcept {
 void Accounting::truncated(Track t, std::uint64_t n) noexcept {
   engine_->stats[static_cast<std::size_t>(t)].truncated.fetch_add(n, std::memory_order_relaxed);
 }
+void Accounting::recovered(Track t, std::uint64_t n) noexcept {
+  engine_->stats[static_cast<std::size_t>(t)].recovered.fetch_add(n, std::memory_order_relaxed);
+}
 Diagnostics& Accounting::diagnostics() noexcept { return engine_->diagnostics; }
 
 // ---------------------------------------------------------------- Pipeline
@@ -657,6 +661,10 @@ HealthSnapshot Pipeline::health() const noexcept {
     std::lock_guard<std::mutex> lock(const_cast<Engine&>(e).accounting_mu);
     abandoned = e.abandoned;
   }
+  try {
+    for (const auto& d : e.destinations) s.destinations.push_back(d());
+  } catch (...) {
+  }
   for (std::size_t t = 0; t < kTracks; ++t) {
     auto& th = s.tracks[t];
     auto& st = e.stats[t];
@@ -667,6 +675,9 @@ HealthSnapshot Pipeline::health() const noexcept {
     th.errors = st.errors.load(std::memory_order_relaxed);
     th.invalid_utf8 = st.invalid_utf8.load(std::memory_order_relaxed);
     th.truncated = st.truncated.load(std::memory_order_relaxed);
+    th.recovered = st.recovered.load(std::memory_order_relaxed);
+    th.offered += th.recovered;
+    th.accepted += th.recovered;
     // Accepted records can only be dropped by the backend; the rest were
     // dropped before they reached a queue.
     std::uint64_t after_accept = th.written;
@@ -676,6 +687,9 @@ HealthSnapshot Pipeline::health() const noexcept {
       th.dropped[r] = backend + prod[t][2 + r];
     }
     th.dropped[static_cast<std::size_t>(DropReason::kQueueFull)] += orphans;
+    for (const auto& d : s.destinations)
+      if (d.primary && static_cast<std::size_t>(d.track) == t) th.spooled += d.spooled;
+    after_accept += th.spooled;
     if (finished && (worker_done || abandoned)) {
       // Whatever was accepted and neither written nor dropped never left a
       // queue before the end: it is lost to shutdown.
@@ -685,7 +699,6 @@ HealthSnapshot Pipeline::health() const noexcept {
   }
   try {
     s.last_error = e.diagnostics.last_error();
-    for (const auto& d : e.destinations) s.destinations.push_back(d());
   } catch (...) {
   }
   return s;

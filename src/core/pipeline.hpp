@@ -49,6 +49,7 @@ struct TrackStats {
   std::atomic<std::uint64_t> errors{0};
   std::atomic<std::uint64_t> invalid_utf8{0};
   std::atomic<std::uint64_t> truncated{0};
+  std::atomic<std::uint64_t> recovered{0};
   std::array<std::atomic<std::uint64_t>, kReasons> dropped{};
 };
 
@@ -92,6 +93,8 @@ class Accounting {
   void error(Track t) noexcept;
   void invalid_utf8(Track t, std::uint64_t n) noexcept;
   void truncated(Track t, std::uint64_t n) noexcept;
+  // Records found in a disk spool left by an earlier run: offered again now.
+  void recovered(Track t, std::uint64_t n) noexcept;
   Diagnostics& diagnostics() noexcept;
 
  private:

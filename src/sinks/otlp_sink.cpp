@@ -5,10 +5,31 @@
 namespace emp::telemetry::sinks {
 
 using Clock = std::chrono::steady_clock;
+using deliver::Outcome;
 
 OtlpSink::OtlpSink(Track track, std::unique_ptr<deliver::Destination> destination,
                    core::Accounting& accounting, Options options)
-    : track_(track), destination_(std::move(destination)), accounting_(accounting), options_(options) {
+    : track_(track),
+      destination_(std::move(destination)),
+      accounting_(accounting),
+      options_(std::move(options)),
+      breaker_(options_.circuit) {
+  if (!options_.spool_dir.empty()) {
+    auto s = deliver::Spool::open(options_.spool_dir, options_.spool);
+    if (s) {
+      spool_ = std::move(s).value();
+      auto st = spool_->stats();
+      spool_items_ = st.items;
+      spool_bytes_ = st.bytes;
+      recovered_left_ = st.items;
+      // Items an earlier run left on disk are offered again in this one.
+      if (st.items && options_.primary) accounting_.recovered(track_, st.items);
+    } else {
+      std::string why = s.errors().empty() ? "unknown error" : s.errors()[0].to_string();
+      accounting_.diagnostics().report("spool_open:" + options_.spool_dir,
+                                       "disk spool unavailable, continuing without it: " + why);
+    }
+  }
   thread_ = std::thread([this] { run(); });
 }
 
@@ -17,28 +38,41 @@ OtlpSink::~OtlpSink() { shutdown(Clock::now()); }
 void OtlpSink::submit(deliver::Payload payload) noexcept {
   if (payload.items == 0) return;
   std::size_t n = payload.items;
+  std::vector<std::size_t> evicted;
+  bool queued = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!stopping_ && queued_bytes_ + payload.bytes.size() <= options_.max_queue_bytes) {
-      queued_bytes_ += payload.bytes.size();
-      try {
-        queue_.push_back(std::move(payload));
-        cv_.notify_one();
-        return;
-      } catch (...) {
-        queued_bytes_ -= payload.bytes.size();
+    if (!stopping_) {
+      // The memory cap keeps the newest data: the oldest batches go first.
+      while (!queue_.empty() && queued_bytes_ + payload.bytes.size() > options_.memory_cap) {
+        queued_bytes_ -= queue_.front().bytes.size();
+        evicted.push_back(queue_.front().items);
+        queue_.pop_front();
+      }
+      if (queued_bytes_ + payload.bytes.size() <= options_.memory_cap || queue_.empty()) {
+        try {
+          queued_bytes_ += payload.bytes.size();
+          queue_.push_back(std::move(payload));
+          queued = true;
+          cv_.notify_one();
+        } catch (...) {
+          queued_bytes_ -= payload.bytes.size();
+        }
       }
     }
   }
-  count_dropped(DropReason::kQueueFull, n);
-  accounting_.diagnostics().report("otlp_queue_full:" + std::string(to_string(track_)),
-                                   "export queue full for " + description() +
-                                       ": batches are being dropped (queue_full)");
+  for (std::size_t e : evicted) count_dropped(DropReason::kMemoryCap, e);
+  if (!evicted.empty())
+    accounting_.diagnostics().report("memory_cap:" + description(),
+                                     "memory cap reached for " + description() +
+                                         ": oldest batches dropped (memory_cap)");
+  if (!queued) count_dropped(stopping_ ? DropReason::kShutdown : DropReason::kMemoryCap, n);
 }
 
 bool OtlpSink::wait_idle(Clock::time_point deadline) noexcept {
   std::unique_lock<std::mutex> lock(mu_);
-  return idle_cv_.wait_until(lock, deadline, [&] { return queue_.empty() && !busy_; });
+  return idle_cv_.wait_until(lock, deadline,
+                             [&] { return queue_.empty() && !busy_ && spool_items_ == 0; });
 }
 
 void OtlpSink::shutdown(Clock::time_point deadline) noexcept {
@@ -47,15 +81,20 @@ void OtlpSink::shutdown(Clock::time_point deadline) noexcept {
     if (!thread_.joinable()) return;
     stopping_ = true;
     stop_deadline_ = deadline;
-    cv_.notify_one();
+    cv_.notify_all();
   }
   {
-    // Let the thread send until the deadline, then cut what is in flight.
+    // Let the thread deliver until the deadline, then cut what is in flight;
+    // the thread spools or counts what is left before it exits.
     std::unique_lock<std::mutex> lock(mu_);
     idle_cv_.wait_until(lock, deadline, [&] { return queue_.empty() && !busy_; });
   }
   cancel_.store(true, std::memory_order_release);
   destination_->interrupt();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cv_.notify_all();
+  }
   thread_.join();
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& p : queue_) {
@@ -72,16 +111,19 @@ void OtlpSink::after_fork_child() noexcept {
   // Condition variables the parent's threads waited on are unusable here.
   new (&cv_) std::condition_variable();
   new (&idle_cv_) std::condition_variable();
+  // The spool directory is locked by the parent; the child runs without it.
+  (void)spool_.release();
   {
     std::lock_guard<std::mutex> lock(mu_);
     queue_.clear();
     queued_bytes_ = 0;
     busy_ = false;
-    delivered_ = 0;
+    delivered_ = retried_ = 0;
     dropped_ = {};
     last_success_ = 0;
     last_error_.clear();
     degraded_ = false;
+    spool_items_ = spool_bytes_ = recovered_left_ = 0;
     cancel_.store(false, std::memory_order_release);
   }
   destination_->after_fork_child();
@@ -101,17 +143,19 @@ std::string OtlpSink::description() const {
   }
 }
 
-void OtlpSink::count_written(std::size_t n) noexcept {
+void OtlpSink::count_written(std::size_t n, bool from_spool) noexcept {
   {
     std::lock_guard<std::mutex> lock(mu_);
     delivered_ += n;
     last_success_ = core::now_unix_nano();
     degraded_ = false;
+    if (from_spool) recovered_left_ -= std::min<std::uint64_t>(recovered_left_, n);
   }
   if (options_.primary) accounting_.written(track_, n);
 }
 
 void OtlpSink::count_dropped(DropReason r, std::size_t n) noexcept {
+  if (n == 0) return;
   {
     std::lock_guard<std::mutex> lock(mu_);
     dropped_[static_cast<std::size_t>(r)] += n;
@@ -119,22 +163,23 @@ void OtlpSink::count_dropped(DropReason r, std::size_t n) noexcept {
   if (options_.primary) accounting_.dropped(track_, r, n);
 }
 
-void OtlpSink::account(const deliver::Payload& p, const deliver::DeliveryResult& r) noexcept {
-  using deliver::Outcome;
+void OtlpSink::account(const deliver::Payload& p, const deliver::DeliveryResult& r,
+                       bool from_spool) noexcept {
   switch (r.outcome) {
-    case Outcome::kDelivered: count_written(p.items); return;
+    case Outcome::kDelivered: count_written(p.items, from_spool); return;
     case Outcome::kPartial: {
       std::size_t rejected = std::min(r.rejected, p.items);
-      count_written(p.items - rejected);
+      count_written(p.items - rejected, from_spool);
       count_dropped(DropReason::kRejected, rejected);
       accounting_.diagnostics().report("otlp_partial:" + description(),
                                        "partial success from " + description() + ": " + r.message);
       return;
     }
-    case Outcome::kRetryable:
-      count_dropped(cancel_.load() ? DropReason::kShutdown : DropReason::kRetryExhausted, p.items);
+    case Outcome::kPermanent:
+      count_dropped(DropReason::kRejected, p.items);
       break;
-    case Outcome::kPermanent: count_dropped(DropReason::kRejected, p.items); break;
+    case Outcome::kRetryable:
+      break;  // the caller decides: retry, spool or drop
   }
   accounting_.error(track_);
   try {
@@ -147,39 +192,68 @@ void OtlpSink::account(const deliver::Payload& p, const deliver::DeliveryResult&
                                    "export to " + description() + " failed: " + r.message);
 }
 
-DestinationHealth OtlpSink::health() const {
-  DestinationHealth h;
-  h.name = description();
-  h.track = track_;
-  auto st = destination_->stats();
-  h.requests = st.attempts;
-  h.connections_opened = st.connections_opened;
-  std::lock_guard<std::mutex> lock(const_cast<std::mutex&>(mu_));
-  h.delivered = delivered_;
-  h.dropped = dropped_;
-  h.queue_bytes = queued_bytes_;
-  h.last_success_unix_nano = last_success_;
-  h.last_error = last_error_;
-  h.state = degraded_ ? "degraded" : "healthy";
-  return h;
+void OtlpSink::update_spool_stats() noexcept {
+  if (!spool_) return;
+  auto st = spool_->stats();
+  std::lock_guard<std::mutex> lock(mu_);
+  spool_items_ = st.items;
+  spool_bytes_ = st.bytes;
+  if (queue_.empty() && !busy_ && spool_items_ == 0) idle_cv_.notify_all();
 }
 
-void OtlpSink::run() noexcept {
+bool OtlpSink::spill(const deliver::Payload& p, DropReason reason_without_spool) noexcept {
+  if (!spool_) {
+    count_dropped(reason_without_spool, p.items);
+    return false;
+  }
+  deliver::SpoolAppend a = spool_->append(p);
+  if (a.evicted_items) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      recovered_left_ -= std::min<std::uint64_t>(recovered_left_, a.evicted_items);
+    }
+    count_dropped(DropReason::kSpoolFull, a.evicted_items);
+    accounting_.diagnostics().report("spool_full:" + description(),
+                                     "disk spool full for " + description() +
+                                         ": oldest data dropped (spool_full)");
+  }
+  if (!a.stored) {
+    count_dropped(a.too_large ? DropReason::kSpoolFull : reason_without_spool, p.items);
+    accounting_.diagnostics().report("spool_write:" + description(),
+                                     "could not spool a batch for " + description() + ": " + a.error);
+    return false;
+  }
+  return true;
+}
+
+void OtlpSink::spill_queue(DropReason reason_without_spool) noexcept {
   for (;;) {
     deliver::Payload p;
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty() || cancel_.load(std::memory_order_acquire)) {
-        if (stopping_) return;
-        continue;
-      }
+      std::lock_guard<std::mutex> lock(mu_);
+      if (queue_.empty()) break;
       p = std::move(queue_.front());
       queue_.pop_front();
       queued_bytes_ -= p.bytes.size();
       busy_ = true;
     }
-    // A zero export timeout means no limit (OTEL_EXPORTER_OTLP_TIMEOUT=0).
+    spill(p, reason_without_spool);
+    std::lock_guard<std::mutex> lock(mu_);
+    busy_ = false;
+  }
+  if (spool_) spool_->commit();
+  update_spool_stats();
+}
+
+bool OtlpSink::stop_due() noexcept {
+  if (cancel_.load(std::memory_order_acquire)) return true;
+  std::lock_guard<std::mutex> lock(mu_);
+  return stopping_ && Clock::now() >= stop_deadline_;
+}
+
+bool OtlpSink::deliver_with_retry(const deliver::Payload& p, bool from_spool) noexcept {
+  deliver::RetryState retry(options_.retry);
+  for (;;) {
     deliver::Deadline d = options_.export_timeout.count() > 0
                               ? deliver::Deadline::after(options_.export_timeout)
                               : deliver::Deadline::none();
@@ -189,11 +263,144 @@ void OtlpSink::run() noexcept {
     }
     d.cancel = &cancel_;
     deliver::DeliveryResult r = destination_->deliver(p, d);
-    account(p, r);
+    const auto now = Clock::now();
+    if (r.outcome != Outcome::kRetryable) {
+      breaker_.on_success();  // the destination answered: it is reachable
+      account(p, r, from_spool);
+      return true;
+    }
+    breaker_.on_failure(now);
+    account(p, r, from_spool);
+    if (stop_due() || !options_.retry.enabled) return false;
+    if (breaker_.state() == deliver::CircuitBreaker::State::kOpen) return false;
+    auto delay = retry.next_delay(r, now);
+    if (!delay) return false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++retried_;
+    }
+    // Keep memory bounded while we wait: with a spool, the queue goes to disk.
+    if (spool_) {
+      bool spill_now;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        spill_now = queued_bytes_ > options_.memory_cap / 2;
+      }
+      if (spill_now) spill_queue(DropReason::kMemoryCap);
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    auto until = now + *delay;
+    if (stopping_ && stop_deadline_ < until) until = stop_deadline_;
+    cv_.wait_until(lock, until, [&] { return cancel_.load() || (stopping_ && Clock::now() >= stop_deadline_); });
+    if (cancel_.load() || (stopping_ && Clock::now() >= stop_deadline_)) return false;
+  }
+}
+
+void OtlpSink::run() noexcept {
+  for (;;) {
+    bool from_spool = false;
+    deliver::Payload p;
+    const deliver::Payload* target = nullptr;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      for (;;) {
+        if (cancel_.load() || (stopping_ && Clock::now() >= stop_deadline_)) break;
+        bool have_spool = spool_items_ > 0;
+        if (!queue_.empty() || have_spool) {
+          if (breaker_.state() != deliver::CircuitBreaker::State::kOpen) break;
+          if (Clock::now() >= breaker_.retry_at()) break;
+          // Breaker open: keep memory small by moving the queue to disk.
+          if (spool_ && !queue_.empty()) break;
+          cv_.wait_until(lock, breaker_.retry_at());
+          continue;
+        }
+        if (stopping_) break;
+        idle_cv_.notify_all();
+        cv_.wait(lock);
+      }
+      if (cancel_.load() || stopping_) {
+        // Stopping: what could not be delivered in time goes to disk.
+        if (queue_.empty() || cancel_.load() || Clock::now() >= stop_deadline_) {
+          lock.unlock();
+          spill_queue(DropReason::kShutdown);
+          if (spool_) spool_->commit();
+          std::lock_guard<std::mutex> g(mu_);
+          busy_ = false;
+          idle_cv_.notify_all();
+          return;
+        }
+      }
+      busy_ = true;
+    }
+    const auto now = Clock::now();
+    if (!breaker_.allow(now)) {
+      // Open and not yet time to probe: only spilling is left to do.
+      spill_queue(DropReason::kCircuitOpen);
+      std::lock_guard<std::mutex> lock(mu_);
+      busy_ = false;
+      continue;
+    }
+    if (spool_ && spool_items_ > 0) {
+      if (const deliver::SpoolRecord* rec = spool_->peek()) {
+        target = &rec->payload;
+        from_spool = true;
+      } else {
+        update_spool_stats();
+      }
+    }
+    if (!target) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!queue_.empty()) {
+        p = std::move(queue_.front());
+        queue_.pop_front();
+        queued_bytes_ -= p.bytes.size();
+        target = &p;
+      }
+    }
+    if (target) {
+      bool done = deliver_with_retry(*target, from_spool);
+      if (from_spool) {
+        if (done) {
+          spool_->pop();
+        }
+        // Not done: it stays first in the spool; the breaker paces retries.
+        update_spool_stats();
+      } else if (!done) {
+        bool stopping = stop_due();
+        bool open = breaker_.state() == deliver::CircuitBreaker::State::kOpen;
+        spill(p, stopping ? DropReason::kShutdown
+                          : open ? DropReason::kCircuitOpen : DropReason::kRetryExhausted);
+        if (spool_) spool_->commit();
+        update_spool_stats();
+      }
+    }
     std::lock_guard<std::mutex> lock(mu_);
     busy_ = false;
-    if (queue_.empty()) idle_cv_.notify_all();
+    if (queue_.empty() && spool_items_ == 0) idle_cv_.notify_all();
   }
+}
+
+DestinationHealth OtlpSink::health() const {
+  DestinationHealth h;
+  h.name = description();
+  h.track = track_;
+  auto st = destination_->stats();
+  h.requests = st.attempts;
+  h.connections_opened = st.connections_opened;
+  std::lock_guard<std::mutex> lock(mu_);
+  h.primary = options_.primary;
+  h.delivered = delivered_;
+  h.retried = retried_;
+  h.dropped = dropped_;
+  h.queue_bytes = queued_bytes_;
+  h.spool_bytes = spool_bytes_;
+  h.spooled = spool_items_;
+  h.last_success_unix_nano = last_success_;
+  h.last_error = last_error_;
+  h.state = breaker_.state() == deliver::CircuitBreaker::State::kOpen ? "circuit_open"
+            : degraded_                                                ? "degraded"
+                                                                       : "healthy";
+  return h;
 }
 
 }  // namespace emp::telemetry::sinks

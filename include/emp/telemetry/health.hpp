@@ -37,6 +37,10 @@ struct TrackHealth {
   std::uint64_t errors = 0;     // I/O or delivery errors seen (not records)
   std::uint64_t invalid_utf8 = 0;  // records in which invalid UTF-8 was replaced
   std::uint64_t truncated = 0;     // records in which a message or field was truncated
+  std::uint64_t spooled = 0;       // records waiting in the disk spool (neither written nor dropped)
+  // Records an earlier run left in the disk spool; they count as offered and
+  // accepted in this run, so offered == written + dropped + spooled holds.
+  std::uint64_t recovered = 0;
   std::array<std::uint64_t, static_cast<std::size_t>(DropReason::kCount)> dropped{};
 
   std::uint64_t dropped_total() const noexcept {
@@ -62,6 +66,8 @@ struct DestinationHealth {
   std::array<std::uint64_t, static_cast<std::size_t>(DropReason::kCount)> dropped{};
   std::uint64_t queue_bytes = 0;         // encoded bytes waiting in memory
   std::uint64_t spool_bytes = 0;         // bytes waiting on disk
+  std::uint64_t spooled = 0;             // items waiting on disk
+  bool primary = true;                   // outcomes count in the track's own counters
   std::int64_t last_success_unix_nano = 0;  // 0 = never
   std::string last_error;                // redacted; empty when none
 };

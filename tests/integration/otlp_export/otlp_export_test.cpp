@@ -218,10 +218,11 @@ TEST_F(OtlpExport, LogRecordsGoToV1LogsWithTraceIds) {
 
 TEST_F(OtlpExport, EachResponseClassEndsInTheRightCounter) {
   auto c = make({{"OTEL_EXPORTER_OTLP_ENDPOINT", collector_.base_url()},
-                 {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "2"}, {"OTEL_BSP_MAX_QUEUE_SIZE", "2"}});
+                 {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "2"}, {"OTEL_BSP_MAX_QUEUE_SIZE", "2"},
+                 {"EMP_RETRY_INITIAL_INTERVAL", "10ms"}});
   collector_.enqueue(Response::partial_success_proto(1, "bad attribute"));
   collector_.enqueue(Response::with_status(400, "undecodable"));
-  collector_.enqueue(Response::with_status(503, "busy"));
+  collector_.enqueue(Response::with_status(503, "busy"));  // retried, then the default 200
   collector_.enqueue(Response::ok(""));
   for (int batch = 0; batch < 4; ++batch) {
     for (int i = 0; i < 2; ++i) { auto s = c.tracer().start_span("x"); }
@@ -229,10 +230,11 @@ TEST_F(OtlpExport, EachResponseClassEndsInTheRightCounter) {
   }
   auto h = c.health().track(Track::kTraces);
   EXPECT_EQ(h.offered, 8u);
-  EXPECT_EQ(h.written, 3u);                                     // 1 of the partial + 2 ok
-  EXPECT_EQ(h.dropped_for(DropReason::kRejected), 3u);          // 1 partial + 2 from 400
-  EXPECT_EQ(h.dropped_for(DropReason::kRetryExhausted), 2u);    // 503
+  EXPECT_EQ(h.written, 5u);                             // 1 of the partial + 2 retried + 2 ok
+  EXPECT_EQ(h.dropped_for(DropReason::kRejected), 3u);  // 1 partial + 2 from the 400
   EXPECT_EQ(h.written + h.dropped_total(), h.offered);
+  EXPECT_EQ(requests_to("/v1/traces").size(), 5u);      // the 400 was not retried
+  EXPECT_EQ(traces_destination(c.health()).retried, 1u);
   EXPECT_NE(c.health().last_error.find("503"), std::string::npos);
 }
 
