@@ -397,6 +397,14 @@ void Finalizer::check_cross_field() {
   };
   batch_le_queue(Var::kBspMaxExportBatchSize, Var::kBspMaxQueueSize);
   batch_le_queue(Var::kBlrpMaxExportBatchSize, Var::kBlrpMaxQueueSize);
+  if (const auto* initial = get<milliseconds>(Var::kRetryInitialInterval)) {
+    const auto* max_interval = get<milliseconds>(Var::kRetryMaxInterval);
+    if (max_interval && *max_interval < *initial) {
+      error(spec(Var::kRetryMaxInterval).name, "must not be below EMP_RETRY_INITIAL_INTERVAL (" +
+                                                   config::format_duration(*max_interval) + " < " +
+                                                   config::format_duration(*initial) + ")");
+    }
+  }
 
   check_mtls_pair(Var::kOtlpClientKey, Var::kOtlpClientCertificate, Var::kOtlpClientKey,
                   Var::kOtlpClientCertificate);
@@ -572,6 +580,32 @@ void Finalizer::fill(Config& c) {
   }
   u32(Var::kSpanEventCountLimit, c.span_event_count_limit);
   u32(Var::kSpanLinkCountLimit, c.span_link_count_limit);
+
+  // delivery
+  flag(Var::kRetryEnabled, c.retry.enabled);
+  ms(Var::kRetryInitialInterval, c.retry.initial_interval);
+  ms(Var::kRetryMaxInterval, c.retry.max_interval);
+  ms(Var::kRetryMaxElapsedTime, c.retry.max_elapsed);
+  ms(Var::kRetryAfterMax, c.retry.retry_after_max);
+  u32(Var::kCircuitFailureThreshold, c.circuit.failure_threshold);
+  ms(Var::kCircuitCooldown, c.circuit.cooldown);
+  if (const auto* on = get<bool>(Var::kSpoolEnabled)) {
+    c.spool_enabled = *on;
+    c.spool_metrics = *on;
+  } else {
+    // Unset: spool where losing data hurts most and disks are looked after.
+    c.spool_enabled = c.environment == DeploymentEnv::kProduction;
+    c.spool_metrics = false;
+  }
+  if (const auto* dir = get<std::string>(Var::kSpoolDir)) {
+    c.spool_dir = *dir;
+  } else {
+    c.spool_dir = c.log_dir;
+    if (!c.spool_dir.empty() && c.spool_dir.back() != '/') c.spool_dir += '/';
+    c.spool_dir += "spool";
+  }
+  if (const auto* n = get<std::uint64_t>(Var::kSpoolMaxSize)) c.spool_max_bytes = *n;
+  if (const auto* n = get<std::uint64_t>(Var::kDeliveryMemoryCap)) c.delivery_memory_cap = *n;
 }
 
 void Finalizer::check_deployment(Config& c) {

@@ -143,6 +143,37 @@ inline constexpr std::int64_t kHour = 60 * kMin;
     "How often the background thread drains queues and writes (duration).")                        \
   X(kShutdownTimeout, "EMP_SHUTDOWN_TIMEOUT", Type::kDuration, "5s", false, 0, 10 * kMin, "all",    \
     "Default deadline of shutdown and of the client's destructor (duration).")                     \
+  /* delivery: retry, circuit breaker, disk spool */                                                \
+  X(kRetryEnabled, "EMP_RETRY_ENABLED", Type::kBool, "true", false, 0, 0, "all",                    \
+    "Retry OTLP requests that failed with 429, 502, 503, 504, a timeout or a connection error. "    \
+    "Other failures and partial successes are never retried.")                                      \
+  X(kRetryInitialInterval, "EMP_RETRY_INITIAL_INTERVAL", Type::kDuration, "1s", false, 1,           \
+    10 * kMin, "all", "Backoff bound of the first retry; each further retry multiplies it by 1.5 "  \
+    "up to EMP_RETRY_MAX_INTERVAL. The actual wait is random between 0 and the bound (full "        \
+    "jitter), or the server's Retry-After when that is longer.")                                    \
+  X(kRetryMaxInterval, "EMP_RETRY_MAX_INTERVAL", Type::kDuration, "30s", false, 1, kHour, "all",    \
+    "Largest backoff bound between two retries (duration, >= EMP_RETRY_INITIAL_INTERVAL).")         \
+  X(kRetryMaxElapsedTime, "EMP_RETRY_MAX_ELAPSED_TIME", Type::kDuration, "300s", false, 0,          \
+    24 * kHour, "all", "Give up retrying a request this long after its first failure (then it "     \
+    "is spooled to disk when the spool is on, else dropped as retry_exhausted); 0 = no limit.")     \
+  X(kRetryAfterMax, "EMP_RETRY_AFTER_MAX", Type::kDuration, "60s", false, 0, kHour, "all",          \
+    "Longest wait a server's Retry-After (429/503) can impose; 0 ignores Retry-After.")             \
+  X(kCircuitFailureThreshold, "EMP_CIRCUIT_FAILURE_THRESHOLD", Type::kUint, "5", false, 0, 10000,   \
+    "all", "Consecutive failed requests after which a destination is paused (circuit open); "       \
+    "0 = never pause.")                                                                             \
+  X(kCircuitCooldown, "EMP_CIRCUIT_COOLDOWN", Type::kDuration, "30s", false, 1, kHour, "all",       \
+    "How long a paused destination waits before one probe request decides whether it is back.")     \
+  X(kSpoolEnabled, "EMP_SPOOL_ENABLED", Type::kBool, "", false, 0, 0, "all",                        \
+    "Keep OTLP requests that cannot be delivered in a disk spool under EMP_SPOOL_DIR and send "     \
+    "them after outages and restarts. Unset: on for traces and logs when "                          \
+    "TELEMETRY_ENV=production, off otherwise; true: on for traces, metrics and logs; false: off.")  \
+  X(kSpoolDir, "EMP_SPOOL_DIR", Type::kPath, "", false, 0, 0, "all",                                \
+    "Directory of the disk spools (one subdirectory per destination). Default: LOG_DIR/spool.")     \
+  X(kSpoolMaxSize, "EMP_SPOOL_MAX_SIZE", Type::kSize, "256MiB", false, kMiB, kTiB, "all",           \
+    "Disk space of each destination's spool; when full, the oldest requests are dropped "           \
+    "(spool_full).")                                                                                \
+  X(kDeliveryMemoryCap, "EMP_DELIVERY_MEMORY_CAP", Type::kSize, "32MiB", false, 64 * kKiB, kTiB,    \
+    "all", "Encoded bytes each OTLP destination keeps in memory while waiting for delivery.")       \
   /* destinations */                                                                                \
   X(kOtelEnabled, "OTEL_ENABLED", Type::kBool, "true", false, 0, 0, "all",                          \
     "Export traces, metrics and logs over OTLP. false turns every OTLP destination off.")          \

@@ -90,6 +90,25 @@ struct BatchSettings {
   std::uint32_t max_export_batch_size = 512;  // always <= max_queue_size
 };
 
+// Retry of failed deliveries (EMP_RETRY_*): exponential backoff with full
+// jitter, honouring the server's Retry-After. See src/deliver/retry.hpp.
+struct RetrySettings {
+  bool enabled = true;                               // EMP_RETRY_ENABLED
+  std::chrono::milliseconds initial_interval{1000};  // EMP_RETRY_INITIAL_INTERVAL
+  double multiplier = 1.5;  // growth per retry (set in code only; >= 1)
+  std::chrono::milliseconds max_interval{30000};     // EMP_RETRY_MAX_INTERVAL (>= initial)
+  std::chrono::milliseconds max_elapsed{300000};     // EMP_RETRY_MAX_ELAPSED_TIME; 0 = no limit
+  std::chrono::milliseconds retry_after_max{60000};  // EMP_RETRY_AFTER_MAX; 0 ignores Retry-After
+};
+
+// Circuit breaker of one destination (EMP_CIRCUIT_*): after this many
+// consecutive failures the destination is not tried for `cooldown`, then one
+// probe decides. See src/deliver/circuit_breaker.hpp.
+struct CircuitSettings {
+  std::uint32_t failure_threshold = 5;        // EMP_CIRCUIT_FAILURE_THRESHOLD; 0 = never opens
+  std::chrono::milliseconds cooldown{30000};  // EMP_CIRCUIT_COOLDOWN
+};
+
 // One EMP_TRACES_SAMPLER_RULES entry: root spans whose name matches the glob
 // `pattern` ('*' any run, '?' one character) are kept with probability `ratio`.
 struct SamplerRule {
@@ -202,6 +221,22 @@ struct Config {
   std::optional<std::uint32_t> span_attribute_value_length_limit; // nullopt = no limit
   std::uint32_t span_event_count_limit = 128;                     // OTEL_SPAN_EVENT_COUNT_LIMIT
   std::uint32_t span_link_count_limit = 128;                      // OTEL_SPAN_LINK_COUNT_LIMIT
+
+  // delivery: retry, circuit breaker, disk spool and memory cap of each
+  // OTLP destination.
+  RetrySettings retry;      // EMP_RETRY_*
+  CircuitSettings circuit;  // EMP_CIRCUIT_*
+  // EMP_SPOOL_ENABLED for the traces and logs destinations. Unset: true in
+  // production, false otherwise; true/false as set.
+  bool spool_enabled = false;
+  // The metrics destination spools only when EMP_SPOOL_ENABLED=true is set
+  // explicitly (cumulative metrics are re-sent whole at the next export).
+  bool spool_metrics = false;
+  // EMP_SPOOL_DIR, else <log_dir>/spool. Each destination uses its own
+  // subdirectory (deliver::spool_directory()).
+  std::string spool_dir;
+  std::uint64_t spool_max_bytes = 256ull << 20;     // EMP_SPOOL_MAX_SIZE, per destination
+  std::uint64_t delivery_memory_cap = 32ull << 20;  // EMP_DELIVERY_MEMORY_CAP, per destination
 
   // true when development had no remote destination and fell back to files.
   bool local_fallback = false;
