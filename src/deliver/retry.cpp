@@ -10,7 +10,8 @@ namespace emp::telemetry::deliver {
 using std::chrono::milliseconds;
 
 milliseconds backoff_bound(const RetrySettings& settings, std::uint32_t attempt) noexcept {
-  const double initial = static_cast<double>(std::max<std::int64_t>(0, settings.initial_interval.count()));
+  const double initial =
+      static_cast<double>(std::max<std::int64_t>(0, settings.initial_interval.count()));
   const double max_interval =
       static_cast<double>(std::max<std::int64_t>(0, settings.max_interval.count()));
   // NaN and values below 1 would shrink the backoff: treat them as 1.
