@@ -309,8 +309,9 @@ void OtlpSink::run() noexcept {
         if (!queue_.empty() || have_spool) {
           if (breaker_.state() != deliver::CircuitBreaker::State::kOpen) break;
           if (Clock::now() >= breaker_.retry_at()) break;
-          // Breaker open: keep memory small by moving the queue to disk.
-          if (spool_ && !queue_.empty()) break;
+          // Breaker open: queued batches go to disk, or are counted
+          // circuit_open without one; neither touches the network.
+          if (!queue_.empty()) break;
           cv_.wait_until(lock, breaker_.retry_at());
           continue;
         }

@@ -1,0 +1,103 @@
+// Shared pieces of the fault suite: a client wired to a loopback collector
+// with short retry and breaker timings, span generation with a sequence
+// attribute, and counting what the collector really received (OTLP/JSON
+// bodies parsed with an independent parser).
+#pragma once
+
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "emp/telemetry/client.hpp"
+#include "support/loopback_collector.hpp"
+
+namespace emp::telemetry::faults {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+inline fs::path temp_dir(const std::string& name) {
+  fs::path d = fs::temp_directory_path() / ("emp-faults-" + std::to_string(::getpid()) + "-" + name);
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+inline std::map<std::string, std::string> fast_delivery_env(const std::string& base_url) {
+  // Only traces go to the collector, so the other tracks never take a
+  // response the test queued for spans.
+  return {{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", base_url + "/v1/traces"},
+          {"OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"},
+          {"OTEL_EXPORTER_OTLP_TIMEOUT", "1000"},
+          {"OTEL_BSP_SCHEDULE_DELAY", "50"},
+          {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "100"},
+          {"OTEL_BSP_MAX_QUEUE_SIZE", "2048"},
+          {"EMP_RETRY_INITIAL_INTERVAL", "20ms"},
+          {"EMP_RETRY_MAX_INTERVAL", "200ms"},
+          {"EMP_RETRY_MAX_ELAPSED_TIME", "1s"},
+          {"EMP_CIRCUIT_FAILURE_THRESHOLD", "3"},
+          {"EMP_CIRCUIT_COOLDOWN", "200ms"},
+          {"EMP_QUEUE_FULL_POLICY", "block"},
+          {"EMP_QUEUE_BLOCK_TIMEOUT", "2s"}};
+}
+
+inline Expected<Client> make_client(const fs::path& dir, std::map<std::string, std::string> env) {
+  Options o;
+  o.preset = Preset::kWorker;
+  o.service_name = "fault-suite";
+  o.machine_id = "m1";
+  o.log_dir = dir.string();
+  o.env = [env](std::string_view k) -> std::optional<std::string> {
+    auto it = env.find(std::string(k));
+    if (it == env.end()) return std::nullopt;
+    return it->second;
+  };
+  return Client::create(o);
+}
+
+inline void make_spans(Client& c, int from, int count) {
+  for (int i = from; i < from + count; ++i) {
+    auto s = c.tracer().start_span("job.process");
+    s.set_attribute("seq", i);
+  }
+}
+
+// Unique `seq` values of every span the collector received.
+inline std::set<std::int64_t> received_seqs(const testing::LoopbackCollector& collector) {
+  std::set<std::int64_t> out;
+  for (const auto& r : collector.requests()) {
+    if (r.target != "/v1/traces" || !r.complete) continue;
+    auto j = nlohmann::json::parse(r.body, nullptr, false);
+    if (j.is_discarded()) continue;
+    for (auto& rs : j["resourceSpans"])
+      for (auto& ss : rs["scopeSpans"])
+        for (auto& sp : ss["spans"])
+          for (auto& a : sp["attributes"])
+            if (a["key"] == "seq") out.insert(std::stoll(a["value"]["intValue"].get<std::string>()));
+  }
+  return out;
+}
+
+// offered == written + dropped + spooled, once nothing is in flight.
+inline bool quiescent_identity(const TrackHealth& h) {
+  return h.offered == h.written + h.dropped_total() + h.spooled;
+}
+
+// Polls `pred` every 20 ms for at most `limit`.
+template <typename Pred>
+bool eventually(Pred pred, std::chrono::milliseconds limit) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return pred();
+}
+
+}  // namespace emp::telemetry::faults
