@@ -17,6 +17,7 @@
 #include "emp/telemetry/expected.hpp"
 #include "emp/telemetry/health.hpp"
 #include "emp/telemetry/log.hpp"
+#include "emp/telemetry/metrics.hpp"
 #include "emp/telemetry/trace.hpp"
 
 namespace emp::telemetry {
@@ -45,6 +46,9 @@ class Client {
   // read naturally (`tracer().start_span(...)`, `trace().span(...)`).
   Tracer& tracer() noexcept;
   Tracer& trace() noexcept { return tracer(); }
+  // The metrics track: instruments, OTLP metrics export, the Prometheus
+  // endpoint. See metrics.hpp.
+  Metrics& metrics() noexcept;
   const Config& config() const noexcept;
   HealthSnapshot health() const noexcept;
 
