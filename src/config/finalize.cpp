@@ -568,6 +568,15 @@ void Finalizer::fill(Config& c) {
   ms(Var::kMetricExportInterval, c.metric_export_interval);
   ms(Var::kMetricExportTimeout, c.metric_export_timeout);
   if (const auto* t = get<Temporality>(Var::kTemporality)) c.metrics_temporality = *t;
+  u32(Var::kMetricsCardinalityLimit, c.metrics_cardinality_limit);
+  ms(Var::kMetricsCallbackTimeout, c.metrics_callback_timeout);
+  flag(Var::kMetricsSelf, c.metrics_self);
+  c.machine_metrics = c.preset == Preset::kMachine || c.preset == Preset::kWorker;
+  flag(Var::kMachineMetrics, c.machine_metrics);
+  if (const auto* p = get<std::uint64_t>(Var::kPrometheusPort)) {
+    c.prometheus_port = static_cast<std::uint16_t>(*p);
+  }
+  str(Var::kPrometheusHost, c.prometheus_host);
   u32(Var::kAttributeCountLimit, c.attribute_count_limit);
   c.span_attribute_count_limit = c.attribute_count_limit;
   u32(Var::kSpanAttributeCountLimit, c.span_attribute_count_limit);

@@ -249,6 +249,24 @@ inline constexpr std::int64_t kHour = 60 * kMin;
     "all", "Metric export timeout, ms; 0 = no limit.")                                              \
   X(kTemporality, "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", Type::kTemporality,          \
     "cumulative", false, 0, 0, "all", "cumulative, delta or lowmemory.")                            \
+  /* metrics track */                                                                               \
+  X(kMetricsCardinalityLimit, "EMP_METRICS_CARDINALITY_LIMIT", Type::kUint, "2000", false, 1,       \
+    1000000, "all", "Attribute sets kept per metric instrument; measurements with further sets "   \
+    "are added to one series with otel.metric.overflow=true.")                                     \
+  X(kMetricsCallbackTimeout, "EMP_METRICS_CALLBACK_TIMEOUT", Type::kDuration, "1s", false, 1,       \
+    10 * kMin, "all", "Longest time an observable-instrument callback may run at a collection; "   \
+    "one that takes longer is abandoned for that collection (duration).")                           \
+  X(kMetricsSelf, "EMP_METRICS_SELF", Type::kBool, "true", false, 0, 0, "all",                      \
+    "Export the client's own health counters as metrics (emp_telemetry.records, "                  \
+    "emp_telemetry.dropped, emp_telemetry.destination.*).")                                         \
+  X(kMachineMetrics, "EMP_MACHINE_METRICS", Type::kBool, "", false, 0, 0, "machine,worker",         \
+    "Export machine resource metrics (CPU, memory, disk, file descriptors, GPU through NVML; see "  \
+    "docs/machine-metrics.md). Default: true for the machine and worker presets, else false.")     \
+  X(kPrometheusPort, "EMP_PROMETHEUS_PORT", Type::kUint, "", false, 0, 65535, "all",                \
+    "Serve metrics for Prometheus at http://EMP_PROMETHEUS_HOST:<port>/metrics (text format). "    \
+    "Unset: no endpoint; 0: any free port.")                                                        \
+  X(kPrometheusHost, "EMP_PROMETHEUS_HOST", Type::kHost, "127.0.0.1", false, 0, 0, "all",           \
+    "Address the Prometheus endpoint listens on; 0.0.0.0 exposes it to the network.")              \
   X(kOtlpEndpoint, "OTEL_EXPORTER_OTLP_ENDPOINT", Type::kUrl, "", false, 0, 0, "all",               \
     "OTLP/HTTP base URL for every signal; v1/traces, v1/metrics, v1/logs are appended. Unlike the " \
     "OTel default (http://localhost:4318) it has no default: unset means no OTLP destination.")    \

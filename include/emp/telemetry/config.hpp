@@ -214,6 +214,13 @@ struct Config {
   std::chrono::milliseconds metric_export_interval{60000};  // OTEL_METRIC_EXPORT_INTERVAL
   std::chrono::milliseconds metric_export_timeout{30000};   // OTEL_METRIC_EXPORT_TIMEOUT
   Temporality metrics_temporality = Temporality::kCumulative;
+  // metrics track
+  std::uint32_t metrics_cardinality_limit = 2000;            // EMP_METRICS_CARDINALITY_LIMIT
+  std::chrono::milliseconds metrics_callback_timeout{1000};  // EMP_METRICS_CALLBACK_TIMEOUT
+  bool metrics_self = true;                                  // EMP_METRICS_SELF
+  bool machine_metrics = false;  // EMP_MACHINE_METRICS (unset: true for machine, worker)
+  std::optional<std::uint16_t> prometheus_port;  // EMP_PROMETHEUS_PORT (nullopt: off; 0: any port)
+  std::string prometheus_host = "127.0.0.1";     // EMP_PROMETHEUS_HOST
   // Attribute limits; the span-specific ones default to the general ones.
   std::uint32_t attribute_count_limit = 128;                      // OTEL_ATTRIBUTE_COUNT_LIMIT
   std::optional<std::uint32_t> attribute_value_length_limit;      // nullopt = no limit
