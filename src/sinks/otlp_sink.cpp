@@ -22,6 +22,8 @@ OtlpSink::OtlpSink(Track track, std::unique_ptr<deliver::Destination> destinatio
       spool_items_ = st.items;
       spool_bytes_ = st.bytes;
       recovered_left_ = st.items;
+      // Damage found while opening concerns data the earlier run counted.
+      spool_damaged_seen_ = st.quarantined_items + st.torn_items;
       // Items an earlier run left on disk are offered again in this one.
       if (st.items && options_.primary) accounting_.recovered(track_, st.items);
     } else {
@@ -112,7 +114,10 @@ void OtlpSink::after_fork_child() noexcept {
   new (&cv_) std::condition_variable();
   new (&idle_cv_) std::condition_variable();
   // The spool directory is locked by the parent; the child runs without it.
-  (void)spool_.release();
+  if (spool_) {
+    spool_->detach();
+    spool_.reset();
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     queue_.clear();
@@ -195,10 +200,24 @@ void OtlpSink::account(const deliver::Payload& p, const deliver::DeliveryResult&
 void OtlpSink::update_spool_stats() noexcept {
   if (!spool_) return;
   auto st = spool_->stats();
-  std::lock_guard<std::mutex> lock(mu_);
-  spool_items_ = st.items;
-  spool_bytes_ = st.bytes;
-  if (queue_.empty() && !busy_ && spool_items_ == 0) idle_cv_.notify_all();
+  // Records the spool found damaged (quarantined) or torn by a crash left
+  // the spool without being delivered: they are lost to an I/O error.
+  std::uint64_t damaged = st.quarantined_items + st.torn_items;
+  std::uint64_t lost = damaged > spool_damaged_seen_ ? damaged - spool_damaged_seen_ : 0;
+  spool_damaged_seen_ = damaged;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    spool_items_ = st.items;
+    spool_bytes_ = st.bytes;
+    if (lost) recovered_left_ -= std::min<std::uint64_t>(recovered_left_, lost);
+    if (queue_.empty() && !busy_ && spool_items_ == 0) idle_cv_.notify_all();
+  }
+  if (lost) {
+    count_dropped(DropReason::kIoError, lost);
+    accounting_.diagnostics().report("spool_damaged:" + description(),
+                                     "damaged records in the disk spool of " + description() +
+                                         " were quarantined (io_error)");
+  }
 }
 
 bool OtlpSink::spill(const deliver::Payload& p, DropReason reason_without_spool) noexcept {

@@ -127,6 +127,7 @@ class OtlpSink {
   std::uint64_t spool_items_ = 0;     // items on disk now
   std::uint64_t spool_bytes_ = 0;
   std::uint64_t recovered_left_ = 0;  // items from an earlier run not yet resolved
+  std::uint64_t spool_damaged_seen_ = 0;  // this sink's thread only
 };
 
 }  // namespace emp::telemetry::sinks
