@@ -41,6 +41,23 @@ inline std::uint64_t read4(const char* p) noexcept {
   return v;
 }
 
+// Equality of short byte runs without a library call: two overlapping
+// loads cover up to 16 bytes (names, keys and values are usually short).
+__attribute__((always_inline)) inline bool same_bytes(const char* a, const char* b,
+                                                      std::size_t n) noexcept {
+  if (n >= 8) {
+    if (n > 16) return std::memcmp(a, b, n) == 0;
+    return read8(a) == read8(b) && read8(a + n - 8) == read8(b + n - 8);
+  }
+  if (n >= 4) return read4(a) == read4(b) && read4(a + n - 4) == read4(b + n - 4);
+  for (std::size_t i = 0; i < n; ++i)
+    if (a[i] != b[i]) return false;
+  return true;
+}
+__attribute__((always_inline)) inline bool same(std::string_view a, std::string_view b) noexcept {
+  return a.size() == b.size() && same_bytes(a.data(), b.data(), a.size());
+}
+
 inline std::uint64_t hash_bytes(const char* p, std::size_t n, std::uint64_t seed) noexcept {
   std::uint64_t a, b;
   seed ^= kP0;
@@ -117,8 +134,8 @@ struct StoredAttribute {
 
   std::uint64_t hash() const noexcept { return hash_attribute(key, type, scalar, str); }
   bool equals(const Field& f) const noexcept {
-    if (f.value.type() != type || f.key != key) return false;
-    return type == FieldValue::Type::kString ? f.value.as_string() == str
+    if (f.value.type() != type || !same(f.key, key)) return false;
+    return type == FieldValue::Type::kString ? same(f.value.as_string(), str)
                                              : scalar_of(f.value) == scalar;
   }
   bool operator==(const StoredAttribute& o) const noexcept {
@@ -174,6 +191,14 @@ inline bool equals_input(const AttributeSet& stored, MetricAttributes input) noe
     }
     if (!found) return false;
   }
+  return true;
+}
+
+// True when `input` lists exactly `stored`, in the same order.
+inline bool equals_positional(const AttributeSet& stored, MetricAttributes input) noexcept {
+  if (stored.size() != input.size()) return false;
+  for (std::size_t i = 0; i < stored.size(); ++i)
+    if (!stored[i].equals(input[i])) return false;
   return true;
 }
 

@@ -46,6 +46,19 @@ struct TallyCache {
 __attribute__((tls_model("initial-exec"))) thread_local std::uint64_t t_core_id = 0;
 __attribute__((tls_model("initial-exec"))) thread_local TallyBlock* t_block = nullptr;
 __attribute__((tls_model("initial-exec"))) thread_local bool t_exiting = false;
+
+// Per-thread memory of recently used series, so a repeated one-liner call
+// skips hashing and the table probes: a slot is picked from cheap features
+// of the call (name and value lengths, a few bytes) and its series is
+// verified by comparing name, kind, unit and attributes in place. Tagged
+// with the core's id, which is never reused, so an entry of a destroyed
+// core can never match.
+struct HotEntry {
+  std::uint64_t core_id;
+  Series* series;
+};
+constexpr std::size_t kHotSlots = 16;
+__attribute__((tls_model("initial-exec"))) thread_local HotEntry t_hot[kHotSlots];
 thread_local TallyCache t_cache;
 
 TallyCache::~TallyCache() {
@@ -67,6 +80,25 @@ std::string lower(std::string_view s) {
   for (char& c : out)
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   return out;
+}
+
+inline std::size_t hot_slot(std::string_view name, MetricAttributes a) noexcept {
+  std::size_t h = name.size() * 0x9E3779B1u;
+  if (!name.empty()) {
+    h += static_cast<unsigned char>(name.back()) * 131u +
+         static_cast<unsigned char>(name[name.size() / 2]);
+  }
+  const std::size_t n = a.size() < 4 ? a.size() : 4;
+  for (std::size_t i = 0; i < n; ++i) {
+    const FieldValue& v = a[i].value;
+    if (v.type() == FieldValue::Type::kString) {
+      const std::string_view str = v.as_string();
+      h = h * 31 + str.size() * 7 + (str.empty() ? 0 : static_cast<unsigned char>(str.back()));
+    } else {
+      h = h * 31 + static_cast<std::size_t>(scalar_of(v));
+    }
+  }
+  return (h ^ (h >> 7) ^ (h >> 13)) & (kHotSlots - 1);
 }
 
 bool distinct_keys(MetricAttributes attrs) noexcept {
@@ -211,7 +243,7 @@ MetricsStats MetricsCore::stats() const noexcept {
 
 Instrument* MetricsCore::find_name(std::string_view name) const noexcept {
   const std::uint64_t h = hash_string(name, kNameSeed);
-  const NameEntry* e = names_.find(h, [&](const NameEntry& n) { return n.spelling == name; });
+  const NameEntry* e = names_.find(h, [&](const NameEntry& n) { return same(n.spelling, name); });
   return e ? e->instrument : nullptr;
 }
 
@@ -398,15 +430,9 @@ void MetricsCore::reject_unregistered() noexcept {
 
 // ---------------------------------------------------------------- recording
 
-bool MetricsCore::check_value(const Instrument* inst, const Value& v, bool measurement) noexcept {
-  std::uint32_t bit = 0;
-  if (v.is_double && !std::isfinite(v.d)) {
-    bit = kReportedNonFinite;
-  } else if (is_monotonic(inst->kind) && (v.is_double ? v.d < 0 : v.i < 0)) {
-    bit = kReportedNegative;
-  } else {
-    return true;
-  }
+bool MetricsCore::reject_value(const Instrument* inst, const Value& v, bool measurement) noexcept {
+  const std::uint32_t bit =
+      v.is_double && !std::isfinite(v.d) ? kReportedNonFinite : kReportedNegative;
   rejected_values_.fetch_add(1, std::memory_order_relaxed);
   if (measurement) drop(DropReason::kRejected);
   auto* mutable_inst = const_cast<Instrument*>(inst);
@@ -474,6 +500,18 @@ void MetricsCore::record(InstrumentKind kind, std::string_view name, std::string
     drop(DropReason::kShutdown);
     return;
   }
+  HotEntry& hot = t_hot[hot_slot(name, attributes)];
+  if (hot.core_id == id_) {
+    Series* s = hot.series;
+    Instrument* inst = s->instrument;
+    if (inst->kind == kind && same(name, inst->name) && (unit.empty() || same(unit, inst->unit)) &&
+        equals_positional(s->attributes, attributes)) {
+      if (!check_value(inst, v, /*measurement=*/true)) return;
+      update(inst, s, v);
+      bump_accepted();
+      return;
+    }
+  }
   Instrument* inst = find_name(name);
   if (inst == nullptr) {
     inst = register_name(kind, name, unit, nullptr);
@@ -500,6 +538,7 @@ void MetricsCore::record(InstrumentKind kind, std::string_view name, std::string
   }
   update(inst, s, v);
   bump_accepted();
+  hot = HotEntry{id_, s};
 }
 
 void MetricsCore::record_on(Instrument* inst, Value v, MetricAttributes attributes) noexcept {

@@ -208,7 +208,16 @@ class MetricsCore {
   void conflict(Instrument* inst, InstrumentKind kind, std::string_view unit, bool count) noexcept;
   // False (counted, reported once) for NaN, infinities and negative counter
   // increments; `measurement`: an application call, counted in health.
-  bool check_value(const Instrument* inst, const Value& v, bool measurement) noexcept;
+  bool check_value(const Instrument* inst, const Value& v, bool measurement) noexcept {
+    const bool bad = v.is_double ? !(v.d - v.d == 0) || (v.d < 0 && monotonic(inst->kind))
+                                 : v.i < 0 && monotonic(inst->kind);
+    return !bad || reject_value(inst, v, measurement);
+  }
+  static bool monotonic(InstrumentKind k) noexcept {
+    return k == InstrumentKind::kCounter || k == InstrumentKind::kObservableCounter;
+  }
+  // Counts and reports a bad value; returns false.
+  bool reject_value(const Instrument* inst, const Value& v, bool measurement) noexcept;
   void update(Instrument* inst, Series* s, const Value& v) noexcept;
   Series* resolve_canonical(Instrument* inst, AttributeSet&& set);
   Series* new_series(Instrument* inst, AttributeSet&& set, std::uint64_t hash, bool overflow);
