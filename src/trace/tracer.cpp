@@ -98,6 +98,40 @@ void append_attribute(std::string& blob, std::string_view key, const AttributeVa
                       std::uint32_t limit) {
   using T = AttributeValue::Type;
   if (key.size() > 0xFFFF) key = key.substr(0, 0xFFFF);
+  // Scalars and strings (nearly every attribute) are written with one resize
+  // and plain copies; arrays take the general path below.
+  if (v.type() <= T::kDouble) {
+    std::string_view str = v.type() == T::kString ? limit_value(v.as_string(), limit) : std::string_view();
+    std::size_t value_size = v.type() == T::kString ? 4 + str.size() : v.type() == T::kBool ? 1 : 8;
+    std::size_t at = blob.size();
+    blob.resize(at + 3 + key.size() + value_size);
+    char* p = blob.data() + at;
+    *p++ = static_cast<char>(v.type());
+    std::uint16_t kl = static_cast<std::uint16_t>(key.size());
+    std::memcpy(p, &kl, 2);
+    std::memcpy(p + 2, key.data(), key.size());
+    p += 2 + key.size();
+    switch (v.type()) {
+      case T::kString: {
+        std::uint32_t n = static_cast<std::uint32_t>(str.size());
+        std::memcpy(p, &n, 4);
+        std::memcpy(p + 4, str.data(), n);
+        break;
+      }
+      case T::kBool: *p = v.as_bool() ? 1 : 0; break;
+      case T::kInt: {
+        std::int64_t x = v.as_int();
+        std::memcpy(p, &x, 8);
+        break;
+      }
+      default: {
+        double x = v.as_double();
+        std::memcpy(p, &x, 8);
+        break;
+      }
+    }
+    return;
+  }
   put<std::uint8_t>(blob, static_cast<std::uint8_t>(v.type()));
   put<std::uint16_t>(blob, static_cast<std::uint16_t>(key.size()));
   blob.append(key.data(), key.size());
