@@ -7,12 +7,13 @@
 // duration_ms, status, error_type), while a second thread reports health
 // checks. Each job is traced: a job.process span with the queue's job.*
 // attributes and a child span for the work, active while the job's lines are
-// logged so they carry its trace_id and span_id. At the end it prints where
-// every record went: the files written and, per track, the counters of
-// client.health().
+// logged so they carry its trace_id and span_id; and measured: a
+// jobs_processed_total counter, a job_duration_seconds histogram and a
+// jobs_in_progress up-down counter. At the end it prints where every record
+// went: the files written and, per track, the counters of client.health().
 //
 // The scenario is kept here, apart from the CLI plumbing, so that the demo can
-// grow with the library (job metrics, operational events, error events).
+// grow with the library (operational events, error events).
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -34,6 +35,7 @@
 #include "emp/telemetry/client.hpp"
 #include "emp/telemetry/health.hpp"
 #include "emp/telemetry/log.hpp"
+#include "emp/telemetry/metrics.hpp"
 #include "emp/telemetry/trace.hpp"
 
 namespace emp::telemetry::cli {
@@ -142,8 +144,10 @@ std::string_view work_span_name(std::string_view job_type) {
 void process_job(Client& client, const Job& job, const std::string& worker_id, Tally& tally) {
   Logger& log = client.log();
   Tracer& tracer = client.tracer();
+  Metrics& metrics = client.metrics();
   const auto started = SteadyClock::now();
   const std::int64_t queue_wait_ms = ms_since(job.enqueued);
+  metrics.up_down_counter("jobs_in_progress", 1, {{"job_type", job.type}});
 
   SpanOptions consumer;
   consumer.kind = SpanKind::kConsumer;
@@ -206,6 +210,11 @@ void process_job(Client& client, const Job& job, const std::string& worker_id, T
                              {"error_type", job.error_type},
                              {"error", job.error_message}});
   }
+  const char* status = job.error_type.empty() ? "completed" : "failed";
+  metrics.up_down_counter("jobs_in_progress", -1, {{"job_type", job.type}});
+  metrics.counter("jobs_processed_total", 1, {{"job_type", job.type}, {"status", status}});
+  metrics.histogram("job_duration_seconds", static_cast<double>(duration_ms) / 1000.0,
+                    {{"job_type", job.type}, {"status", status}}, "s");
   if (milliseconds(duration_ms) > kSlowThreshold) {
     tally.slow.fetch_add(1, std::memory_order_relaxed);
     log.warn("job slower than expected", {{"event", "job_slow"},
@@ -342,6 +351,10 @@ void print_health(const HealthSnapshot& health) {
     }
   }
   if (!idle.empty()) std::printf("  no records: %s\n", idle.c_str());
+  if (health.track(Track::kMetrics).offered > 0) {
+    std::printf("  (metrics: offered/accepted count measurements, written counts exported data\n"
+                "   points, including the client's own and the machine's metrics)\n");
+  }
   if (!health.last_error.empty()) std::printf("  last error: %s\n", health.last_error.c_str());
 }
 

@@ -3,15 +3,17 @@
 // process with a controlled environment, its exit code, stdout and stderr
 // checked. Proves that bad configuration exits 1 listing every problem without
 // leaking secrets, that the machine-readable outputs parse, that every command
-// has --help, and that the demo writes well-formed JSON lines and spans that
-// share the trace ids of its log lines.
+// has --help, and that the demo writes well-formed JSON lines, spans that
+// share the trace ids of its log lines, and job metrics that add up.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -312,6 +314,7 @@ TEST(Cli, DemoWritesJobLifecycleAsJsonLines) {
   // line of every file is one JSON object.
   std::vector<nlohmann::json> lines;
   std::vector<nlohmann::json> trace_requests;
+  std::vector<nlohmann::json> metric_requests;
   for (const auto& entry : fs::recursive_directory_iterator(dir.path())) {
     if (!entry.is_regular_file()) continue;
     const std::string name = entry.path().filename().string();
@@ -322,6 +325,8 @@ TEST(Cli, DemoWritesJobLifecycleAsJsonLines) {
       ASSERT_TRUE(doc.is_object()) << entry.path() << ": not a JSON object: " << line;
       if (name.find("traces") != std::string::npos) {
         trace_requests.push_back(std::move(doc));
+      } else if (name.find("metrics") != std::string::npos) {
+        metric_requests.push_back(std::move(doc));
       } else if (entry.path().extension() == ".log") {
         lines.push_back(std::move(doc));
       }
@@ -397,6 +402,38 @@ TEST(Cli, DemoWritesJobLifecycleAsJsonLines) {
     const int status = span.contains("status") ? span["status"].value("code", 0) : 0;
     EXPECT_EQ(status, failed.count(id) ? 2 : 1) << id << " " << span.dump();
   }
+
+  // jobs_processed_total counts the same outcomes (cumulative: the largest
+  // value exported for each series is its final one).
+  std::map<std::string, std::map<std::string, std::int64_t>> processed;  // status -> type -> n
+  for (const auto& request : metric_requests) {
+    for (const auto& rm : request.value("resourceMetrics", nlohmann::json::array())) {
+      for (const auto& sm : rm.value("scopeMetrics", nlohmann::json::array())) {
+        for (const auto& metric : sm.value("metrics", nlohmann::json::array())) {
+          if (metric.value("name", "") != "jobs_processed_total") continue;
+          ASSERT_TRUE(metric.contains("sum")) << metric.dump();
+          for (const auto& dp : metric["sum"].value("dataPoints", nlohmann::json::array())) {
+            std::string status, type;
+            for (const auto& a : dp.value("attributes", nlohmann::json::array())) {
+              if (a.value("key", "") == "status") status = a["value"].value("stringValue", "");
+              if (a.value("key", "") == "job_type") type = a["value"].value("stringValue", "");
+            }
+            const auto& v = dp["asInt"];
+            const std::int64_t n = v.is_string() ? std::stoll(v.get<std::string>())
+                                                 : v.get<std::int64_t>();
+            processed[status][type] = std::max(processed[status][type], n);
+          }
+        }
+      }
+    }
+  }
+  auto total = [&](const std::string& status) {
+    std::int64_t n = 0;
+    for (const auto& [type, count] : processed[status]) n += count;
+    return n;
+  };
+  EXPECT_EQ(total("completed"), 9) << metric_requests.size() << " metric requests";
+  EXPECT_EQ(total("failed"), 3);
 }
 
 }  // namespace
