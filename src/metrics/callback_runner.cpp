@@ -120,4 +120,10 @@ CallbackRunner::Result CallbackRunner::run(const std::shared_ptr<CallbackJob>& j
   return {cancelled ? Outcome::kCancelled : Outcome::kTimedOut, {}};
 }
 
+void CallbackRunner::forget_after_fork() noexcept {
+  new (&thread_) std::thread();
+  // Its state may hold locks of the parent's threads: leave it untouched.
+  new (&helper_) std::shared_ptr<Helper>();
+}
+
 }  // namespace emp::telemetry::metrics

@@ -74,6 +74,9 @@ class CallbackRunner {
   Result run(const std::shared_ptr<CallbackJob>& job,
              std::chrono::steady_clock::time_point deadline,
              const std::atomic<bool>* cancel = nullptr);
+  // In a forked child: the helper thread does not exist there; forget it
+  // (no join, no detach) and start a new one at the next run().
+  void forget_after_fork() noexcept;
   // Helpers abandoned so far (each still running a blocked callback or finished).
   std::uint64_t abandoned() const noexcept { return abandoned_; }
 

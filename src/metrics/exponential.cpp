@@ -122,7 +122,8 @@ void to_point(const ExpoSnapshot& s, encode::otlp::ExponentialHistogramPoint& p)
 
 ExpoHistogram::ExpoHistogram(std::int32_t max_size, std::int32_t max_scale)
     : max_size_(std::clamp<std::int32_t>(max_size, 2, 16384)),
-      scale_(std::clamp(max_scale, kExpoMinScale, kExpoMaxScale)),
+      initial_scale_(std::clamp(max_scale, kExpoMinScale, kExpoMaxScale)),
+      scale_(initial_scale_),
       min_(std::numeric_limits<double>::infinity()),
       max_(-std::numeric_limits<double>::infinity()) {
   pos_.c.reset(new std::uint64_t[static_cast<std::size_t>(max_size_)]());
@@ -236,6 +237,17 @@ ExpoSnapshot ExpoHistogram::snapshot(bool reset_min_max) {
   }
   unlock();
   return s;
+}
+
+void ExpoHistogram::reset_after_fork() noexcept {
+  lock_.store(false, std::memory_order_relaxed);
+  count_ = zero_count_ = 0;
+  sum_ = 0;
+  min_ = std::numeric_limits<double>::infinity();
+  max_ = -std::numeric_limits<double>::infinity();
+  pos_.len = neg_.len = 0;
+  pos_.offset = neg_.offset = 0;
+  scale_ = initial_scale_;
 }
 
 }  // namespace emp::telemetry::metrics

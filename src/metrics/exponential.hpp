@@ -62,6 +62,9 @@ class ExpoHistogram {
   // The cumulative state; with `reset_min_max`, min/max start over (delta
   // export reports the interval's extremes).
   ExpoSnapshot snapshot(bool reset_min_max);
+  // In a forked child only (no other thread exists): back to empty, with the
+  // lock released whatever state the parent left it in.
+  void reset_after_fork() noexcept;
 
  private:
   struct Side {
@@ -76,6 +79,7 @@ class ExpoHistogram {
 
   const std::int32_t max_size_;
   std::atomic<bool> lock_{false};
+  const std::int32_t initial_scale_;
   std::int32_t scale_;
   std::uint64_t count_ = 0;
   std::uint64_t zero_count_ = 0;

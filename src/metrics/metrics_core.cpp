@@ -1,8 +1,12 @@
 #include "metrics/metrics_core.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <new>
+#include <set>
 
 #include "core/clock.hpp"
 #include "core/pipeline.hpp"
@@ -35,6 +39,32 @@ constexpr std::uint32_t kReportedBusy = 1u << 22;
 constexpr std::uint32_t kReportedCallback = 1u << 24;
 
 std::atomic<std::uint64_t> g_next_core_id{1};
+
+// fork(): live cores, so the atfork handlers can take their locks. Never
+// destroyed: cores may outlive static destruction.
+struct CoreRegistry {
+  std::mutex mu;
+  std::set<MetricsCore*> cores;
+};
+CoreRegistry& core_registry() {
+  static CoreRegistry* r = new CoreRegistry();
+  return *r;
+}
+std::atomic<std::uint64_t> g_fork_generation{0};
+
+void fork_prepare() {
+  core_registry().mu.lock();
+  for (MetricsCore* c : core_registry().cores) c->lock_for_fork();
+}
+void fork_parent() {
+  for (MetricsCore* c : core_registry().cores) c->unlock_after_fork();
+  core_registry().mu.unlock();
+}
+void fork_child() {
+  for (MetricsCore* c : core_registry().cores) c->unlock_after_fork();
+  g_fork_generation.fetch_add(1, std::memory_order_release);
+  core_registry().mu.unlock();
+}
 
 struct TallyCache {
   std::vector<std::pair<std::uint64_t, std::shared_ptr<TallyBlock>>> entries;
@@ -153,11 +183,93 @@ MetricsCore::MetricsCore(CoreOptions options, core::Pipeline* pipeline,
   refused_handle_.valid = false;
   refused_handle_.core = this;
   refused_handle_.name = "(refused)";
+  // Registered after the pipeline's handlers, so they run before them at
+  // fork() (prepare handlers run in reverse order): the metrics sink's lock
+  // is taken before the pipeline's accounting lock its thread may want.
+  static std::once_flag once;
+  std::call_once(once, [] { ::pthread_atfork(fork_prepare, fork_parent, fork_child); });
+  fork_generation_.store(g_fork_generation.load(std::memory_order_acquire),
+                         std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lock(core_registry().mu);
+  core_registry().cores.insert(this);
 }
 
 MetricsCore::~MetricsCore() {
+  {
+    std::lock_guard<std::mutex> lock(core_registry().mu);
+    core_registry().cores.erase(this);
+  }
   std::lock_guard<std::mutex> lock(tally_mu_);
   for (auto& t : tallies_) t->core_gone.store(true, std::memory_order_release);
+}
+
+std::uint64_t MetricsCore::current_fork_generation() noexcept {
+  return g_fork_generation.load(std::memory_order_relaxed);
+}
+
+// Lock order: the owner's locks, the registry, each instrument, the tallies;
+// no other path nests them the other way round.
+void MetricsCore::lock_for_fork() noexcept {
+  if (fork_hooks_.prepare) fork_hooks_.prepare();
+  registry_mu_.lock();
+  for (auto& inst : instruments_) inst->mu.lock();
+  tally_mu_.lock();
+}
+
+void MetricsCore::unlock_after_fork() noexcept {
+  tally_mu_.unlock();
+  for (auto it = instruments_.rbegin(); it != instruments_.rend(); ++it) (*it)->mu.unlock();
+  registry_mu_.unlock();
+  if (fork_hooks_.release) fork_hooks_.release();
+}
+
+void MetricsCore::after_fork_child() noexcept {
+  static std::mutex restart_mu;  // first locked in the child: never held at fork time
+  std::lock_guard<std::mutex> guard(restart_mu);
+  const std::uint64_t gen = g_fork_generation.load(std::memory_order_acquire);
+  if (fork_generation_.load(std::memory_order_relaxed) == gen) return;
+  // A collection may have been running in the parent: its lock would stay
+  // taken forever here.
+  new (&collect_mu_) std::timed_mutex();
+  runner_.forget_after_fork();
+  const auto now = static_cast<std::uint64_t>(core::now_unix_nano());
+  {
+    std::lock_guard<std::mutex> lock(registry_mu_);
+    for (auto& inst : instruments_) {
+      std::lock_guard<std::mutex> ilock(inst->mu);
+      if (inst->callback_busy) inst->callback_busy->store(false, std::memory_order_relaxed);
+      inst->overflowed.store(0, std::memory_order_relaxed);
+      for (auto& s : inst->series) {
+        s->int_total.store(0, std::memory_order_relaxed);
+        s->double_total.store(0, std::memory_order_relaxed);
+        s->gauge_set.store(false, std::memory_order_relaxed);
+        s->gauge_value.store(0, std::memory_order_relaxed);
+        if (s->buckets) {
+          for (std::size_t k = 0; k <= inst->bounds.size(); ++k)
+            s->buckets[k].store(0, std::memory_order_relaxed);
+          s->hist_sum.store(0, std::memory_order_relaxed);
+          s->hist_min.store(kInf, std::memory_order_relaxed);
+          s->hist_max.store(-kInf, std::memory_order_relaxed);
+        }
+        if (s->expo) s->expo->reset_after_fork();
+        s->baseline = Series::Baseline{};
+        s->observed_in = 0;
+        s->start_unix_nano = now;
+      }
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(tally_mu_);
+    for (auto& t : tallies_) t->accepted.store(0, std::memory_order_relaxed);
+  }
+  orphan_accepted_.store(0, std::memory_order_relaxed);
+  for (auto* c : {&rejected_values_, &rejected_names_, &rejected_conflicts_, &rejected_other_,
+                  &shutdown_drops_, &callback_errors_, &callback_timeouts_, &callbacks_skipped_,
+                  &collections_, &exported_points_}) {
+    c->store(0, std::memory_order_relaxed);
+  }
+  if (fork_hooks_.child) fork_hooks_.child();
+  fork_generation_.store(gen, std::memory_order_relaxed);
 }
 
 // ---------------------------------------------------------------- counting
@@ -495,6 +607,7 @@ void MetricsCore::update(Instrument* inst, Series* s, const Value& v) noexcept {
 void MetricsCore::record(InstrumentKind kind, std::string_view name, std::string_view unit, Value v,
                          MetricAttributes attributes) noexcept {
   if (!options_.enabled) return;
+  check_fork();
   if (closed()) {
     shutdown_drops_.fetch_add(1, std::memory_order_relaxed);
     drop(DropReason::kShutdown);
@@ -543,6 +656,7 @@ void MetricsCore::record(InstrumentKind kind, std::string_view name, std::string
 
 void MetricsCore::record_on(Instrument* inst, Value v, MetricAttributes attributes) noexcept {
   if (!options_.enabled) return;
+  check_fork();
   if (closed()) {
     shutdown_drops_.fetch_add(1, std::memory_order_relaxed);
     drop(DropReason::kShutdown);
@@ -565,6 +679,7 @@ void MetricsCore::record_on(Instrument* inst, Value v, MetricAttributes attribut
 }
 
 void MetricsCore::apply_bound(Series* s, Value v) noexcept {
+  check_fork();
   if (closed()) {
     shutdown_drops_.fetch_add(1, std::memory_order_relaxed);
     drop(DropReason::kShutdown);
@@ -928,6 +1043,7 @@ void MetricsCore::collect_instrument(Instrument* inst, CollectFor target, std::u
 
 bool MetricsCore::collect(CollectFor target, std::vector<otlp::MetricData>& out,
                           Clock::time_point deadline, const std::atomic<bool>* cancel) {
+  check_fork();
   std::unique_lock<std::timed_mutex> lock(collect_mu_, std::defer_lock);
   if (!lock.try_lock_until(deadline)) return false;
   const std::uint64_t seq = collect_seq_.fetch_add(1, std::memory_order_acq_rel) + 1;

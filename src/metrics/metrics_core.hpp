@@ -21,6 +21,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -183,6 +184,27 @@ class MetricsCore {
     exported_points_.fetch_add(points, std::memory_order_relaxed);
   }
   core::Diagnostics& diagnostics() noexcept { return *diagnostics_; }
+
+  // ---- fork() ----
+  // Around fork() every lock of the core is held, so the child never inherits
+  // one taken by a thread that does not exist there. In the child, the first
+  // call into the core (recording, collection, flush...) resets it: the
+  // parent's measurements belong to the parent, the child starts from zero
+  // with fresh locks and a new callback thread. The owner (MetricsTrack)
+  // adds its own locks and threads through these hooks.
+  struct ForkHooks {
+    std::function<void()> prepare;  // take the owner's locks
+    std::function<void()> release;  // give them back (parent and child)
+    std::function<void()> child;    // restart the owner's threads in the child
+  };
+  void set_fork_hooks(ForkHooks hooks) { fork_hooks_ = std::move(hooks); }
+  void check_fork() noexcept {
+    if (fork_generation_.load(std::memory_order_relaxed) != current_fork_generation()) [[unlikely]]
+      after_fork_child();
+  }
+  static std::uint64_t current_fork_generation() noexcept;
+  void lock_for_fork() noexcept;
+  void unlock_after_fork() noexcept;
   // The number of the collection running now (or the last one); lets
   // callbacks of one collection share work.
   std::uint64_t collection_number() const noexcept {
@@ -230,6 +252,8 @@ class MetricsCore {
                           std::vector<otlp::MetricData>& out);
   otlp::AggregationTemporality temporality_for(InstrumentKind kind, CollectFor target) const;
 
+  void after_fork_child() noexcept;
+
   const CoreOptions options_;
   core::Pipeline* const pipeline_;
   std::unique_ptr<core::Diagnostics> own_diagnostics_;
@@ -260,6 +284,10 @@ class MetricsCore {
   std::timed_mutex collect_mu_;
   CallbackRunner runner_;                      // collect_mu_
   std::atomic<std::uint64_t> collect_seq_{0};  // written under collect_mu_
+
+  // fork()
+  ForkHooks fork_hooks_;
+  std::atomic<std::uint64_t> fork_generation_{0};
 
   // Stats.
   std::atomic<std::uint64_t> rejected_values_{0};

@@ -1,5 +1,7 @@
 #include "metrics/metrics_track.hpp"
 
+#include <new>
+
 #include "core/pipeline.hpp"
 #include "encode/otlp_metrics.hpp"
 #include "encode/otlp_metrics_json.hpp"
@@ -78,6 +80,17 @@ MetricsTrack::MetricsTrack(TrackSettings settings, core::Pipeline* pipeline,
       proto_prelude_(resource, scope),
       json_prelude_(resource, scope) {
   if (!settings_.core.enabled) return;
+  MetricsCore::ForkHooks hooks;
+  hooks.prepare = [this] {
+    mu_.lock();
+    if (sink_) sink_->prepare_fork();
+  };
+  hooks.release = [this] {
+    if (sink_) sink_->release_fork_locks();
+    mu_.unlock();
+  };
+  hooks.child = [this] { after_fork_child(); };
+  core_.set_fork_hooks(std::move(hooks));
   if (settings_.machine_metrics) register_machine_metrics(core_, settings_.disk_path);
   if (settings_.self_metrics && pipeline_ != nullptr) {
     register_self_metrics(core_, [this] { return health(); });
@@ -113,7 +126,32 @@ void MetricsTrack::start() {
                                  "Prometheus endpoint not started: " + error);
     }
   }
-  if (sink_) reader_ = std::thread([this] { run(); });
+  if (sink_) {
+    std::lock_guard<std::mutex> lock(mu_);
+    started_ = true;
+    reader_ = std::thread([this] { run(); });
+  }
+}
+
+void MetricsTrack::after_fork_child() noexcept {
+  // Only the forking thread exists here. The parent's threads are forgotten
+  // without join or detach; what they waited on is made anew.
+  new (&reader_) std::thread();
+  new (&cv_) std::condition_variable();
+  new (&export_mu_) std::timed_mutex();
+  prometheus_.forget_after_fork();  // the listening socket stays the parent's
+  core_.set_prometheus_port(0);
+  if (sink_) sink_->after_fork_child();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (started_ && !stop_ && sink_) {
+    try {
+      reader_ = std::thread([this] { run(); });
+    } catch (...) {
+      core_.diagnostics().report("metrics_reader_fork",
+                                 "metrics reader thread could not be restarted after fork(); "
+                                 "metrics are exported only by flush() and shutdown()");
+    }
+  }
 }
 
 void MetricsTrack::run() noexcept {
@@ -136,6 +174,7 @@ void MetricsTrack::run() noexcept {
 bool MetricsTrack::export_now(Clock::time_point deadline,
                               const std::atomic<bool>* cancel) noexcept {
   if (!sink_ || !settings_.core.enabled) return true;
+  core_.check_fork();
   try {
     std::unique_lock<std::timed_mutex> order(export_mu_, std::defer_lock);
     if (!order.try_lock_until(deadline)) return false;
@@ -192,6 +231,7 @@ bool MetricsTrack::render_prometheus(std::string& out, Clock::time_point deadlin
 }
 
 bool MetricsTrack::flush(Clock::time_point deadline) noexcept {
+  if (settings_.core.enabled) core_.check_fork();
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (shut_down_) return true;
@@ -202,6 +242,7 @@ bool MetricsTrack::flush(Clock::time_point deadline) noexcept {
 }
 
 bool MetricsTrack::shutdown(Clock::time_point deadline) noexcept {
+  if (settings_.core.enabled) core_.check_fork();
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (shut_down_) return true;

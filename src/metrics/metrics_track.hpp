@@ -93,6 +93,7 @@ class MetricsTrack {
 
  private:
   void run() noexcept;
+  void after_fork_child() noexcept;
 
   const TrackSettings settings_;
   core::Pipeline* const pipeline_;
@@ -109,6 +110,7 @@ class MetricsTrack {
   std::condition_variable cv_;
   bool stop_ = false;       // mu_
   bool shut_down_ = false;  // mu_
+  bool started_ = false;    // mu_: the reader thread was started
   std::atomic<bool> cancel_{false};
   std::thread reader_;
 };

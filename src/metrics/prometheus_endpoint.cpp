@@ -109,6 +109,11 @@ void PrometheusEndpoint::stop() noexcept {
   port_.store(0, std::memory_order_relaxed);
 }
 
+void PrometheusEndpoint::forget_after_fork() noexcept {
+  (void)impl_.release();
+  port_.store(0, std::memory_order_relaxed);
+}
+
 #else  // built without cpp-httplib
 
 struct PrometheusEndpoint::Impl {};
@@ -119,6 +124,7 @@ bool PrometheusEndpoint::start(const std::string&, std::uint16_t, Render, std::s
   return false;
 }
 void PrometheusEndpoint::stop() noexcept {}
+void PrometheusEndpoint::forget_after_fork() noexcept {}
 
 #endif
 

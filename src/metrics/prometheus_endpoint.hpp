@@ -33,6 +33,10 @@ class PrometheusEndpoint {
   // library was built without cpp-httplib).
   bool start(const std::string& host, std::uint16_t port, Render render, std::string& error);
   void stop() noexcept;
+  // In a forked child: the server thread does not exist and the listening
+  // socket is the parent's (shutting it down would stop the parent's
+  // endpoint), so everything is left as it is, unused.
+  void forget_after_fork() noexcept;
   // The bound port; 0 when not serving.
   std::uint16_t port() const noexcept { return port_.load(std::memory_order_relaxed); }
   std::uint64_t scrapes() const noexcept { return scrapes_.load(std::memory_order_relaxed); }
