@@ -1,6 +1,9 @@
 # Installs the build in BUILD_DIR into WORK_DIR/prefix, builds the consumer
-# project in PROJECT_DIR against that prefix only, and runs it.
-# Usage: cmake -DBUILD_DIR= -DWORK_DIR= -DPROJECT_DIR= -DGENERATOR= -DCXX= -P this-file
+# project in PROJECT_DIR against that prefix only, and runs it. The first C++
+# example of README (README_FILE) is built and run the same way, so the
+# documented usage cannot rot.
+# Usage: cmake -DBUILD_DIR= -DWORK_DIR= -DPROJECT_DIR= -DREADME_FILE= -DGENERATOR= -DCXX=
+#        -P this-file
 function(step what)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc COMMAND_ECHO STDOUT)
   if(NOT rc EQUAL 0)
@@ -15,9 +18,24 @@ file(GLOB_RECURSE package_files ${prefix}/*/emp_telemetryConfig.cmake)
 if(NOT package_files)
   message(FATAL_ERROR "package test: no emp_telemetryConfig.cmake under ${prefix}")
 endif()
+
+file(READ ${README_FILE} readme)
+string(FIND "${readme}" "```cpp\n" begin)
+if(begin EQUAL -1)
+  message(FATAL_ERROR "package test: no ```cpp example in ${README_FILE}")
+endif()
+math(EXPR begin "${begin} + 7")
+string(SUBSTRING "${readme}" ${begin} -1 rest)
+string(FIND "${rest}" "```" end)
+string(SUBSTRING "${rest}" 0 ${end} example)
+file(WRITE ${WORK_DIR}/readme_example.cpp "${example}")
+
 step("configure consumer" ${CMAKE_COMMAND} -S ${PROJECT_DIR} -B ${WORK_DIR}/build
   -G ${GENERATOR} -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=${CXX}
-  -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF)
+  -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF
+  -DREADME_EXAMPLE=${WORK_DIR}/readme_example.cpp)
 step("build consumer" ${CMAKE_COMMAND} --build ${WORK_DIR}/build)
 step("run consumer" ${WORK_DIR}/build/app)
+step("run README example" ${CMAKE_COMMAND} -E env LOG_DIR=${WORK_DIR}/readme-logs
+  TELEMETRY_ENV=development ${WORK_DIR}/build/readme_example)
 message(STATUS "package test: installed package found, linked and ran")
