@@ -230,7 +230,7 @@ void MetricsCore::after_fork_child() noexcept {
   if (fork_generation_.load(std::memory_order_relaxed) == gen) return;
   // A collection may have been running in the parent: its lock would stay
   // taken forever here.
-  new (&collect_mu_) std::timed_mutex();
+  new (&collect_mu_) DeadlineMutex();
   runner_.forget_after_fork();
   const auto now = static_cast<std::uint64_t>(core::now_unix_nano());
   {
@@ -1044,7 +1044,7 @@ void MetricsCore::collect_instrument(Instrument* inst, CollectFor target, std::u
 bool MetricsCore::collect(CollectFor target, std::vector<otlp::MetricData>& out,
                           Clock::time_point deadline, const std::atomic<bool>* cancel) {
   check_fork();
-  std::unique_lock<std::timed_mutex> lock(collect_mu_, std::defer_lock);
+  std::unique_lock<DeadlineMutex> lock(collect_mu_, std::defer_lock);
   if (!lock.try_lock_until(deadline)) return false;
   const std::uint64_t seq = collect_seq_.fetch_add(1, std::memory_order_acq_rel) + 1;
   collections_.fetch_add(1, std::memory_order_relaxed);

@@ -36,6 +36,7 @@
 #include "encode/otlp_metrics_types.hpp"
 #include "metrics/attributes.hpp"
 #include "metrics/callback_runner.hpp"
+#include "metrics/deadline_mutex.hpp"
 #include "metrics/exponential.hpp"
 #include "metrics/lookup_table.hpp"
 
@@ -281,7 +282,7 @@ class MetricsCore {
   std::atomic<std::uint64_t> orphan_accepted_{0};
 
   // Collection.
-  std::timed_mutex collect_mu_;
+  DeadlineMutex collect_mu_;
   CallbackRunner runner_;                      // collect_mu_
   std::atomic<std::uint64_t> collect_seq_{0};  // written under collect_mu_
 

@@ -138,7 +138,7 @@ void MetricsTrack::after_fork_child() noexcept {
   // without join or detach; what they waited on is made anew.
   new (&reader_) std::thread();
   new (&cv_) std::condition_variable();
-  new (&export_mu_) std::timed_mutex();
+  new (&export_mu_) DeadlineMutex();
   prometheus_.forget_after_fork();  // the listening socket stays the parent's
   core_.set_prometheus_port(0);
   if (sink_) sink_->after_fork_child();
@@ -176,7 +176,7 @@ bool MetricsTrack::export_now(Clock::time_point deadline,
   if (!sink_ || !settings_.core.enabled) return true;
   core_.check_fork();
   try {
-    std::unique_lock<std::timed_mutex> order(export_mu_, std::defer_lock);
+    std::unique_lock<DeadlineMutex> order(export_mu_, std::defer_lock);
     if (!order.try_lock_until(deadline)) return false;
     std::vector<otlp::MetricData> data;
     if (!core_.collect(CollectFor::kOtlp, data, deadline, cancel)) return false;

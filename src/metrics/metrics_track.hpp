@@ -28,6 +28,7 @@
 #include "emp/telemetry/health.hpp"
 #include "encode/otlp_json.hpp"
 #include "encode/otlp_proto.hpp"
+#include "metrics/deadline_mutex.hpp"
 #include "metrics/metrics_core.hpp"
 #include "metrics/prometheus_endpoint.hpp"
 
@@ -105,7 +106,7 @@ class MetricsTrack {
   encode::otlp::JsonPrelude json_prelude_;
   PrometheusEndpoint prometheus_;
 
-  std::timed_mutex export_mu_;  // keeps exports in collection order
+  DeadlineMutex export_mu_;  // keeps exports in collection order
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;       // mu_
