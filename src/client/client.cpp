@@ -3,6 +3,7 @@
 
 #include <filesystem>
 
+#include "client/health_json.hpp"
 #include "client/resource.hpp"
 #include "config/parse.hpp"
 #include "core/pipeline.hpp"
@@ -17,8 +18,26 @@
 
 namespace emp::telemetry {
 
+// Lets the status-file handler (on the pipeline's thread, which can outlive
+// the client when a shutdown deadline abandons it) reach the client safely.
+struct StatusLink {
+  std::mutex mu;
+  std::function<std::string()> status_json;  // empty once the client is gone
+};
+
 struct Client::Impl {
   explicit Impl(Config c) : config(std::move(c)) {}
+  ~Impl() {
+    if (status_link) {
+      std::lock_guard<std::mutex> lock(status_link->mu);
+      status_link->status_json = nullptr;
+    }
+  }
+  HealthSnapshot full_health() const noexcept {
+    HealthSnapshot h = pipeline->health();
+    if (metrics_track) metrics_track->add_health(h);
+    return h;
+  }
   Config config;
   std::unique_ptr<core::Pipeline> pipeline;
   core::LogFrontend log_front;
@@ -29,7 +48,46 @@ struct Client::Impl {
   // Declared after the pipeline: destroyed first (its sink counts through it).
   std::unique_ptr<metrics::MetricsTrack> metrics_track;
   bool shut_down = false;
+  std::shared_ptr<StatusLink> status_link;
 };
+
+namespace {
+
+// Writes the client's health to its status file every EMP_STATUS_INTERVAL
+// (and once more at shutdown) for `emp-telemetry health` to read.
+class StatusHandler final : public core::RecordHandler {
+ public:
+  StatusHandler(std::shared_ptr<StatusLink> link, std::string path, std::chrono::milliseconds every)
+      : link_(std::move(link)), path_(std::move(path)), every_(every) {}
+  void on_record(const std::uint8_t*, std::size_t) noexcept override {}
+  bool write_out(std::chrono::steady_clock::time_point) noexcept override { return true; }
+  void on_tick(std::chrono::steady_clock::time_point now) noexcept override {
+    if (now < next_) return;
+    next_ = now + every_;
+    write();
+  }
+  void close(std::chrono::steady_clock::time_point) noexcept override { write(); }
+
+ private:
+  void write() noexcept {
+    try {
+      std::string json;
+      {
+        std::lock_guard<std::mutex> lock(link_->mu);
+        if (!link_->status_json) return;
+        json = link_->status_json();
+      }
+      write_file_atomically(path_, json);
+    } catch (...) {
+    }
+  }
+  std::shared_ptr<StatusLink> link_;
+  const std::string path_;
+  const std::chrono::milliseconds every_;
+  std::chrono::steady_clock::time_point next_{};
+};
+
+}  // namespace
 
 namespace {
 std::string absolute_dir(const std::string& dir) {
@@ -180,6 +238,16 @@ Expected<Client> Client::create(Config config) noexcept {
           metrics::TrackSettings::from(c, dir, otel_on), impl->pipeline.get(), &pipe.diagnostics(),
           std::move(sink), make_resource(c), make_scope());
     }
+    if (c.status_interval.count() > 0) {
+      impl->status_link = std::make_shared<StatusLink>();
+      Impl* raw = impl.get();
+      impl->status_link->status_json = [raw] {
+        return health_to_json(raw->full_health(), raw->config, raw->config.status_interval);
+      };
+      pipe.add_handler(core::RecordKind::kStatus,
+                       std::make_unique<StatusHandler>(impl->status_link,
+                                                       status_file_path(dir, c), c.status_interval));
+    }
     impl->pipeline->start();
     impl->metrics_track->start();
     return Client(std::move(impl));
@@ -222,11 +290,7 @@ Logger& Client::log() noexcept { return *impl_->logger; }
 Tracer& Client::tracer() noexcept { return *impl_->tracer; }
 const Config& Client::config() const noexcept { return impl_->config; }
 Metrics& Client::metrics() noexcept { return impl_->metrics_track->metrics(); }
-HealthSnapshot Client::health() const noexcept {
-  HealthSnapshot h = impl_->pipeline->health();
-  impl_->metrics_track->add_health(h);
-  return h;
-}
+HealthSnapshot Client::health() const noexcept { return impl_->full_health(); }
 
 namespace {
 // The metrics track gets half of a flush or shutdown budget at most, so a

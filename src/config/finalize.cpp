@@ -511,6 +511,7 @@ void Finalizer::fill(Config& c) {
   ms(Var::kQueueBlockTimeout, c.queue_block_timeout);
   ms(Var::kFlushInterval, c.flush_interval);
   ms(Var::kShutdownTimeout, c.shutdown_timeout);
+  ms(Var::kStatusInterval, c.status_interval);
 
   // destinations
   flag(Var::kOtelEnabled, c.otel_enabled);

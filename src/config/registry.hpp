@@ -141,6 +141,9 @@ inline constexpr std::int64_t kHour = 60 * kMin;
     "integer with unit ms, s, m or h; no unit = ms.")                                               \
   X(kFlushInterval, "EMP_FLUSH_INTERVAL", Type::kDuration, "200ms", false, 1, kHour, "all",         \
     "How often the background thread drains queues and writes (duration).")                        \
+  X(kStatusInterval, "EMP_STATUS_INTERVAL", Type::kDuration, "5s", false, 0, kHour, "all",          \
+    "How often the client writes its health to <LOG_DIR>/status/<service>-<pid>.json, which "      \
+    "`emp-telemetry health` reads (duration; 0 = never).")                                          \
   X(kShutdownTimeout, "EMP_SHUTDOWN_TIMEOUT", Type::kDuration, "5s", false, 0, 10 * kMin, "all",    \
     "Default deadline of shutdown and of the client's destructor (duration).")                     \
   /* delivery: retry, circuit breaker, disk spool */                                                \

@@ -35,7 +35,10 @@
 
 namespace emp::telemetry::core {
 
-enum class RecordKind : std::uint8_t { kLog = 1, kSpan = 2, kMetric = 3, kEvent = 4, kError = 5 };
+// kStatus carries no records: its handler only uses the periodic tick.
+enum class RecordKind : std::uint8_t {
+  kLog = 1, kSpan = 2, kMetric = 3, kEvent = 4, kError = 5, kStatus = 7
+};
 inline constexpr std::size_t kMaxKinds = 8;
 inline constexpr std::size_t kTracks = static_cast<std::size_t>(Track::kCount);
 inline constexpr std::size_t kReasons = static_cast<std::size_t>(DropReason::kCount);

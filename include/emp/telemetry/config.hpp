@@ -177,6 +177,7 @@ struct Config {
   std::chrono::milliseconds queue_block_timeout{5};   // EMP_QUEUE_BLOCK_TIMEOUT (duration)
   std::chrono::milliseconds flush_interval{200};      // EMP_FLUSH_INTERVAL (duration)
   std::chrono::milliseconds shutdown_timeout{5000};   // EMP_SHUTDOWN_TIMEOUT (duration)
+  std::chrono::milliseconds status_interval{5000};    // EMP_STATUS_INTERVAL (duration; 0 = off)
 
   // destinations (later tracks consume these; declared now so the registry is whole)
   bool otel_enabled = true;                   // OTEL_ENABLED

@@ -323,3 +323,25 @@ TEST_F(LogTrack, NoOtlpLogFileByDefault) {
 
 }  // namespace
 }  // namespace emp::telemetry
+
+namespace emp::telemetry {
+namespace {
+
+TEST_F(LogTrack, StatusFileCarriesTheHealthForTheCli) {
+  auto c = make({{"EMP_STATUS_INTERVAL", "100ms"}});
+  for (int i = 0; i < 25; ++i) c.log().info("status", {{"i", i}});
+  ASSERT_TRUE(c.flush(10s));
+  c.shutdown(5s);  // writes the final status
+  fs::path status = dir_ / "status" / ("test-worker-" + std::to_string(::getpid()) + ".json");
+  ASSERT_TRUE(fs::exists(status));
+  std::ifstream in(status);
+  json j = json::parse(in);
+  EXPECT_EQ(j["service_name"], "test-worker");
+  EXPECT_EQ(j["pid"], ::getpid());
+  EXPECT_EQ(j["tracks"]["logs"]["written"], 25);
+  EXPECT_EQ(j["tracks"]["logs"]["offered"], 25);
+  EXPECT_TRUE(j["destinations"].is_array());
+}
+
+}  // namespace
+}  // namespace emp::telemetry
