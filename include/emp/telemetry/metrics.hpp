@@ -227,8 +227,9 @@ class BoundHistogram : public BoundInstrument {
   using BoundInstrument::BoundInstrument;
 };
 
-// Handle of a synchronous instrument. Default-constructed (or refused: bad
-// name, conflicting registration) handles count their calls as rejected.
+// Handle of a synchronous instrument. A handle refused at creation (bad
+// name, conflicting kind or unit) counts its calls as rejected; a
+// default-constructed one does nothing.
 class InstrumentHandle {
  public:
   InstrumentHandle() noexcept = default;
