@@ -217,7 +217,8 @@ TEST_F(OtlpExport, LogRecordsGoToV1LogsWithTraceIds) {
 }
 
 TEST_F(OtlpExport, EachResponseClassEndsInTheRightCounter) {
-  auto c = make({{"OTEL_EXPORTER_OTLP_ENDPOINT", collector_.base_url()},
+  // Only spans go to this collector: the queued responses are meant for them.
+  auto c = make({{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", collector_.url("/v1/traces")},
                  {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "2"}, {"OTEL_BSP_MAX_QUEUE_SIZE", "2"},
                  {"EMP_RETRY_INITIAL_INTERVAL", "10ms"}});
   collector_.enqueue(Response::partial_success_proto(1, "bad attribute"));
