@@ -71,11 +71,12 @@ void release(SpanState* s) noexcept {
   delete s;
 }
 
-template <typename T>
-inline void put(std::string& b, T v) {
+template <typename T, typename Buffer>
+inline void put(Buffer& b, T v) {
   b.append(reinterpret_cast<const char*>(&v), sizeof v);
 }
-inline void put_str(std::string& b, std::string_view s) {
+template <typename Buffer>
+inline void put_str(Buffer& b, std::string_view s) {
   put<std::uint32_t>(b, static_cast<std::uint32_t>(s.size()));
   b.append(s.data(), s.size());
 }
@@ -94,7 +95,7 @@ void count_rejected_parent(TracerCore* core) noexcept {
 
 }  // namespace
 
-void append_attribute(std::string& blob, std::string_view key, const AttributeValue& v,
+void append_attribute(Blob& blob, std::string_view key, const AttributeValue& v,
                       std::uint32_t limit) {
   using T = AttributeValue::Type;
   if (key.size() > 0xFFFF) key = key.substr(0, 0xFFFF);
@@ -103,9 +104,7 @@ void append_attribute(std::string& blob, std::string_view key, const AttributeVa
   if (v.type() <= T::kDouble) {
     std::string_view str = v.type() == T::kString ? limit_value(v.as_string(), limit) : std::string_view();
     std::size_t value_size = v.type() == T::kString ? 4 + str.size() : v.type() == T::kBool ? 1 : 8;
-    std::size_t at = blob.size();
-    blob.resize(at + 3 + key.size() + value_size);
-    char* p = blob.data() + at;
+    char* p = blob.grow(3 + key.size() + value_size);
     *p++ = static_cast<char>(v.type());
     std::uint16_t kl = static_cast<std::uint16_t>(key.size());
     std::memcpy(p, &kl, 2);
@@ -167,38 +166,34 @@ void append_attribute(std::string& blob, std::string_view key, const AttributeVa
 
 namespace {
 
+void shrink_to_fit_queue(SpanState& s, std::size_t fixed, std::size_t max_payload) noexcept;
+
+inline std::uint8_t* put_blob(std::uint8_t* q, std::string_view blob) noexcept {
+  std::uint32_t n = static_cast<std::uint32_t>(blob.size());
+  std::memcpy(q, &n, 4);
+  if (n) std::memcpy(q + 4, blob.data(), n);
+  return q + 4 + n;
+}
+
 // Writes the finished span into the thread's queue.
 void submit(SpanState& s, std::int64_t end) noexcept {
   core::Pipeline* p = s.core->pipeline;
-  std::string ts;
-  try {
-    if (!s.context.trace_state.empty()) ts = s.context.trace_state.to_header();
-  } catch (...) {
+  std::string ts;  // tracestate is rare: only then is it formatted
+  if (!s.context.trace_state.empty()) [[unlikely]] {
+    try {
+      ts = s.context.trace_state.to_header();
+    } catch (...) {
+    }
   }
-  auto size_now = [&] {
-    return 76 + 6 * 4 + s.name.size() + s.status_message.size() + ts.size() + s.attributes.size() +
-           s.events.size() + s.links.size();
-  };
-  // A span bigger than the queue can hold loses events, then links, then
-  // attributes, each counted as dropped on the span itself.
-  if (size_now() > s.core->max_payload) {
-    s.dropped_events += s.event_count;
-    s.event_count = 0;
-    s.events.clear();
+  if (s.name.size() > 4096) [[unlikely]] s.name.resize(4096);
+  if (s.status_message.size() > 4096) [[unlikely]] s.status_message.resize(4096);
+  const std::size_t fixed = 76 + 6 * 4 + s.name.size() + s.status_message.size() + ts.size();
+  std::size_t size = fixed + s.attributes.size() + s.events.size() + s.links.size();
+  if (size > s.core->max_payload) [[unlikely]] {
+    shrink_to_fit_queue(s, fixed, s.core->max_payload);
+    size = fixed + s.attributes.size() + s.events.size() + s.links.size();
   }
-  if (size_now() > s.core->max_payload) {
-    s.dropped_links += s.link_count;
-    s.link_count = 0;
-    s.links.clear();
-  }
-  if (size_now() > s.core->max_payload) {
-    s.dropped_attributes += s.attribute_count;
-    s.attribute_count = 0;
-    s.attributes.clear();
-  }
-  if (s.name.size() > 4096) s.name.resize(4096);
-  if (s.status_message.size() > 4096) s.status_message.resize(4096);
-  std::uint8_t* b = p->begin(Track::kTraces, core::RecordKind::kSpan, size_now());
+  std::uint8_t* b = p->begin(Track::kTraces, core::RecordKind::kSpan, size);
   if (b == nullptr) return;  // counted by the pipeline
   std::memcpy(b, s.context.trace_id.bytes().data(), 16);
   std::memcpy(b + 16, s.context.span_id.bytes().data(), 8);
@@ -213,21 +208,41 @@ void submit(SpanState& s, std::int64_t end) noexcept {
                         s.attribute_count,    s.event_count,    s.link_count};
   std::memcpy(b + 52, u, sizeof u);
   std::uint8_t* q = b + 76;
-  for (std::string_view blob : {std::string_view(s.name), std::string_view(s.status_message),
-                                std::string_view(ts), std::string_view(s.attributes),
-                                std::string_view(s.events), std::string_view(s.links)}) {
-    std::uint32_t n = static_cast<std::uint32_t>(blob.size());
-    std::memcpy(q, &n, 4);
-    if (n) std::memcpy(q + 4, blob.data(), n);
-    q += 4 + n;
-  }
+  q = put_blob(q, s.name);
+  q = put_blob(q, s.status_message);
+  q = put_blob(q, ts);
+  q = put_blob(q, s.attributes);
+  q = put_blob(q, s.events);
+  put_blob(q, s.links);
   p->commit(Track::kTraces);
+}
+
+// A span bigger than the queue can hold loses events, then links, then
+// attributes, each counted as dropped on the span itself.
+void shrink_to_fit_queue(SpanState& s, std::size_t fixed, std::size_t max_payload) noexcept {
+  auto size = [&] { return fixed + s.attributes.size() + s.events.size() + s.links.size(); };
+  if (size() > max_payload) {
+    s.dropped_events += s.event_count;
+    s.event_count = 0;
+    s.events.clear();
+  }
+  if (size() > max_payload) {
+    s.dropped_links += s.link_count;
+    s.link_count = 0;
+    s.links.clear();
+  }
+  if (size() > max_payload) {
+    s.dropped_attributes += s.attribute_count;
+    s.attribute_count = 0;
+    s.attributes.clear();
+  }
 }
 
 }  // namespace
 }  // namespace trace
 
 using trace::SpanState;
+using trace::Blob;
 
 // ------------------------------------------------------------------ Span
 
@@ -280,7 +295,7 @@ void Span::add_event(std::string_view name, Attributes attributes) noexcept {
     return;
   }
   try {
-    std::string& b = s->events;
+    Blob& b = s->events;
     std::int64_t now = core::now_unix_nano();
     b.append(reinterpret_cast<const char*>(&now), 8);
     if (name.size() > 4096) name = name.substr(0, 4096);
@@ -438,7 +453,7 @@ Span Tracer::start_span(std::string_view name, const SpanOptions& options,
         continue;
       }
       try {
-        std::string& b = s->links;
+        Blob& b = s->links;
         b.append(reinterpret_cast<const char*>(l.context.trace_id.bytes().data()), 16);
         b.append(reinterpret_cast<const char*>(l.context.span_id.bytes().data()), 8);
         b.push_back(static_cast<char>(l.context.flags.value()));
@@ -446,7 +461,7 @@ Span Tracer::start_span(std::string_view name, const SpanOptions& options,
         std::string ts = l.context.trace_state.empty() ? std::string() : l.context.trace_state.to_header();
         trace::put_str(b, ts);
         std::uint32_t count = 0, dropped = 0;
-        std::string blob;
+        Blob blob;
         for (const auto& [k, v] : l.attributes) {
           if (count >= core->limits.link_attribute_count) {
             ++dropped;

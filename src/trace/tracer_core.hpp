@@ -22,7 +22,10 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <string>
+#include <string_view>
 
 #include "core/active_span.hpp"
 #include "core/pipeline.hpp"
@@ -49,6 +52,49 @@ class TracerCore {
   std::size_t max_payload = 0;
 };
 
+// A growable byte buffer that, unlike std::string, never zero-fills what it
+// is about to overwrite; pooled span states keep its capacity, so a warm
+// span appends attributes with plain copies.
+class Blob {
+ public:
+  Blob() = default;
+  Blob(const Blob&) = delete;
+  Blob& operator=(const Blob&) = delete;
+
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  const char* data() const noexcept { return data_.get(); }
+  char* data() noexcept { return data_.get(); }
+  void clear() noexcept { size_ = 0; }
+  operator std::string_view() const noexcept { return {data_.get(), size_}; }  // NOLINT
+
+  // `n` more bytes at the end, uninitialized; may throw std::bad_alloc.
+  char* grow(std::size_t n) {
+    if (size_ + n > cap_) reserve_more(size_ + n);
+    char* p = data_.get() + size_;
+    size_ += n;
+    return p;
+  }
+  void append(const char* p, std::size_t n) {
+    if (n) std::memcpy(grow(n), p, n);
+  }
+  void append(std::size_t n, char c) { std::memset(grow(n), c, n); }
+  void push_back(char c) { *grow(1) = c; }
+
+ private:
+  void reserve_more(std::size_t need) {
+    std::size_t cap = cap_ ? cap_ * 2 : 256;
+    while (cap < need) cap *= 2;
+    std::unique_ptr<char[]> next(new char[cap]);
+    if (size_) std::memcpy(next.get(), data_.get(), size_);
+    data_ = std::move(next);
+    cap_ = cap;
+  }
+  std::unique_ptr<char[]> data_;
+  std::size_t size_ = 0;
+  std::size_t cap_ = 0;
+};
+
 // The state behind a Span handle. Pooled per thread; a state is reused only
 // once its span has ended and no Scope refers to it.
 struct SpanState {
@@ -68,12 +114,12 @@ struct SpanState {
   std::uint32_t attribute_count = 0, dropped_attributes = 0;
   std::uint32_t event_count = 0, dropped_events = 0;
   std::uint32_t link_count = 0, dropped_links = 0;
-  std::string attributes, events, links;
+  Blob attributes, events, links;
   core::ActiveSpanIds ids{};
 };
 
 // Appends one attribute to a blob, applying the value length limit.
-void append_attribute(std::string& blob, std::string_view key, const AttributeValue& value,
+void append_attribute(Blob& blob, std::string_view key, const AttributeValue& value,
                       std::uint32_t value_length_limit);
 
 }  // namespace emp::telemetry::trace
