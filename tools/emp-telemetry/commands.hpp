@@ -34,8 +34,29 @@ struct DemoArgs {
   std::optional<std::string> log_dir;  // --log-dir: overrides LOG_DIR
 };
 
+// `gen`: how counts and --duration combine is described in gen.cpp.
+struct GenArgs {
+  std::optional<std::uint64_t> spans;    // --spans N
+  std::optional<std::uint64_t> logs;     // --logs N
+  std::optional<std::uint64_t> metrics;  // --metrics N (measurements)
+  double rate = 0;                       // --rate: records/s over all threads; 0 = no limit
+  std::uint32_t threads = 1;             // --threads
+  std::optional<double> duration;        // --duration SECONDS
+  double flush_timeout = 60;             // --flush-timeout SECONDS for the final flush
+  bool json = false;                     // --json: one JSON object
+};
+
+struct HealthArgs {
+  std::optional<std::string> dir;  // --dir: LOG_DIR of the processes (default: the config's)
+  bool json = false;               // --json: the status files as one JSON array
+};
+
 int run_config(const GlobalArgs& global, const ConfigArgs& args);
 int run_env(const GlobalArgs& global, const EnvArgs& args);
 int run_demo(const GlobalArgs& global, const DemoArgs& args);
+// Exit 0 when every generated record was delivered, 1 otherwise.
+int run_gen(const GlobalArgs& global, const GenArgs& args);
+// Exit 0 all running processes healthy, 1 no status file, 2 something degraded.
+int run_health(const GlobalArgs& global, const HealthArgs& args);
 
 }  // namespace emp::telemetry::cli

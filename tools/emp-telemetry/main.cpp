@@ -4,6 +4,9 @@
 //   emp-telemetry [--preset api|webhook|machine|worker] config [--json] [--check]
 //   emp-telemetry env [--markdown | --json]
 //   emp-telemetry demo [--jobs N] [--slow-ms MS] [--log-dir DIR]
+//   emp-telemetry gen [--spans N] [--logs N] [--metrics N] [--rate R] [--threads T]
+//                     [--duration S] [--flush-timeout S] [--json]
+//   emp-telemetry health [--dir DIR] [--json]
 #include <exception>
 #include <iostream>
 #include <string>
@@ -20,7 +23,8 @@ int main(int argc, char** argv) {
   try {
     CLI::App app{
         "emp-telemetry: inspect the configuration of the emp telemetry client, list the\n"
-        "environment variables it reads, and run a demo worker that writes real telemetry."};
+        "environment variables it reads, run a demo worker that writes real telemetry,\n"
+        "generate load through the library, and show the health of running services."};
     app.require_subcommand(1);
     app.fallthrough();  // global options may also follow the subcommand name
 
@@ -67,6 +71,56 @@ int main(int argc, char** argv) {
     demo->add_option("--log-dir", demo_args.log_dir,
                      "Directory for the log files (overrides LOG_DIR)");
 
+    // Counts: digits only, so "-3" is an error rather than a huge unsigned.
+    const CLI::Validator count(
+        [](std::string& value) -> std::string {
+          if (!value.empty() && value.size() <= 19 &&
+              value.find_first_not_of("0123456789") == std::string::npos) {
+            return {};
+          }
+          return "expected a count (a non-negative integer), got '" + value + "'";
+        },
+        "COUNT");
+    cli::GenArgs gen_args;
+    auto* gen = app.add_subcommand(
+        "gen",
+        "Generate load through the library (spans of job lifecycles, log records, metric\n"
+        "measurements) to the destinations of the environment, flush, and print what was\n"
+        "generated, delivered, spooled and dropped. Exits 0 only when everything generated\n"
+        "was delivered. Without --duration the counts are generated exactly; with\n"
+        "--duration the counts cap their tracks, and with no count all three tracks run.");
+    gen->add_option("--spans", gen_args.spans, "Spans to generate (5 per job trace)")->check(count);
+    gen->add_option("--logs", gen_args.logs, "Log records to generate")->check(count);
+    gen->add_option("--metrics", gen_args.metrics,
+                    "Metric measurements to generate (over a counter, a gauge and a histogram,\n"
+                    "20 attribute sets each)")
+        ->check(count);
+    gen->add_option("--rate", gen_args.rate,
+                    "Records per second over all threads and tracks (0 = as fast as possible)")
+        ->check(CLI::Range(0.0, 1e9))
+        ->capture_default_str();
+    gen->add_option("--threads", gen_args.threads, "Generating threads")
+        ->check(CLI::Range(1u, 256u))
+        ->capture_default_str();
+    gen->add_option("--duration", gen_args.duration, "Generate for this many seconds")
+        ->check(CLI::Range(0.001, 86400.0));
+    gen->add_option("--flush-timeout", gen_args.flush_timeout,
+                    "Seconds to wait for delivery after generating")
+        ->check(CLI::Range(0.0, 86400.0))
+        ->capture_default_str();
+    gen->add_flag("--json", gen_args.json, "Print the summary as one JSON object");
+
+    cli::HealthArgs health_args;
+    auto* health = app.add_subcommand(
+        "health",
+        "Show the health of the processes writing under a log directory, from their status\n"
+        "files (<LOG_DIR>/status/*.json, written every EMP_STATUS_INTERVAL). Exits 0 when\n"
+        "every running process is healthy, 1 when there is no status file, 2 when a running\n"
+        "process has a degraded or circuit_open destination or a stale status.");
+    health->add_option("--dir", health_args.dir,
+                       "Log directory to read (default: LOG_DIR of the configuration)");
+    health->add_flag("--json", health_args.json, "Print the status files as one JSON array");
+
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -80,6 +134,8 @@ int main(int argc, char** argv) {
     if (config->parsed()) return cli::run_config(global, config_args);
     if (env->parsed()) return cli::run_env(global, env_args);
     if (demo->parsed()) return cli::run_demo(global, demo_args);
+    if (gen->parsed()) return cli::run_gen(global, gen_args);
+    if (health->parsed()) return cli::run_health(global, health_args);
     std::cerr << app.help();
     return 2;
   } catch (const std::exception& e) {

@@ -1,0 +1,910 @@
+// `emp-telemetry gen`: a load generator in the manner of the OpenTelemetry
+// Collector's telemetrygen, built on the library itself. It creates a Client
+// exactly as a service does (environment + --preset), generates spans, log
+// records and metric measurements that look like the job queue's own traffic
+// (job lifecycle spans of one trace per job, `job-<uuid>` ids, worker ids,
+// HTTP attributes, a 200-byte payload attribute), from several threads and at
+// a bounded total rate if asked, then flushes and proves where every record
+// went: generated, written (delivered), spooled and dropped by reason, per
+// track and per destination. It exits 0 only when everything generated was
+// delivered, so it doubles as an end-to-end check of a collector setup.
+//
+// How counts and --duration combine:
+//   * without --duration, exactly --spans/--logs/--metrics records are
+//     generated (at least one of them must be given);
+//   * with --duration S, generation runs for S seconds; a count given for a
+//     track caps that track (it stops early once the count is reached), a
+//     track without a count is not generated, and when no count is given at
+//     all, spans, logs and metrics are all generated for S seconds.
+// --rate applies to the total of all records over all threads (0 = as fast
+// as the client accepts them).
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <random>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "emp/telemetry/client.hpp"
+#include "emp/telemetry/health.hpp"
+#include "emp/telemetry/log.hpp"
+#include "emp/telemetry/metrics.hpp"
+#include "emp/telemetry/trace.hpp"
+
+namespace emp::telemetry::cli {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr std::uint64_t kUncapped = std::numeric_limits<std::uint64_t>::max();
+constexpr std::size_t kSeriesPerInstrument = 20;
+constexpr std::size_t kPayloadBytes = 200;
+// One job in twenty fails, as a busy queue's do.
+constexpr std::uint64_t kFailOneIn = 20;
+
+// The generated kinds of record, in the order the summary lists them.
+enum Kind : std::size_t { kSpans = 0, kLogs = 1, kMetrics = 2, kKinds = 3 };
+constexpr std::array<const char*, kKinds> kKindNames{"spans", "logs", "metrics"};
+constexpr std::array<Track, kKinds> kKindTrack{Track::kTraces, Track::kLogs, Track::kMetrics};
+
+constexpr std::array<const char*, 4> kJobTypes{"image_generation", "text_generation",
+                                               "image_upscale", "model_download"};
+constexpr std::array<const char*, 5> kErrorTypes{"timeout", "memory", "network", "model",
+                                                 "validation"};
+
+// `job-<uuid v4>`, the job queue's id format.
+std::string make_job_id(std::mt19937_64& rng) {
+  std::array<std::uint8_t, 16> b{};
+  for (std::size_t i = 0; i < b.size(); i += 8) {
+    const std::uint64_t r = rng();
+    for (std::size_t k = 0; k < 8; ++k) b[i + k] = static_cast<std::uint8_t>(r >> (8 * k));
+  }
+  b[6] = static_cast<std::uint8_t>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<std::uint8_t>((b[8] & 0x3f) | 0x80);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "job-";
+  out.reserve(40);
+  for (std::size_t i = 0; i < b.size(); ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
+    out += kHex[b[i] >> 4];
+    out += kHex[b[i] & 0x0f];
+  }
+  return out;
+}
+
+// A printable payload of exactly kPayloadBytes, different per thread so that
+// compression sees realistic (not constant) data.
+std::string make_payload(std::mt19937_64& rng) {
+  static constexpr char kAlphabet[] =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,.:_-";
+  std::string s = "{\"prompt\":\"";
+  while (s.size() < kPayloadBytes - 2) s += kAlphabet[rng() % (sizeof kAlphabet - 1)];
+  s += "\"}";
+  return s;
+}
+
+// The shared state of one run: what each track may still generate, the rate
+// schedule and the stop signal.
+struct Plan {
+  std::array<std::uint64_t, kKinds> cap{};  // 0 = track off, kUncapped = until time is up
+  std::array<std::atomic<std::uint64_t>, kKinds> claimed{};
+  std::atomic<std::uint64_t> paced{0};  // records released by the rate schedule
+  double rate = 0;                      // records per second over all threads; 0 = no limit
+  SteadyClock::time_point start;
+  std::optional<SteadyClock::time_point> end;  // --duration
+  std::atomic<bool> stop{false};
+  // Set while a destination's send queue is backed up (see run_gen); the
+  // generating threads then wait instead of filling it past its memory cap.
+  std::atomic<bool> throttle{false};
+};
+
+// The attribute sets of one metric instrument: kSeriesPerInstrument sets kept
+// alive for the whole run (Fields only view their strings).
+struct SeriesSet {
+  std::vector<std::string> keys;
+  std::vector<std::vector<std::string>> storage;
+  std::vector<std::vector<Field>> fields;
+};
+
+SeriesSet make_series(const std::vector<std::string>& keys,
+                      const std::vector<std::vector<std::string>>& values_per_key) {
+  SeriesSet set;
+  set.keys = keys;
+  set.storage.resize(kSeriesPerInstrument);
+  for (std::size_t s = 0; s < kSeriesPerInstrument; ++s) {
+    // Mixed-radix walk over the value lists: distinct combinations.
+    std::size_t n = s;
+    for (std::size_t k = 0; k < keys.size(); ++k) {
+      const auto& values = values_per_key[k];
+      set.storage[s].push_back(values[n % values.size()]);
+      n /= values.size();
+    }
+  }
+  return set;
+}
+
+// Points the Fields at the strings; called once the set is in its final place.
+void bind_fields(SeriesSet& set) {
+  set.fields.assign(kSeriesPerInstrument, {});
+  for (std::size_t s = 0; s < kSeriesPerInstrument; ++s) {
+    for (std::size_t k = 0; k < set.keys.size(); ++k) {
+      set.fields[s].push_back(Field{set.keys[k], FieldValue(set.storage[s][k])});
+    }
+  }
+}
+
+// Instruments and their attribute sets, shared by every thread.
+struct MetricsPlan {
+  Counter processed;
+  Gauge queue_depth;
+  Histogram duration;
+  SeriesSet processed_series;
+  SeriesSet depth_series;
+  SeriesSet duration_series;
+};
+
+void init_metrics(MetricsPlan& m, Client& client, const std::string& machine_id) {
+  Metrics& metrics = client.metrics();
+  InstrumentOptions jobs;
+  jobs.unit = "{job}";
+  jobs.description = "jobs processed";
+  m.processed = metrics.create_counter("gen_jobs_processed_total", jobs);
+  jobs.description = "jobs waiting";
+  m.queue_depth = metrics.create_gauge("gen_queue_depth", jobs);
+  InstrumentOptions seconds;
+  seconds.unit = "s";
+  seconds.description = "job duration";
+  seconds.boundaries = {0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300};
+  m.duration = metrics.create_histogram("gen_job_duration_seconds", seconds);
+  std::vector<std::string> types(kJobTypes.begin(), kJobTypes.end());
+  std::vector<std::string> workers;
+  for (int i = 0; i < 5; ++i) workers.push_back(machine_id + "-worker-" + std::to_string(i));
+  // 4 job types x 5 statuses/workers/queues = 20 distinct sets per instrument.
+  m.processed_series =
+      make_series({"job_type", "status", "service_type"},
+                  {types, {"completed", "failed", "timeout", "cancelled", "retried"}, {"comfyui"}});
+  m.depth_series =
+      make_series({"queue", "worker_id"}, {{"default", "priority", "batch", "gpu-large"}, workers});
+  m.duration_series = make_series(
+      {"job_type", "status"}, {types, {"completed", "failed", "timeout", "cancelled", "retried"}});
+  bind_fields(m.processed_series);
+  bind_fields(m.depth_series);
+  bind_fields(m.duration_series);
+}
+
+// Generates the records of one thread. Each kind keeps its own small state
+// machine so that consecutive records read like the traffic of real jobs.
+class Generator {
+ public:
+  Generator(Client& client, Plan& plan, const MetricsPlan& metrics, std::size_t index,
+            std::uint64_t seed)
+      : client_(client),
+        plan_(plan),
+        metrics_(metrics),
+        rng_(seed),
+        machine_id_(client.config().machine_id),
+        worker_id_(machine_id_ + "-worker-" + std::to_string(index)),
+        // The client adds worker_id itself when WORKER_ID is configured; the
+        // simulated worker of this thread then goes under job.worker.
+        worker_key_(client.config().worker_id.empty() ? "worker_id" : "job.worker"),
+        payload_(make_payload(rng_)) {}
+
+  void run() {
+    std::array<bool, kKinds> done{};
+    for (std::size_t k = 0; k < kKinds; ++k) done[k] = plan_.cap[k] == 0;
+    while (!plan_.stop.load(std::memory_order_relaxed)) {
+      bool any = false;
+      for (std::size_t k = 0; k < kKinds; ++k) {
+        if (done[k]) continue;
+        if (plan_.cap[k] != kUncapped &&
+            plan_.claimed[k].fetch_add(1, std::memory_order_relaxed) >= plan_.cap[k]) {
+          done[k] = true;
+          continue;
+        }
+        if (!pace()) return;
+        any = true;
+        switch (static_cast<Kind>(k)) {
+          case kSpans:
+            span();
+            break;
+          case kLogs:
+            log();
+            break;
+          case kMetrics:
+            measurement();
+            break;
+          default:
+            break;
+        }
+        ++generated_[k];
+      }
+      if (!any) return;
+    }
+  }
+
+  const std::array<std::uint64_t, kKinds>& generated() const { return generated_; }
+
+ private:
+  // Waits for the next slot of the rate schedule (and while throttled);
+  // false when the run is over.
+  bool pace() {
+    while (plan_.throttle.load(std::memory_order_relaxed) &&
+           !plan_.stop.load(std::memory_order_relaxed)) {
+      if (plan_.end && SteadyClock::now() >= *plan_.end) break;
+      std::this_thread::sleep_for(milliseconds(1));
+    }
+    if (plan_.rate > 0) {
+      const std::uint64_t slot = plan_.paced.fetch_add(1, std::memory_order_relaxed);
+      const auto due =
+          plan_.start + std::chrono::duration_cast<SteadyClock::duration>(
+                            std::chrono::duration<double>(static_cast<double>(slot) / plan_.rate));
+      if (plan_.end && due >= *plan_.end) {
+        plan_.stop.store(true, std::memory_order_relaxed);
+        return false;
+      }
+      if (due > SteadyClock::now()) std::this_thread::sleep_until(due);
+    }
+    if (plan_.end && SteadyClock::now() >= *plan_.end) {
+      plan_.stop.store(true, std::memory_order_relaxed);
+      return false;
+    }
+    return true;
+  }
+
+  void new_job() {
+    job_id_ = make_job_id(rng_);
+    job_type_ = kJobTypes[rng_() % kJobTypes.size()];
+    priority_ = static_cast<int>(rng_() % 10);
+    failed_ = rng_() % kFailOneIn == 0;
+    error_type_ = kErrorTypes[rng_() % kErrorTypes.size()];
+    duration_ms_ = 200 + static_cast<std::int64_t>(rng_() % 30000);
+  }
+
+  // The lifecycle of one job as five spans of one trace: job.submit (the
+  // API, producer) hands the trace context to the worker in the job's JSON
+  // payload; the worker extracts it for job.claim, then job.process, the
+  // connector's process.http_request, and job.complete or job.fail.
+  void span() {
+    Tracer& tracer = client_.tracer();
+    switch (span_step_) {
+      case 0: {
+        new_job();
+        SpanOptions options;
+        options.kind = SpanKind::kProducer;
+        options.root = true;
+        Span s = tracer.start_span("job.submit", options,
+                                   {{"job.id", job_id_},
+                                    {"job.type", job_type_},
+                                    {"job.priority", priority_},
+                                    {"job.queue", "default"},
+                                    {"job.service_type", "comfyui"},
+                                    {"lifecycle.stage", "submit"},
+                                    {"component.type", "api"},
+                                    {"gen.payload", payload_}});
+        Scope scope(s);
+        job_payload_ = tracer.inject_job_payload("{\"job_id\":\"" + job_id_ + "\",\"type\":\"" +
+                                                 job_type_ + "\",\"input\":" + payload_ + "}");
+        break;
+      }
+      case 1: {
+        SpanOptions options;
+        options.kind = SpanKind::kConsumer;
+        options.parent = tracer.extract_job_payload(job_payload_);
+        Span s =
+            tracer.start_span("job.claim", options,
+                              {{"job.id", job_id_},
+                               {"job.type", job_type_},
+                               {"job.worker", worker_id_},
+                               {"job.machine", machine_id_},
+                               {"job.queue_wait_time_ms", static_cast<std::int64_t>(rng_() % 5000)},
+                               {"lifecycle.stage", "claim"},
+                               {"component.type", "worker"},
+                               {"gen.payload", payload_}});
+        claim_ = s.context();
+        break;
+      }
+      case 2: {
+        SpanOptions options;
+        options.parent = claim_;
+        Span s = tracer.start_span("job.process", options,
+                                   {{"job.id", job_id_},
+                                    {"job.type", job_type_},
+                                    {"job.priority", priority_},
+                                    {"job.worker", worker_id_},
+                                    {"job.machine", machine_id_},
+                                    {"job.connector", "comfyui"},
+                                    {"lifecycle.stage", "process"},
+                                    {"component.type", "worker"},
+                                    {"gen.payload", payload_}});
+        process_ = s.context();
+        break;
+      }
+      case 3: {
+        SpanOptions options;
+        options.kind = SpanKind::kClient;
+        options.parent = process_;
+        const std::int64_t status = failed_ ? 500 : 200;
+        Span s = tracer.start_span("process.http_request", options,
+                                   {{"http.request.method", "POST"},
+                                    {"url.full", "http://127.0.0.1:8188/prompt"},
+                                    {"server.address", "127.0.0.1"},
+                                    {"server.port", 8188},
+                                    {"http.response.status_code", status},
+                                    {"http.request.body.size", 2048},
+                                    {"job.id", job_id_},
+                                    {"lifecycle.stage", "process"},
+                                    {"component.type", "connector"},
+                                    {"gen.payload", payload_}});
+        if (failed_) s.set_status(StatusCode::kError, "HTTP 500");
+        break;
+      }
+      default: {
+        SpanOptions options;
+        options.parent = process_;
+        Span s = tracer.start_span(failed_ ? "job.fail" : "job.complete", options,
+                                   {{"job.id", job_id_},
+                                    {"job.type", job_type_},
+                                    {"job.final_status", failed_ ? "failed" : "completed"},
+                                    {"job.duration_ms", duration_ms_},
+                                    {"job.success", !failed_},
+                                    {"lifecycle.stage", failed_ ? "fail" : "complete"},
+                                    {"component.type", "worker"},
+                                    {"gen.payload", payload_}});
+        if (failed_) {
+          s.set_attribute("job.error_type", error_type_);
+          s.set_status(StatusCode::kError, "job failed");
+        } else {
+          s.set_status(StatusCode::kOk);
+        }
+        break;
+      }
+    }
+    span_step_ = (span_step_ + 1) % 5;
+  }
+
+  // The operational events of one job: received, started, progress, and
+  // completed or failed, with the queue's correlation fields.
+  void log() {
+    Logger& log = client_.log();
+    if (log_step_ == 0) {
+      log_job_id_ = make_job_id(rng_);
+      log_job_type_ = kJobTypes[rng_() % kJobTypes.size()];
+      log_failed_ = rng_() % kFailOneIn == 0;
+    }
+    const std::string_view wk = worker_key_;
+    const std::string& worker = worker_id_;
+    const std::int64_t duration_ms = 200 + static_cast<std::int64_t>(rng_() % 30000);
+    switch (log_step_) {
+      case 0:
+        log.info("job received", {{"event", "job_received"},
+                                  {"job_id", log_job_id_},
+                                  {"job_type", log_job_type_},
+                                  {wk, worker},
+                                  {"priority", static_cast<std::int64_t>(rng_() % 10)},
+                                  {"queue", "default"},
+                                  {"status", "queued"},
+                                  {"http.method", "POST"},
+                                  {"http.route", "/api/jobs"},
+                                  {"http.status_code", 201},
+                                  {"payload", payload_}});
+        break;
+      case 1:
+        log.info("job started", {{"event", "job_started"},
+                                 {"job_id", log_job_id_},
+                                 {"job_type", log_job_type_},
+                                 {wk, worker},
+                                 {"queue_wait_time_ms", static_cast<std::int64_t>(rng_() % 5000)},
+                                 {"status", "in_progress"},
+                                 {"payload", payload_}});
+        break;
+      case 2:
+        log.info("job progress", {{"event", "job_progress"},
+                                  {"job_id", log_job_id_},
+                                  {wk, worker},
+                                  {"progress_percent", 50},
+                                  {"http.method", "GET"},
+                                  {"http.url", "http://127.0.0.1:8188/history"},
+                                  {"http.status_code", 200},
+                                  {"payload", payload_}});
+        break;
+      default:
+        if (log_failed_) {
+          log.error("job failed", {{"event", "job_failed"},
+                                   {"job_id", log_job_id_},
+                                   {"job_type", log_job_type_},
+                                   {wk, worker},
+                                   {"duration_ms", duration_ms},
+                                   {"status", "failed"},
+                                   {"success", false},
+                                   {"error_type", kErrorTypes[rng_() % kErrorTypes.size()]},
+                                   {"error", "inference server answered HTTP 500"},
+                                   {"payload", payload_}});
+        } else {
+          log.info("job completed", {{"event", "job_completed"},
+                                     {"job_id", log_job_id_},
+                                     {"job_type", log_job_type_},
+                                     {wk, worker},
+                                     {"duration_ms", duration_ms},
+                                     {"status", "completed"},
+                                     {"success", true},
+                                     {"payload", payload_}});
+        }
+        break;
+    }
+    log_step_ = (log_step_ + 1) % 4;
+  }
+
+  // One measurement, in turn on the counter, the gauge and the histogram,
+  // each on one of its kSeriesPerInstrument attribute sets.
+  void measurement() {
+    const std::size_t series = (metric_step_ / 3 + rng_()) % kSeriesPerInstrument;
+    switch (metric_step_ % 3) {
+      case 0:
+        metrics_.processed.add(1, std::span<const Field>(metrics_.processed_series.fields[series]));
+        break;
+      case 1:
+        metrics_.queue_depth.record(static_cast<std::int64_t>(rng_() % 500),
+                                    std::span<const Field>(metrics_.depth_series.fields[series]));
+        break;
+      default:
+        metrics_.duration.record(static_cast<double>(rng_() % 300000) / 1000.0,
+                                 std::span<const Field>(metrics_.duration_series.fields[series]));
+        break;
+    }
+    ++metric_step_;
+  }
+
+  Client& client_;
+  Plan& plan_;
+  const MetricsPlan& metrics_;
+  std::mt19937_64 rng_;
+  const std::string machine_id_;
+  const std::string worker_id_;
+  const std::string_view worker_key_;
+  const std::string payload_;
+  std::array<std::uint64_t, kKinds> generated_{};
+
+  int span_step_ = 0;
+  std::string job_id_;
+  std::string job_type_;
+  int priority_ = 0;
+  bool failed_ = false;
+  std::string error_type_;
+  std::int64_t duration_ms_ = 0;
+  std::string job_payload_;
+  SpanContext claim_;
+  SpanContext process_;
+
+  int log_step_ = 0;
+  std::string log_job_id_;
+  std::string log_job_type_;
+  bool log_failed_ = false;
+
+  std::uint64_t metric_step_ = 0;
+};
+
+double seconds_between(SteadyClock::time_point a, SteadyClock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+nlohmann::json dropped_json(
+    const std::array<std::uint64_t, static_cast<std::size_t>(DropReason::kCount)>& d) {
+  nlohmann::json j = nlohmann::json::object();
+  for (std::size_t r = 0; r < d.size(); ++r) {
+    if (d[r] != 0) j[std::string(to_string(static_cast<DropReason>(r)))] = d[r];
+  }
+  return j;
+}
+
+std::string reasons_text(
+    const std::array<std::uint64_t, static_cast<std::size_t>(DropReason::kCount)>& d) {
+  std::string out;
+  for (std::size_t r = 0; r < d.size(); ++r) {
+    if (d[r] == 0) continue;
+    out += (out.empty() ? "" : ", ") + std::string(to_string(static_cast<DropReason>(r))) + "=" +
+           std::to_string(d[r]);
+  }
+  return out.empty() ? "-" : out;
+}
+
+std::uint64_t sum(
+    const std::array<std::uint64_t, static_cast<std::size_t>(DropReason::kCount)>& d) {
+  std::uint64_t n = 0;
+  for (auto x : d) n += x;
+  return n;
+}
+
+// Whether every record of kind `k` was delivered, and if not, why not.
+// Spans and log records are single records: the track must have written at
+// least as many as were generated (records an earlier run left in the spool
+// are written too), and every destination of the track (the OTLP export of
+// log records is one besides the log file) must have taken as many, with
+// nothing dropped or left in the spool. Metric measurements are aggregated
+// into data points: every measurement must have been accepted, and every
+// data point exported must have been delivered.
+struct Verdict {
+  bool delivered = false;
+  bool final = false;  // something was dropped: waiting longer cannot help
+  std::string why;
+};
+
+Verdict judge(Kind k, std::uint64_t generated, const HealthSnapshot& h) {
+  Verdict v;
+  const Track track = kKindTrack[k];
+  const TrackHealth& t = h.track(track);
+  if (t.dropped_total() != 0) {
+    v.final = true;
+    v.why = std::to_string(t.dropped_total()) + " dropped (" + reasons_text(t.dropped) + ")";
+    return v;
+  }
+  for (const auto& d : h.destinations) {
+    if (d.track != track) continue;
+    if (sum(d.dropped) != 0) {
+      v.final = true;
+      v.why = d.name + ": " + std::to_string(sum(d.dropped)) + " dropped (" +
+              reasons_text(d.dropped) + ")";
+      return v;
+    }
+  }
+  if (t.spooled != 0) {
+    v.why = std::to_string(t.spooled) + " still in the disk spool";
+    return v;
+  }
+  if (k == kMetrics) {
+    if (t.accepted < generated) {
+      v.why = std::to_string(generated - t.accepted) + " measurements not accepted";
+      return v;
+    }
+    if (t.written == 0) {
+      v.why = "no data point delivered yet";
+      return v;
+    }
+  } else if (t.written < generated) {
+    v.why = std::to_string(generated - t.written) + " not written yet";
+    return v;
+  }
+  for (const auto& d : h.destinations) {
+    if (d.track != track) continue;
+    if (d.spooled != 0) {
+      v.why = d.name + ": " + std::to_string(d.spooled) + " still in the disk spool";
+      return v;
+    }
+    if (k != kMetrics && d.delivered < generated) {
+      v.why = d.name + ": " + std::to_string(generated - d.delivered) + " not delivered yet";
+      return v;
+    }
+  }
+  v.delivered = true;
+  return v;
+}
+
+struct Outcome {
+  std::array<std::uint64_t, kKinds> generated{};
+  std::array<Verdict, kKinds> verdicts{};
+  bool delivered = true;
+};
+
+Outcome assess(const std::array<std::uint64_t, kKinds>& generated,
+               const std::array<bool, kKinds>& requested, const HealthSnapshot& h) {
+  Outcome o;
+  o.generated = generated;
+  for (std::size_t k = 0; k < kKinds; ++k) {
+    if (!requested[k]) continue;
+    o.verdicts[k] = judge(static_cast<Kind>(k), generated[k], h);
+    o.delivered = o.delivered && o.verdicts[k].delivered;
+  }
+  return o;
+}
+
+bool any_final(const Outcome& o, const std::array<bool, kKinds>& requested) {
+  for (std::size_t k = 0; k < kKinds; ++k) {
+    if (requested[k] && o.verdicts[k].final) return true;
+  }
+  return false;
+}
+
+struct Timing {
+  double generation_s = 0;  // start of generation to the last record generated
+  double total_s = 0;       // start of generation to the end of the final flush
+  double throttled_s = 0;   // generation paused for a backed-up destination
+  bool flushed = false;     // everything delivered before --flush-timeout
+  bool shutdown_ok = false;
+};
+
+nlohmann::json summary_json(const GenArgs& args, const Outcome& o,
+                            const std::array<bool, kKinds>& requested, const HealthSnapshot& h,
+                            const Timing& timing) {
+  nlohmann::json j;
+  std::uint64_t total = 0;
+  nlohmann::json tracks = nlohmann::json::object();
+  for (std::size_t k = 0; k < kKinds; ++k) {
+    if (!requested[k]) continue;
+    total += o.generated[k];
+    const TrackHealth& t = h.track(kKindTrack[k]);
+    nlohmann::json tj;
+    tj["track"] = std::string(to_string(kKindTrack[k]));
+    tj["generated"] = o.generated[k];
+    tj["offered"] = t.offered;
+    tj["accepted"] = t.accepted;
+    tj["written"] = t.written;
+    tj["spooled"] = t.spooled;
+    tj["recovered"] = t.recovered;
+    tj["dropped_total"] = t.dropped_total();
+    tj["dropped"] = dropped_json(t.dropped);
+    tj["delivered"] = o.verdicts[k].delivered;
+    if (!o.verdicts[k].delivered) tj["problem"] = o.verdicts[k].why;
+    tracks[kKindNames[k]] = std::move(tj);
+  }
+  j["tracks"] = std::move(tracks);
+  nlohmann::json dests = nlohmann::json::array();
+  for (const auto& d : h.destinations) {
+    dests.push_back({{"name", d.name},
+                     {"track", std::string(to_string(d.track))},
+                     {"state", d.state},
+                     {"requests", d.requests},
+                     {"retried", d.retried},
+                     {"delivered", d.delivered},
+                     {"spooled", d.spooled},
+                     {"dropped", dropped_json(d.dropped)},
+                     {"last_error", d.last_error}});
+  }
+  j["destinations"] = std::move(dests);
+  j["threads"] = args.threads;
+  j["rate_limit"] = args.rate;
+  j["generated_total"] = total;
+  j["generation_seconds"] = timing.generation_s;
+  j["elapsed_seconds"] = timing.total_s;
+  j["generated_per_second"] = timing.generation_s > 0 ? total / timing.generation_s : 0.0;
+  j["delivered_per_second"] = timing.total_s > 0 ? total / timing.total_s : 0.0;
+  j["throttled_seconds"] = timing.throttled_s;
+  j["flushed"] = timing.flushed;
+  j["delivered"] = o.delivered;
+  return j;
+}
+
+void print_summary(const GenArgs& args, const Outcome& o, const std::array<bool, kKinds>& requested,
+                   const HealthSnapshot& h, const Timing& timing) {
+  std::uint64_t total = 0;
+  std::string what;
+  for (std::size_t k = 0; k < kKinds; ++k) {
+    if (!requested[k]) continue;
+    total += o.generated[k];
+    what += (what.empty() ? "" : ", ") + std::to_string(o.generated[k]) + " " +
+            (k == kMetrics ? "measurements" : kKindNames[k]);
+  }
+  std::printf("emp-telemetry gen: generated %s with %u thread%s in %.2f s (%.0f records/s%s)\n",
+              what.c_str(), args.threads, args.threads == 1 ? "" : "s", timing.generation_s,
+              timing.generation_s > 0 ? static_cast<double>(total) / timing.generation_s : 0.0,
+              args.rate > 0
+                  ? (", limit " + std::to_string(static_cast<long long>(args.rate)) + "/s").c_str()
+                  : "");
+  std::printf("elapsed %.2f s including the final flush (%.0f records/s delivered end to end)\n",
+              timing.total_s,
+              timing.total_s > 0 ? static_cast<double>(total) / timing.total_s : 0.0);
+  if (timing.throttled_s > 0) {
+    std::printf("paused %.2f s in all while a destination's send queue was backed up\n",
+                timing.throttled_s);
+  }
+  std::printf("\n");
+  std::printf("  %-8s %10s %10s %10s %8s %8s  %s\n", "track", "generated", "offered", "written",
+              "spooled", "dropped", "drops by reason");
+  for (std::size_t k = 0; k < kKinds; ++k) {
+    if (!requested[k]) continue;
+    const TrackHealth& t = h.track(kKindTrack[k]);
+    std::printf(
+        "  %-8s %10llu %10llu %10llu %8llu %8llu  %s\n",
+        std::string(to_string(kKindTrack[k])).c_str(),
+        static_cast<unsigned long long>(o.generated[k]), static_cast<unsigned long long>(t.offered),
+        static_cast<unsigned long long>(t.written), static_cast<unsigned long long>(t.spooled),
+        static_cast<unsigned long long>(t.dropped_total()), reasons_text(t.dropped).c_str());
+  }
+  if (requested[kMetrics]) {
+    std::printf(
+        "  (metrics: generated/offered count measurements, written counts the data points\n"
+        "   they were aggregated into, including the client's own metrics)\n");
+  }
+  if (!h.destinations.empty()) {
+    std::printf("\ndestinations:\n");
+    for (const auto& d : h.destinations) {
+      std::printf(
+          "  %-8s %-48s %-12s delivered %llu in %llu requests (%llu retried), "
+          "spooled %llu, dropped %llu%s%s%s\n",
+          std::string(to_string(d.track)).c_str(), d.name.c_str(), d.state.c_str(),
+          static_cast<unsigned long long>(d.delivered), static_cast<unsigned long long>(d.requests),
+          static_cast<unsigned long long>(d.retried), static_cast<unsigned long long>(d.spooled),
+          static_cast<unsigned long long>(sum(d.dropped)),
+          sum(d.dropped) ? (" (" + reasons_text(d.dropped) + ")").c_str() : "",
+          d.last_error.empty() ? "" : ", last error: ", d.last_error.c_str());
+    }
+  }
+  std::printf("\n");
+  if (o.delivered) {
+    std::printf("result: every generated record was delivered\n");
+    return;
+  }
+  std::printf("result: NOT everything was delivered%s\n",
+              timing.flushed ? "" : " (within --flush-timeout)");
+  for (std::size_t k = 0; k < kKinds; ++k) {
+    if (requested[k] && !o.verdicts[k].delivered) {
+      std::printf("  %-8s %s\n", kKindNames[k], o.verdicts[k].why.c_str());
+    }
+  }
+}
+
+// Backpressure beyond the queue policy: the block policy only covers the
+// per-thread queues, and a destination that cannot keep up would otherwise
+// fill its send queue to EMP_DELIVERY_MEMORY_CAP and drop (memory_cap).
+// While any destination holds more than a quarter of its cap, generation
+// pauses until it is back under an eighth. A pause never lasts more than
+// kMaxPause at a stretch, so an unreachable collector cannot stall the run:
+// generation then goes on and the outcome (spooled or dropped) is reported.
+// Returns the time generation spent paused. Runs until `running` is 0.
+double watch_send_queues(Client& client, Plan& plan, const std::atomic<std::size_t>& running) {
+  constexpr auto kTick = milliseconds(10);
+  constexpr auto kMaxPause = milliseconds(2000);
+  const std::uint64_t cap = client.config().delivery_memory_cap;
+  const std::uint64_t high = cap / 4;
+  const std::uint64_t low = cap / 8;
+  bool gave_up = false;  // paused kMaxPause: wait for the queue to drain before pausing again
+  SteadyClock::time_point paused_since;
+  SteadyClock::duration paused{0};
+  while (running.load(std::memory_order_acquire) > 0) {
+    std::this_thread::sleep_for(kTick);
+    std::uint64_t queued = 0;
+    for (const auto& d : client.health().destinations) queued = std::max(queued, d.queue_bytes);
+    const auto now = SteadyClock::now();
+    const bool throttled = plan.throttle.load(std::memory_order_relaxed);
+    if (gave_up) {
+      gave_up = queued >= low;
+    } else if (!throttled && queued > high) {
+      paused_since = now;
+      plan.throttle.store(true, std::memory_order_relaxed);
+    } else if (throttled && (queued < low || now - paused_since > kMaxPause)) {
+      gave_up = queued >= low;
+      paused += now - paused_since;
+      plan.throttle.store(false, std::memory_order_relaxed);
+    }
+  }
+  if (plan.throttle.exchange(false)) paused += SteadyClock::now() - paused_since;
+  return std::chrono::duration<double>(paused).count();
+}
+
+}  // namespace
+
+int run_gen(const GlobalArgs& global, const GenArgs& args) {
+  const bool any_count = args.spans || args.logs || args.metrics;
+  if (!args.duration && !any_count) {
+    std::fprintf(stderr,
+                 "emp-telemetry gen: nothing to generate: give --spans, --logs or --metrics "
+                 "(counts), or --duration SECONDS\n");
+    return 2;
+  }
+  if (args.threads == 0) {
+    std::fprintf(stderr, "emp-telemetry gen: --threads must be at least 1\n");
+    return 2;
+  }
+
+  Plan plan;
+  const std::array<std::optional<std::uint64_t>, kKinds> counts{args.spans, args.logs,
+                                                                args.metrics};
+  std::array<bool, kKinds> requested{};
+  for (std::size_t k = 0; k < kKinds; ++k) {
+    if (counts[k]) {
+      plan.cap[k] = *counts[k];
+    } else if (args.duration && !any_count) {
+      plan.cap[k] = kUncapped;
+    }
+    requested[k] = plan.cap[k] != 0;
+  }
+  plan.rate = args.rate;
+
+  Options options;
+  options.preset = global.preset.value_or(Preset::kNone);
+  // Generation measures delivery, not drops: a full queue makes the
+  // generating thread wait, unless the user chose a policy.
+  const char* policy = std::getenv("EMP_QUEUE_FULL_POLICY");
+  if (policy == nullptr || *policy == '\0') {
+    options.raw["EMP_QUEUE_FULL_POLICY"] = "block";
+    const char* block = std::getenv("EMP_QUEUE_BLOCK_TIMEOUT");
+    if (block == nullptr || *block == '\0') options.raw["EMP_QUEUE_BLOCK_TIMEOUT"] = "1s";
+  }
+  auto created = Client::create(options);
+  if (!created) {
+    for (const auto& e : created.errors()) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+    std::fprintf(stderr, "emp-telemetry gen: invalid configuration (%zu problems)\n",
+                 created.errors().size());
+    return 1;
+  }
+  Client& client = created.value();
+  if (requested[kMetrics] && !client.metrics().enabled()) {
+    std::fprintf(stderr,
+                 "emp-telemetry gen: metrics are off in this configuration (OTEL_ENABLED or "
+                 "OTEL_SDK_DISABLED); cannot generate --metrics\n");
+    return 1;
+  }
+
+  MetricsPlan metrics;
+  init_metrics(metrics, client, client.config().machine_id);
+
+  std::random_device seed_source;
+  const std::uint64_t seed = (static_cast<std::uint64_t>(seed_source()) << 32) ^ seed_source();
+  std::vector<std::unique_ptr<Generator>> generators;
+  for (std::uint32_t i = 0; i < args.threads; ++i) {
+    generators.push_back(std::make_unique<Generator>(client, plan, metrics, i, seed + i * 7919));
+  }
+
+  plan.start = SteadyClock::now();
+  if (args.duration) {
+    plan.end = plan.start + std::chrono::duration_cast<SteadyClock::duration>(
+                                std::chrono::duration<double>(*args.duration));
+  }
+  Timing timing;
+  {
+    std::atomic<std::size_t> running{generators.size()};
+    std::vector<std::thread> threads;
+    threads.reserve(generators.size());
+    for (auto& g : generators) {
+      threads.emplace_back([&g, &running] {
+        g->run();
+        running.fetch_sub(1, std::memory_order_release);
+      });
+    }
+    timing.throttled_s = watch_send_queues(client, plan, running);
+    for (auto& t : threads) t.join();
+  }
+  const auto generated_at = SteadyClock::now();
+
+  std::array<std::uint64_t, kKinds> generated{};
+  for (const auto& g : generators) {
+    for (std::size_t k = 0; k < kKinds; ++k) generated[k] += g->generated()[k];
+  }
+
+  // Flush until everything is delivered, something is dropped (waiting
+  // cannot bring it back), or --flush-timeout passes. A flush can return
+  // before a spool is replayed (the breaker may still be cooling down), so
+  // the health counters decide, not the flush's return value.
+  const auto flush_end =
+      SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(
+                               std::chrono::duration<double>(args.flush_timeout));
+  for (;;) {
+    const auto now = SteadyClock::now();
+    const auto left = std::chrono::duration_cast<milliseconds>(flush_end - now);
+    client.flush(std::max(milliseconds(0), std::min(left, milliseconds(2000))));
+    const Outcome o = assess(generated, requested, client.health());
+    if (o.delivered) {
+      timing.flushed = true;
+      break;
+    }
+    if (any_final(o, requested) || SteadyClock::now() >= flush_end) break;
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  const auto flushed_at = SteadyClock::now();
+  timing.shutdown_ok = client.shutdown(client.config().shutdown_timeout);
+  const HealthSnapshot health = client.health();
+  const Outcome outcome = assess(generated, requested, health);
+  timing.generation_s = seconds_between(plan.start, generated_at);
+  timing.total_s = seconds_between(plan.start, flushed_at);
+
+  if (args.json) {
+    std::printf("%s\n", summary_json(args, outcome, requested, health, timing).dump(2).c_str());
+  } else {
+    print_summary(args, outcome, requested, health, timing);
+  }
+  return outcome.delivered ? 0 : 1;
+}
+
+}  // namespace emp::telemetry::cli
