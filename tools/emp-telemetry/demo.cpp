@@ -5,9 +5,12 @@
 // with the queue's error types, one is slow) and logs every lifecycle step
 // with the correlation fields dashboards rely on (job_id as job-<uuid>,
 // duration_ms, status, error_type), while a second thread reports health
-// checks. Each job is traced: a job.process span with the queue's job.*
-// attributes and a child span for the work, active while the job's lines are
-// logged so they carry its trace_id and span_id; and measured: a
+// checks. Each job is traced as one trace across the queue: a simulated API
+// submits it (job.submit, producer) and puts the trace context into the job's
+// JSON payload; the worker extracts it and records job.claim, job.process
+// (with the queue's job.* attributes and a child span for the work, active
+// while the job's lines are logged so they carry its trace_id and span_id)
+// and job.complete or job.fail. Each job is also measured: a
 // jobs_processed_total counter, a job_duration_seconds histogram and a
 // jobs_in_progress up-down counter. At the end it prints where every record
 // went: the files written and, per track, the counters of client.health().
@@ -55,6 +58,9 @@ struct Job {
   std::string error_type;  // empty: the job succeeds
   std::string error_message;
   SteadyClock::time_point enqueued;
+  // The job as queued: JSON whose traceparent/tracestate members carry the
+  // submitter's trace context to the worker.
+  std::string payload;
 };
 
 // One step of the repeating scenario. Error types are the job queue's own
@@ -141,6 +147,34 @@ std::string_view work_span_name(std::string_view job_type) {
   return "process.http_request";
 }
 
+// The API side of the queue: a job.submit span (producer, the root of the
+// job's trace) around enqueueing, whose context travels in the job payload,
+// the only thing the worker receives.
+void submit_job(Client& client, Job& job) {
+  Tracer& tracer = client.tracer();
+  SpanOptions producer;
+  producer.kind = SpanKind::kProducer;
+  producer.root = true;
+  Span span = tracer.start_span("job.submit", producer,
+                                {{"job.id", job.id},
+                                 {"job.type", job.type},
+                                 {"job.priority", job.priority},
+                                 {"job.queue", "default"},
+                                 {"lifecycle.stage", "submit"},
+                                 {"component.type", "api"}});
+  Scope scope(span);
+  job.payload = tracer.inject_job_payload("{\"job_id\":\"" + job.id + "\",\"type\":\"" + job.type +
+                                          "\",\"priority\":" + std::to_string(job.priority) + "}");
+  job.enqueued = SteadyClock::now();
+  client.log().info("job received", {{"event", "job_received"},
+                                     {"job_id", job.id},
+                                     {"job_type", job.type},
+                                     {"priority", job.priority},
+                                     {"queue", "default"},
+                                     {"status", "queued"}});
+  span.set_status(StatusCode::kOk);
+}
+
 void process_job(Client& client, const Job& job, const std::string& worker_id, Tally& tally) {
   Logger& log = client.log();
   Tracer& tracer = client.tracer();
@@ -149,9 +183,23 @@ void process_job(Client& client, const Job& job, const std::string& worker_id, T
   const std::int64_t queue_wait_ms = ms_since(job.enqueued);
   metrics.up_down_counter("jobs_in_progress", 1, {{"job_type", job.type}});
 
-  SpanOptions consumer;
-  consumer.kind = SpanKind::kConsumer;
-  Span span = tracer.start_span("job.process", consumer,
+  // The worker continues the submitter's trace from the payload (a new trace
+  // when the payload carries none).
+  SpanOptions claim_options;
+  claim_options.kind = SpanKind::kConsumer;
+  claim_options.parent = tracer.extract_job_payload(job.payload);
+  Span claim = tracer.start_span("job.claim", claim_options,
+                                 {{"job.id", job.id},
+                                  {"job.type", job.type},
+                                  {"job.queue", "default"},
+                                  {"job.worker", worker_id},
+                                  {"job.queue_wait_time_ms", queue_wait_ms},
+                                  {"lifecycle.stage", "claim"},
+                                  {"component.type", "worker"}});
+  SpanOptions process_options;
+  process_options.parent = claim.context();
+  claim.end();
+  Span span = tracer.start_span("job.process", process_options,
                                 {{"job.id", job.id},
                                  {"job.type", job.type},
                                  {"job.priority", job.priority},
@@ -209,6 +257,21 @@ void process_job(Client& client, const Job& job, const std::string& worker_id, T
                              {"success", false},
                              {"error_type", job.error_type},
                              {"error", job.error_message}});
+  }
+  {
+    // The outcome as its own span, a child of job.process (the active span).
+    const bool ok = job.error_type.empty();
+    Span outcome = tracer.start_span(ok ? "job.complete" : "job.fail", {},
+                                     {{"job.id", job.id},
+                                      {"job.final_status", ok ? "completed" : "failed"},
+                                      {"job.duration_ms", duration_ms},
+                                      {"job.success", ok},
+                                      {"lifecycle.stage", ok ? "complete" : "fail"},
+                                      {"component.type", "worker"}});
+    if (!ok) {
+      outcome.set_attribute("job.error_type", job.error_type);
+      outcome.set_status(StatusCode::kError, job.error_message);
+    }
   }
   const char* status = job.error_type.empty() ? "completed" : "failed";
   metrics.up_down_counter("jobs_in_progress", -1, {{"job_type", job.type}});
@@ -297,6 +360,7 @@ std::string describe_file(const std::filesystem::path& path) {
       return std::string(track) + " (OTLP/JSON)";
     }
   }
+  if (path.parent_path().filename() == "status") return "status (emp-telemetry health)";
   if (name.find(".log") != std::string::npos) return "logs (JSON lines)";
   return "other";
 }
@@ -383,15 +447,7 @@ int run_demo(const GlobalArgs& global, const DemoArgs& args) {
                               {"jobs", static_cast<std::int64_t>(args.jobs)}});
 
   std::vector<Job> jobs = make_jobs(args);
-  for (Job& job : jobs) {
-    job.enqueued = SteadyClock::now();
-    log.info("job received", {{"event", "job_received"},
-                              {"job_id", job.id},
-                              {"job_type", job.type},
-                              {"priority", job.priority},
-                              {"queue", "default"},
-                              {"status", "queued"}});
-  }
+  for (Job& job : jobs) submit_job(client, job);
 
   Tally tally;
   {
@@ -434,6 +490,13 @@ int run_demo(const GlobalArgs& global, const DemoArgs& args) {
                 static_cast<unsigned long long>(f.bytes));
   }
   std::printf("  (files are appended to: counts include earlier runs)\n");
+  for (const auto& d : health.destinations) {
+    if (d.track != Track::kTraces) continue;
+    std::printf(
+        "\ntraces: one trace per job (job.submit -> job.claim -> job.process -> "
+        "job.complete | job.fail) to %s\n",
+        d.name.c_str());
+  }
   print_destinations(health);
   print_health(health);
 
