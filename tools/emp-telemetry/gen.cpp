@@ -810,6 +810,10 @@ int run_gen(const GlobalArgs& global, const GenArgs& args) {
     }
     requested[k] = plan.cap[k] != 0;
   }
+  if (std::none_of(requested.begin(), requested.end(), [](bool r) { return r; })) {
+    std::fprintf(stderr, "emp-telemetry gen: nothing to generate: every count is 0\n");
+    return 2;
+  }
   plan.rate = args.rate;
 
   Options options;

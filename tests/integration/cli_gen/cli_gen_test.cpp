@@ -252,6 +252,7 @@ TEST(CliGen, UsageErrors) {
   for (const auto& args :
        std::vector<std::vector<std::string>>{{"gen"},
                                              {"gen", "--spans", "-3"},
+           {"gen", "--spans", "0", "--logs", "0"},
                                              {"gen", "--logs", "many"},
                                              {"gen", "--spans", "10", "--threads", "0"},
                                              {"gen", "--spans", "10", "--duration", "-1"},
