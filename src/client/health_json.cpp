@@ -73,7 +73,8 @@ std::string health_to_json(const HealthSnapshot& h, const Config& c,
     dests.push_back(dj);
   }
   j["destinations"] = dests;
-  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+  // One line, like every other file under the log directory.
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 std::string status_directory(const std::string& log_dir) { return log_dir + "/status"; }
