@@ -310,25 +310,28 @@ TEST(Cli, DemoWritesJobLifecycleAsJsonLines) {
       << "the demo says where the logs went\n" << describe(r);
   EXPECT_NE(r.out.find("logs"), std::string::npos) << describe(r);
 
-  // Log lines go to *.log files, spans to the OTLP/JSON traces file; every
-  // line of every file is one JSON object.
+  // Log lines go to *.log files, spans and metrics to OTLP/JSON files
+  // (otlp-<signal>.jsonl); every line of those files is one JSON object.
+  // Other files (e.g. the client's status files) are not the demo's output.
   std::vector<nlohmann::json> lines;
   std::vector<nlohmann::json> trace_requests;
   std::vector<nlohmann::json> metric_requests;
   for (const auto& entry : fs::recursive_directory_iterator(dir.path())) {
     if (!entry.is_regular_file()) continue;
     const std::string name = entry.path().filename().string();
+    const bool otlp_file = name.rfind("otlp-", 0) == 0 && entry.path().extension() == ".jsonl";
+    if (!otlp_file && entry.path().extension() != ".log") continue;
     std::ifstream in(entry.path());
     std::string line;
     while (std::getline(in, line)) {
       auto doc = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
       ASSERT_TRUE(doc.is_object()) << entry.path() << ": not a JSON object: " << line;
-      if (name.find("traces") != std::string::npos) {
+      if (!otlp_file) {
+        lines.push_back(std::move(doc));
+      } else if (name.find("traces") != std::string::npos) {
         trace_requests.push_back(std::move(doc));
       } else if (name.find("metrics") != std::string::npos) {
         metric_requests.push_back(std::move(doc));
-      } else if (entry.path().extension() == ".log") {
-        lines.push_back(std::move(doc));
       }
     }
   }
