@@ -133,7 +133,7 @@ struct StoredAttribute {
   std::string str;
 
   std::uint64_t hash() const noexcept { return hash_attribute(key, type, scalar, str); }
-  bool equals(const Field& f) const noexcept {
+  __attribute__((always_inline)) bool equals(const Field& f) const noexcept {
     if (f.value.type() != type || !same(f.key, key)) return false;
     return type == FieldValue::Type::kString ? same(f.value.as_string(), str)
                                              : scalar_of(f.value) == scalar;

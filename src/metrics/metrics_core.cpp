@@ -52,18 +52,56 @@ CoreRegistry& core_registry() {
 }
 std::atomic<std::uint64_t> g_fork_generation{0};
 
+// The stripe this thread writes: 0 not yet asked for, 1..kStripes-1 its own,
+// kStripeShared none (pool exhausted, thread exiting, or out of memory).
+constexpr unsigned kStripeShared = 0xff;
+__attribute__((tls_model("initial-exec"))) thread_local std::uint8_t t_stripe = 0;
+
+// Which stripes are held (bit k: stripe k; bit 0 always set). Never
+// destroyed: threads may release stripes during static destruction.
+struct StripePool {
+  std::mutex mu;
+  std::uint32_t held = 1;
+};
+StripePool& stripe_pool() {
+  static StripePool* p = new StripePool();
+  return *p;
+}
+static_assert(kStripes <= 32 && kStripes < kStripeShared);
+
+// Gives the thread's stripe back when it exits, so a later thread can take
+// it over (the pool's lock orders the two holders' writes).
+struct StripeLease {
+  bool held = false;
+  ~StripeLease() {
+    const unsigned k = t_stripe;
+    t_stripe = kStripeShared;
+    if (held && k != 0 && k < kStripes) {
+      std::lock_guard<std::mutex> lock(stripe_pool().mu);
+      stripe_pool().held &= ~(1u << k);
+    }
+  }
+};
+thread_local StripeLease t_lease;
+
 void fork_prepare() {
+  stripe_pool().mu.lock();
   core_registry().mu.lock();
   for (MetricsCore* c : core_registry().cores) c->lock_for_fork();
 }
 void fork_parent() {
   for (MetricsCore* c : core_registry().cores) c->unlock_after_fork();
   core_registry().mu.unlock();
+  stripe_pool().mu.unlock();
 }
 void fork_child() {
   for (MetricsCore* c : core_registry().cores) c->unlock_after_fork();
   g_fork_generation.fetch_add(1, std::memory_order_release);
   core_registry().mu.unlock();
+  // Only this thread exists in the child: every other stripe is free again.
+  const unsigned k = t_stripe;
+  stripe_pool().held = 1u | (k != 0 && k < kStripes ? 1u << k : 0u);
+  stripe_pool().mu.unlock();
 }
 
 struct TallyCache {
@@ -95,6 +133,94 @@ TallyCache::~TallyCache() {
   t_exiting = true;
   t_core_id = 0;
   t_block = nullptr;
+}
+
+// Takes a free stripe for this thread (kStripeShared when none is left).
+__attribute__((noinline)) unsigned acquire_stripe() noexcept {
+  unsigned k = kStripeShared;
+  if (!t_exiting) {
+    StripePool& pool = stripe_pool();
+    std::lock_guard<std::mutex> lock(pool.mu);
+    const std::uint32_t free_bits = ~pool.held & ((kStripes >= 32 ? 0u : 1u << kStripes) - 1u);
+    if (free_bits != 0) {
+      k = static_cast<unsigned>(__builtin_ctz(free_bits));
+      pool.held |= 1u << k;
+    }
+  }
+  if (k != kStripeShared) t_lease.held = true;  // registers the release at thread exit
+  t_stripe = static_cast<std::uint8_t>(k);
+  return k;
+}
+
+__attribute__((noinline)) StripeCells* new_stripe(Instrument* inst, Series* s,
+                                                  unsigned k) noexcept {
+  const std::uint32_t nb = inst->kind == InstrumentKind::kHistogram
+                               ? static_cast<std::uint32_t>(inst->bounds.size() + 1)
+                               : 0;
+  StripeCells* c = StripeCells::make(nb);
+  if (c != nullptr) s->stripes[k].store(c, std::memory_order_release);  // for the collector
+  return c;
+}
+
+// This thread's cells in `s`, or null: use the shared cells with atomic
+// read-modify-writes.
+__attribute__((always_inline)) inline StripeCells* my_stripe(Instrument* inst, Series* s) noexcept {
+  unsigned k = t_stripe;
+  if (k - 1u >= kStripes - 1u) [[unlikely]] {
+    if (k != 0) return nullptr;
+    k = acquire_stripe();
+    if (k == kStripeShared) return nullptr;
+  }
+  // Only this thread stores into slot k while it holds the stripe.
+  StripeCells* c = s->stripes[k].load(std::memory_order_relaxed);
+  if (c == nullptr) [[unlikely]]
+    c = new_stripe(inst, s, k);
+  return c;
+}
+
+// Single-writer updates: plain load + store, no lock prefix.
+inline void add_own(std::atomic<std::int64_t>& a, std::int64_t v) noexcept {
+  a.store(static_cast<std::int64_t>(static_cast<std::uint64_t>(a.load(std::memory_order_relaxed)) +
+                                    static_cast<std::uint64_t>(v)),
+          std::memory_order_relaxed);
+}
+inline void add_own(std::atomic<double>& a, double v) noexcept {
+  a.store(a.load(std::memory_order_relaxed) + v, std::memory_order_relaxed);
+}
+inline void add_own(std::atomic<std::uint64_t>& a, std::uint64_t v) noexcept {
+  a.store(a.load(std::memory_order_relaxed) + v, std::memory_order_relaxed);
+}
+
+// The bucket of `x` (OpenTelemetry: bucket i is (b[i-1], b[i]]): the number
+// of bounds below x, i.e. lower_bound. Branchless halving (conditional
+// moves): measurements spread over the buckets would mispredict a branchy
+// search about every other step.
+inline std::size_t bucket_of(const std::vector<double>& b, double x) noexcept {
+  std::size_t n = b.size();
+  if (n == 0) return 0;
+  const double* base = b.data();
+  while (n > 1) {
+    const std::size_t half = n / 2;
+    base = base[half] < x ? base + half : base;
+    n -= half;
+  }
+  return static_cast<std::size_t>(base - b.data()) + (*base < x);
+}
+
+// Totals of a series: its shared cells plus every stripe.
+std::int64_t int_total_of(const Series* s) noexcept {
+  auto t = static_cast<std::uint64_t>(s->int_total.load(std::memory_order_relaxed));
+  for (std::size_t k = 1; k < kStripes; ++k)
+    if (StripeCells* c = s->stripes[k].load(std::memory_order_acquire))
+      t += static_cast<std::uint64_t>(c->int_total.load(std::memory_order_relaxed));
+  return static_cast<std::int64_t>(t);
+}
+double double_total_of(const Series* s) noexcept {
+  double t = s->double_total.load(std::memory_order_relaxed);
+  for (std::size_t k = 1; k < kStripes; ++k)
+    if (StripeCells* c = s->stripes[k].load(std::memory_order_acquire))
+      t += c->double_total.load(std::memory_order_relaxed);
+  return t;
 }
 
 // A name as it may appear in a diagnostic: printable ASCII, bounded.
@@ -169,6 +295,28 @@ bool valid_instrument_name(std::string_view name) noexcept {
       return false;
   }
   return true;
+}
+
+StripeCells* StripeCells::make(std::uint32_t bucket_count) noexcept {
+  const std::size_t bytes = sizeof(StripeCells) + bucket_count * sizeof(std::atomic<std::uint64_t>);
+  void* raw = ::operator new (bytes, std::align_val_t{alignof(StripeCells)}, std::nothrow);
+  if (raw == nullptr) return nullptr;
+  auto* c = new (raw) StripeCells();
+  c->bucket_count = bucket_count;
+  auto* b = reinterpret_cast<char*>(raw) + sizeof(StripeCells);
+  for (std::uint32_t i = 0; i < bucket_count; ++i)
+    new (b + i * sizeof(std::atomic<std::uint64_t>)) std::atomic<std::uint64_t>(0);
+  return c;
+}
+
+void StripeCells::destroy(StripeCells* c) noexcept {
+  if (c == nullptr) return;
+  c->~StripeCells();  // the bucket atomics are trivially destructible
+  ::operator delete (static_cast<void*>(c), std::align_val_t{alignof(StripeCells)});
+}
+
+Series::~Series() {
+  for (auto& slot : stripes) StripeCells::destroy(slot.load(std::memory_order_relaxed));
 }
 
 MetricsCore::MetricsCore(CoreOptions options, core::Pipeline* pipeline,
@@ -252,6 +400,15 @@ void MetricsCore::after_fork_child() noexcept {
           s->hist_max.store(-kInf, std::memory_order_relaxed);
         }
         if (s->expo) s->expo->reset_after_fork();
+        for (std::size_t k = 1; k < kStripes; ++k) {
+          StripeCells* c = s->stripes[k].load(std::memory_order_relaxed);
+          if (c == nullptr) continue;
+          c->int_total.store(0, std::memory_order_relaxed);
+          c->double_total.store(0, std::memory_order_relaxed);
+          c->hist_sum.store(0, std::memory_order_relaxed);
+          for (std::uint32_t b = 0; b < c->bucket_count; ++b)
+            c->buckets()[b].store(0, std::memory_order_relaxed);
+        }
         s->baseline = Series::Baseline{};
         s->observed_in = 0;
         s->start_unix_nano = now;
@@ -274,8 +431,13 @@ void MetricsCore::after_fork_child() noexcept {
 
 // ---------------------------------------------------------------- counting
 
-TallyBlock* MetricsCore::tally() noexcept {
-  if (t_core_id == id_) return t_block;
+__attribute__((always_inline)) inline TallyBlock* MetricsCore::tally() noexcept {
+  if (t_core_id == id_) [[likely]]
+    return t_block;
+  return tally_slow();
+}
+
+TallyBlock* MetricsCore::tally_slow() noexcept {
   if (t_exiting) return nullptr;
   try {
     auto& cache = t_cache;
@@ -303,7 +465,7 @@ TallyBlock* MetricsCore::tally() noexcept {
   }
 }
 
-void MetricsCore::bump_accepted() noexcept {
+__attribute__((always_inline)) inline void MetricsCore::bump_accepted() noexcept {
   if (TallyBlock* b = tally()) {
     b->accepted.store(b->accepted.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   } else {
@@ -562,11 +724,19 @@ bool MetricsCore::reject_value(const Instrument* inst, const Value& v, bool meas
   return false;
 }
 
-void MetricsCore::update(Instrument* inst, Series* s, const Value& v) noexcept {
+__attribute__((always_inline)) inline void MetricsCore::update(Instrument* inst, Series* s,
+                                                               const Value& v) noexcept {
   switch (inst->kind) {
     case InstrumentKind::kCounter:
     case InstrumentKind::kUpDownCounter:
-      if (v.is_double) {
+      if (StripeCells* c = my_stripe(inst, s)) [[likely]] {
+        if (v.is_double) {
+          add_own(c->double_total, v.d);
+          mark_double(inst);
+        } else {
+          add_own(c->int_total, v.i);
+        }
+      } else if (v.is_double) {
         s->double_total.fetch_add(v.d, std::memory_order_relaxed);
         mark_double(inst);
       } else {
@@ -585,11 +755,14 @@ void MetricsCore::update(Instrument* inst, Series* s, const Value& v) noexcept {
         s->expo->record(x);
         break;
       }
-      const auto& b = inst->bounds;
-      const std::size_t idx =
-          static_cast<std::size_t>(std::lower_bound(b.begin(), b.end(), x) - b.begin());
-      s->buckets[idx].fetch_add(1, std::memory_order_relaxed);
-      s->hist_sum.fetch_add(x, std::memory_order_relaxed);
+      const std::size_t idx = bucket_of(inst->bounds, x);
+      if (StripeCells* c = my_stripe(inst, s)) [[likely]] {
+        add_own(c->buckets()[idx], 1);
+        add_own(c->hist_sum, x);
+      } else {
+        s->buckets[idx].fetch_add(1, std::memory_order_relaxed);
+        s->hist_sum.fetch_add(x, std::memory_order_relaxed);
+      }
       double m = s->hist_min.load(std::memory_order_relaxed);
       while (x < m && !s->hist_min.compare_exchange_weak(m, x, std::memory_order_relaxed)) {
       }
@@ -618,7 +791,8 @@ void MetricsCore::record(InstrumentKind kind, std::string_view name, std::string
     Series* s = hot.series;
     Instrument* inst = s->instrument;
     if (inst->kind == kind && same(name, inst->name) && (unit.empty() || same(unit, inst->unit)) &&
-        equals_positional(s->attributes, attributes)) {
+        (attributes.size() <= 64 ? equals_input(s->attributes, attributes)
+                                 : equals_positional(s->attributes, attributes))) {
       if (!check_value(inst, v, /*measurement=*/true)) return;
       update(inst, s, v);
       bump_accepted();
@@ -906,8 +1080,8 @@ void MetricsCore::collect_instrument(Instrument* inst, CollectFor target, std::u
     md.monotonic = is_monotonic(inst->kind);
     for (Series* s : list) {
       if (observable && s->observed_in != seq) continue;
-      std::int64_t i = s->int_total.load(std::memory_order_relaxed);
-      double d = s->double_total.load(std::memory_order_relaxed);
+      std::int64_t i = int_total_of(s);
+      double d = double_total_of(s);
       std::uint64_t start = s->start_unix_nano;
       if (delta) {
         const std::int64_t di = static_cast<std::int64_t>(
@@ -985,11 +1159,18 @@ void MetricsCore::collect_instrument(Instrument* inst, CollectFor target, std::u
     for (Series* s : list) {
       std::vector<std::uint64_t> counts(nb);
       std::uint64_t count = 0;
-      for (std::size_t k = 0; k < nb; ++k) {
-        counts[k] = s->buckets[k].load(std::memory_order_relaxed);
-        count += counts[k];
-      }
       double sum = s->hist_sum.load(std::memory_order_relaxed);
+      for (std::size_t k = 0; k < nb; ++k)
+        counts[k] = s->buckets[k].load(std::memory_order_relaxed);
+      for (std::size_t t = 1; t < kStripes; ++t) {
+        StripeCells* c = s->stripes[t].load(std::memory_order_acquire);
+        if (c == nullptr) continue;
+        const std::size_t n = std::min<std::size_t>(nb, c->bucket_count);
+        for (std::size_t k = 0; k < n; ++k)
+          counts[k] += c->buckets()[k].load(std::memory_order_relaxed);
+        sum += c->hist_sum.load(std::memory_order_relaxed);
+      }
+      for (std::size_t k = 0; k < nb; ++k) count += counts[k];
       double mn = kInf, mx = -kInf;
       if (target == CollectFor::kOtlp) {
         if (delta) {

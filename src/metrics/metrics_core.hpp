@@ -4,7 +4,8 @@
 //
 // Recording (any thread): the instrument is found by name and the series by
 // attribute set through LookupTables (lock-free reads); the cell is updated
-// with relaxed atomics. A new name or attribute set takes the instrument's
+// with relaxed atomics (sums and explicit histograms: the calling thread's own
+// stripe, a plain load + store). A new name or attribute set takes the instrument's
 // (or the registry's) lock once. Cells always hold cumulative state; a delta
 // export is the difference from what the previous OTLP collection saw, which
 // the collector remembers per series. So a Prometheus scrape (cumulative)
@@ -55,7 +56,38 @@ struct TallyBlock;
 // (and advances the delta baselines); Prometheus is always cumulative.
 enum class CollectFor : std::uint8_t { kOtlp, kPrometheus };
 
+// One thread's share of a synchronous sum or explicit-bucket histogram
+// series. Only the thread holding the stripe writes it (relaxed load + store:
+// no locked read-modify-write on the hot path); the collector reads it with
+// relaxed loads and adds every stripe to the series' shared cells. Stripes
+// pass between threads only through the stripe pool's lock, so every write
+// is seen by the next holder and each measurement is counted exactly once.
+struct alignas(64) StripeCells {
+  std::atomic<std::int64_t> int_total{0};
+  std::atomic<double> double_total{0};
+  std::atomic<double> hist_sum{0};
+  std::uint32_t bucket_count = 0;  // explicit histograms: bounds.size() + 1
+
+  std::atomic<std::uint64_t>* buckets() noexcept {
+    return reinterpret_cast<std::atomic<std::uint64_t>*>(reinterpret_cast<char*>(this) +
+                                                         sizeof(StripeCells));
+  }
+  // Null when memory ran out (the caller then uses the shared cells).
+  static StripeCells* make(std::uint32_t bucket_count) noexcept;
+  static void destroy(StripeCells* c) noexcept;
+};
+
+// Stripes per series: index 0 stands for the shared cells of the Series
+// (threads past the pool's size and observable instruments use them with
+// atomic read-modify-writes); 1..kStripes-1 are held by one thread each.
+inline constexpr std::size_t kStripes = 16;
+
 struct alignas(64) Series {
+  Series() = default;
+  ~Series();
+  Series(const Series&) = delete;
+  Series& operator=(const Series&) = delete;
+
   std::uint64_t hash = 0;
   Instrument* instrument = nullptr;
   bool overflow = false;
@@ -76,6 +108,9 @@ struct alignas(64) Series {
   std::atomic<double> hist_max{0};
   // Exponential histograms.
   std::unique_ptr<ExpoHistogram> expo;
+  // Per-thread stripes of sums and explicit histograms, made by their
+  // holder on its first measurement ([0] unused).
+  std::atomic<StripeCells*> stripes[kStripes]{};
 
   // ---- collector-owned (under the collection lock) ----
   struct Baseline {
@@ -220,6 +255,7 @@ class MetricsCore {
 
  private:
   TallyBlock* tally() noexcept;
+  TallyBlock* tally_slow() noexcept;
   void bump_accepted() noexcept;
   void drop(DropReason reason) noexcept;
   Instrument* find_name(std::string_view name) const noexcept;
