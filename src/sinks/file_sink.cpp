@@ -128,6 +128,7 @@ bool FileSink::ensure_open() {
 
 bool FileSink::write_all(const char* data, std::size_t n) {
   std::size_t done = 0;
+  bool reopened_after_ebadf = false;
   while (done < n) {
     const ssize_t w = ::write(fd_, data + done, n - done);
     if (w > 0) {
@@ -136,6 +137,13 @@ bool FileSink::write_all(const char* data, std::size_t n) {
       continue;
     }
     if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == EBADF && !reopened_after_ebadf) {
+      // Our descriptor was closed behind our back (a forked child that
+      // closes every inherited descriptor, say): open the file again once.
+      reopened_after_ebadf = true;
+      fd_ = -1;  // not ours any more: never close() a number someone may reuse
+      if (open_file()) continue;
+    }
     const int err = w < 0 ? errno : EIO;  // 0 bytes for a non-empty write: no progress possible
     if (done > 0) torn_line_ = data[done - 1] != '\n';
     set_error("write log file", options_.path, err);

@@ -362,3 +362,30 @@ TEST(FileSink, CutLineIsTerminatedInTheRotatedFile) {
 
 }  // namespace
 }  // namespace emp::telemetry::sinks
+
+namespace emp::telemetry::sinks {
+namespace {
+
+// Daemons often close every inherited descriptor after fork(): the sink must
+// notice (EBADF) and open its file again instead of dropping lines.
+TEST(FileSink, DescriptorClosedBehindItsBackIsReopened) {
+  TempDir dir;
+  const std::string path = dir / "app.log";
+  FileSink sink({.path = path});
+  ASSERT_TRUE(sink.write(numbered_line(0)));
+  int closed = 0;
+  for (const auto& e : fs::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    auto target = fs::read_symlink(e.path(), ec);
+    if (!ec && target == fs::path(path)) {
+      ::close(std::stoi(e.path().filename().string()));
+      ++closed;
+    }
+  }
+  ASSERT_EQ(closed, 1);
+  ASSERT_TRUE(sink.write(numbered_line(1))) << sink.last_error();
+  EXPECT_EQ(read_file(path), lines(0, 1));
+}
+
+}  // namespace
+}  // namespace emp::telemetry::sinks
