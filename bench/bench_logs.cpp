@@ -45,6 +45,9 @@ emp::telemetry::Client make_emp(const fs::path& dir, bool block) {
   o.log_dir = dir.string();
   o.env = [](std::string_view) -> std::optional<std::string> { return std::nullopt; };
   o.raw["EMP_LOG_MAX_FILE_SIZE"] = "1GiB";
+  // The log path alone, like the peer: no machine or self metrics collection.
+  o.raw["EMP_MACHINE_METRICS"] = "false";
+  o.raw["EMP_METRICS_SELF"] = "false";
   if (block) {
     o.raw["EMP_QUEUE_FULL_POLICY"] = "block";
     o.raw["EMP_QUEUE_BLOCK_TIMEOUT"] = "10s";
