@@ -1,5 +1,10 @@
 #include "metrics/self_metrics.hpp"
 
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -23,7 +28,7 @@ class HealthCache {
   HealthCache(const MetricsCore& core, std::function<HealthSnapshot()> f)
       : core_(core), fetch_(std::move(f)) {}
   HealthSnapshot get() {
-    std::lock_guard<std::mutex> lock(mu_);
+    ForkSafeLock lock(holder_);
     const std::uint64_t n = core_.collection_number();
     if (n != taken_in_) {
       snap_ = fetch_();
@@ -33,9 +38,33 @@ class HealthCache {
   }
 
  private:
+  // A lock that a forked child can take over: fetching the snapshot takes
+  // the pipeline's locks, and a fork() while a parent thread is in here would
+  // otherwise leave the child's callbacks blocked forever. The holder is
+  // recorded by process id; a holder from another process is a thread that
+  // does not exist in this one.
+  class ForkSafeLock {
+   public:
+    explicit ForkSafeLock(std::atomic<pid_t>& holder) : holder_(holder) {
+      const pid_t self = ::getpid();
+      for (;;) {
+        pid_t seen = 0;
+        if (holder_.compare_exchange_weak(seen, self, std::memory_order_acquire)) return;
+        if (seen != 0 && seen != self &&
+            holder_.compare_exchange_weak(seen, self, std::memory_order_acquire))
+          return;
+        std::this_thread::yield();
+      }
+    }
+    ~ForkSafeLock() { holder_.store(0, std::memory_order_release); }
+
+   private:
+    std::atomic<pid_t>& holder_;
+  };
+
   const MetricsCore& core_;
   std::function<HealthSnapshot()> fetch_;
-  std::mutex mu_;
+  std::atomic<pid_t> holder_{0};
   std::uint64_t taken_in_ = ~0ull;
   HealthSnapshot snap_;
 };
