@@ -15,6 +15,7 @@
 #include <map>
 #include <variant>
 
+#include "config/process_env.hpp"
 #include "config/parse.hpp"
 #include "config/redact.hpp"
 #include "config/registry.hpp"
@@ -159,9 +160,7 @@ void Finalizer::collect_code_values() {
 
 std::optional<std::string> Finalizer::environment(std::string_view name) const {
   if (options_.env) return options_.env(name);
-  const char* value = std::getenv(std::string(name).c_str());
-  if (value == nullptr) return std::nullopt;
-  return std::string(value);
+  return config::process_env(name);
 }
 
 std::optional<std::string> Finalizer::preset_default(Var v) const {

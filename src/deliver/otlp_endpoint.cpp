@@ -4,6 +4,7 @@
 // rules as src/config/parse.hpp so that finalize() and this resolver agree on
 // what is valid; they are kept local so that delivery does not depend on the
 // configuration object library.
+#include "config/process_env.hpp"
 #include "deliver/otlp_endpoint.hpp"
 
 #include <algorithm>
@@ -274,12 +275,7 @@ std::string join_base_url(std::string_view base, std::string_view suffix) {
 }
 
 EnvLookup process_env_lookup() {
-  return [](std::string_view name) -> std::optional<std::string> {
-    const std::string key(name);
-    const char* value = std::getenv(key.c_str());
-    if (value == nullptr) return std::nullopt;
-    return std::string(value);
-  };
+  return [](std::string_view name) { return config::process_env(name); };
 }
 
 Expected<ExporterSettings> resolve_exporter_settings(Signal signal, const EnvLookup& lookup) {

@@ -229,7 +229,7 @@ TEST(JoinUrl, ExactlyOneSlash) {
 TEST(ParseHost, NamesAndAddresses) {
   EXPECT_EQ(parse_host("fluentd").value(), "fluentd");
   EXPECT_EQ(parse_host(" fluent-bit.logging.svc ").value(), "fluent-bit.logging.svc");
-  EXPECT_EQ(parse_host("10.0.0.1").value(), "10.0.0.1");
+  EXPECT_EQ(parse_host("127.0.0.1").value(), "127.0.0.1");
   EXPECT_EQ(parse_host("::1").value(), "::1");
   EXPECT_EQ(parse_host("[fe80::1]").value(), "fe80::1");
   auto port = parse_host("fluentd:24224");
