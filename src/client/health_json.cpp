@@ -12,7 +12,8 @@
 namespace emp::telemetry {
 
 namespace {
-nlohmann::json dropped_json(const std::array<std::uint64_t, static_cast<std::size_t>(DropReason::kCount)>& d) {
+nlohmann::json dropped_json(
+    const std::array<std::uint64_t, static_cast<std::size_t>(DropReason::kCount)>& d) {
   nlohmann::json j = nlohmann::json::object();
   for (std::size_t r = 0; r < d.size(); ++r)
     if (d[r]) j[std::string(to_string(static_cast<DropReason>(r)))] = d[r];
@@ -21,7 +22,8 @@ nlohmann::json dropped_json(const std::array<std::uint64_t, static_cast<std::siz
 
 std::string safe_name(std::string_view s) {
   std::string out;
-  for (char c : s) out.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '_');
+  for (char c : s)
+    out.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '_');
   return out.empty() ? "service" : out;
 }
 }  // namespace

@@ -116,7 +116,7 @@ void LogHandler::on_record(const std::uint8_t* payload, std::size_t size) noexce
       std::fwrite(out->buffer.data() + before, 1, out->buffer.size() - before, stderr);
     }
     ++out->lines;
-    if (otlp_) otlp_->add(decoded_, out->sink.path());
+    for (auto& o : outputs_extra_) o->add(decoded_, out->sink.path());
     if (stats.invalid_utf8) accounting_.invalid_utf8(Track::kLogs, 1);
     if (stats.truncated || (decoded_.flags & kTruncated) || decoded_.fields_dropped)
       accounting_.truncated(Track::kLogs, 1);
@@ -155,22 +155,22 @@ void LogHandler::after_fork_child() noexcept {
     out->buffer.clear();
     out->lines = 0;
   }
-  if (otlp_) otlp_->after_fork_child();
+  for (auto& o : outputs_extra_) o->after_fork_child();
 }
 
 bool LogHandler::flush(std::chrono::steady_clock::time_point deadline) noexcept {
   bool ok = write_out(deadline);
-  if (otlp_) ok &= otlp_->flush(deadline);
+  for (auto& o : outputs_extra_) ok &= o->flush(deadline);
   return ok;
 }
 
 void LogHandler::on_tick(std::chrono::steady_clock::time_point now) noexcept {
-  if (otlp_) otlp_->on_tick(now);
+  for (auto& o : outputs_extra_) o->on_tick(now);
 }
 
 void LogHandler::close(std::chrono::steady_clock::time_point deadline) noexcept {
   write_out(deadline);
-  if (otlp_) otlp_->close(deadline);
+  for (auto& o : outputs_extra_) o->close(deadline);
 }
 
 }  // namespace emp::telemetry::logs

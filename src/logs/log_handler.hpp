@@ -10,8 +10,8 @@
 #include "core/pipeline.hpp"
 #include "emp/telemetry/config.hpp"
 #include "encode/json_lines.hpp"
+#include "logs/log_output.hpp"
 #include "logs/log_record.hpp"
-#include "logs/otlp_log_batcher.hpp"
 #include "sinks/file_sink.hpp"
 
 namespace emp::telemetry::logs {
@@ -21,8 +21,11 @@ class LogHandler final : public core::RecordHandler {
   // `log_dir` must be absolute (the client resolves it).
   LogHandler(const Config& config, std::string log_dir, core::Accounting& accounting);
 
-  // Also export every record over OTLP (set before the pipeline starts).
-  void set_otlp(std::unique_ptr<OtlpLogBatcher> otlp) { otlp_ = std::move(otlp); }
+  // Also hands every record to `output` (OTLP, Fluentd forward, ...). Add
+  // outputs before the pipeline starts.
+  void add_output(std::unique_ptr<LogOutput> output) {
+    outputs_extra_.push_back(std::move(output));
+  }
 
   void on_record(const std::uint8_t* payload, std::size_t size) noexcept override;
   bool write_out(std::chrono::steady_clock::time_point deadline) noexcept override;
@@ -30,10 +33,10 @@ class LogHandler final : public core::RecordHandler {
   void on_tick(std::chrono::steady_clock::time_point now) noexcept override;
   void close(std::chrono::steady_clock::time_point deadline) noexcept override;
   void prepare_fork() noexcept override {
-    if (otlp_) otlp_->sink().prepare_fork();
+    for (auto& o : outputs_extra_) o->prepare_fork();
   }
   void release_fork_locks() noexcept override {
-    if (otlp_) otlp_->sink().release_fork_locks();
+    for (auto& o : outputs_extra_) o->release_fork_locks();
   }
   void after_fork_child() noexcept override;
 
@@ -62,7 +65,7 @@ class LogHandler final : public core::RecordHandler {
   std::unordered_map<std::string, std::unique_ptr<Output>> outputs_;
   DecodedLog decoded_;
   std::vector<Field> extra_;
-  std::unique_ptr<OtlpLogBatcher> otlp_;
+  std::vector<std::unique_ptr<LogOutput>> outputs_extra_;
 };
 
 }  // namespace emp::telemetry::logs

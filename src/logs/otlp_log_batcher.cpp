@@ -28,7 +28,7 @@ std::string_view severity_text(Level level) noexcept {
 }
 
 OtlpLogBatcher::OtlpLogBatcher(const BatchSettings& batch, const otlp::Resource& resource,
-                               const otlp::Scope& scope, std::unique_ptr<sinks::OtlpSink> sink)
+                               const otlp::Scope& scope, std::unique_ptr<deliver::DeliveryWorker> sink)
     : settings_(batch), proto_prelude_(resource, scope), json_prelude_(resource, scope),
       sink_(std::move(sink)) {
   batch_.reserve(settings_.max_export_batch_size);

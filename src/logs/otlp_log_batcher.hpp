@@ -1,7 +1,7 @@
 // OTLP export of the log track (the batch log record processor): each log
 // record is also turned into an OTLP LogRecord (severity number and text,
 // body, attributes, trace and span ids), batched per OTEL_BLRP_* and handed
-// to its OtlpSink. The JSON-lines file stays the log track's main output;
+// to its DeliveryWorker. The JSON-lines file stays the log track's main output;
 // this destination's outcomes show in its own DestinationHealth.
 #pragma once
 
@@ -9,25 +9,27 @@
 #include <memory>
 #include <vector>
 
+#include "deliver/worker.hpp"
 #include "emp/telemetry/config.hpp"
 #include "encode/otlp_json.hpp"
 #include "encode/otlp_proto.hpp"
+#include "logs/log_output.hpp"
 #include "logs/log_record.hpp"
-#include "sinks/otlp_sink.hpp"
 
 namespace emp::telemetry::logs {
 
-class OtlpLogBatcher {
+class OtlpLogBatcher final : public LogOutput {
  public:
   OtlpLogBatcher(const BatchSettings& batch, const encode::otlp::Resource& resource,
-                 const encode::otlp::Scope& scope, std::unique_ptr<sinks::OtlpSink> sink);
+                 const encode::otlp::Scope& scope, std::unique_ptr<deliver::DeliveryWorker> sink);
 
-  void add(const DecodedLog& record, std::string_view log_file_path) noexcept;
-  void on_tick(std::chrono::steady_clock::time_point now) noexcept;
-  bool flush(std::chrono::steady_clock::time_point deadline) noexcept;
-  void close(std::chrono::steady_clock::time_point deadline) noexcept;
-  sinks::OtlpSink& sink() noexcept { return *sink_; }
-  void after_fork_child() noexcept {
+  void add(const DecodedLog& record, std::string_view log_file_path) noexcept override;
+  void on_tick(std::chrono::steady_clock::time_point now) noexcept override;
+  bool flush(std::chrono::steady_clock::time_point deadline) noexcept override;
+  void close(std::chrono::steady_clock::time_point deadline) noexcept override;
+  void prepare_fork() noexcept override { sink_->prepare_fork(); }
+  void release_fork_locks() noexcept override { sink_->release_fork_locks(); }
+  void after_fork_child() noexcept override {
     batch_.clear();
     sink_->after_fork_child();
   }
@@ -38,7 +40,7 @@ class OtlpLogBatcher {
   const BatchSettings settings_;
   encode::otlp::ProtoPrelude proto_prelude_;
   encode::otlp::JsonPrelude json_prelude_;
-  std::unique_ptr<sinks::OtlpSink> sink_;
+  std::unique_ptr<deliver::DeliveryWorker> sink_;
   std::vector<encode::otlp::LogData> batch_;
   std::chrono::steady_clock::time_point batch_started_{};
 };

@@ -8,7 +8,7 @@
 #include "encode/prometheus_text.hpp"
 #include "metrics/machine_metrics.hpp"
 #include "metrics/self_metrics.hpp"
-#include "sinks/otlp_sink.hpp"
+#include "deliver/worker.hpp"
 
 namespace emp::telemetry::metrics {
 
@@ -69,7 +69,7 @@ TrackSettings TrackSettings::from(const Config& c, const std::string& dir, bool 
 }
 
 MetricsTrack::MetricsTrack(TrackSettings settings, core::Pipeline* pipeline,
-                           core::Diagnostics* diagnostics, std::unique_ptr<sinks::OtlpSink> sink,
+                           core::Diagnostics* diagnostics, std::unique_ptr<deliver::DeliveryWorker> sink,
                            const otlp::Resource& resource, const otlp::Scope& scope)
     : settings_(std::move(settings)),
       pipeline_(pipeline),

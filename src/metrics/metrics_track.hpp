@@ -1,7 +1,7 @@
 // The metrics track as the client runs it: the MetricsCore (instruments and
 // aggregation), a periodic reader thread that collects every
 // OTEL_METRIC_EXPORT_INTERVAL and hands OTLP export requests to the track's
-// OtlpSink (OTLP/HTTP, or OTLP/JSON lines in <log_dir>/otlp-metrics.jsonl
+// DeliveryWorker (OTLP/HTTP, or OTLP/JSON lines in <log_dir>/otlp-metrics.jsonl
 // when no collector is configured), the optional Prometheus endpoint, and
 // the machine and self metrics.
 //
@@ -35,8 +35,8 @@
 namespace emp::telemetry::core {
 class Pipeline;
 }
-namespace emp::telemetry::sinks {
-class OtlpSink;
+namespace emp::telemetry::deliver {
+class DeliveryWorker;
 }
 
 namespace emp::telemetry::metrics {
@@ -62,7 +62,7 @@ class MetricsTrack {
   // `sink` may be null (no OTLP export: Prometheus only, or disabled);
   // `pipeline` may be null in tests (no health accounting, no self metrics).
   MetricsTrack(TrackSettings settings, core::Pipeline* pipeline, core::Diagnostics* diagnostics,
-               std::unique_ptr<sinks::OtlpSink> sink, const encode::otlp::Resource& resource,
+               std::unique_ptr<deliver::DeliveryWorker> sink, const encode::otlp::Resource& resource,
                const encode::otlp::Scope& scope);
   ~MetricsTrack();
   MetricsTrack(const MetricsTrack&) = delete;
@@ -72,7 +72,7 @@ class MetricsTrack {
   void start();
   Metrics& metrics() noexcept { return core_.facade(); }
   MetricsCore& core() noexcept { return core_; }
-  sinks::OtlpSink* sink() noexcept { return sink_.get(); }
+  deliver::DeliveryWorker* sink() noexcept { return sink_.get(); }
 
   // Collects and exports now, then waits for the destination. False when
   // something could not be collected or delivered by `deadline`.
@@ -99,7 +99,7 @@ class MetricsTrack {
   const TrackSettings settings_;
   core::Pipeline* const pipeline_;
   MetricsCore core_;
-  std::unique_ptr<sinks::OtlpSink> sink_;
+  std::unique_ptr<deliver::DeliveryWorker> sink_;
   encode::otlp::Resource resource_;
   encode::otlp::Scope scope_;
   encode::otlp::ProtoPrelude proto_prelude_;

@@ -196,7 +196,7 @@ bool decode_span(const std::uint8_t* p, std::size_t n, otlp::SpanData& s) {
 }
 
 SpanHandler::SpanHandler(const BatchSettings& batch, const otlp::Resource& resource,
-                         const otlp::Scope& scope, std::unique_ptr<sinks::OtlpSink> sink,
+                         const otlp::Scope& scope, std::unique_ptr<deliver::DeliveryWorker> sink,
                          core::Accounting& accounting)
     : batch_settings_(batch),
       proto_prelude_(resource, scope),

@@ -1,7 +1,7 @@
 // The background half of the trace track: the batch span processor. It
 // decodes finished spans from the queues into OTLP spans, batches them
 // (OTEL_BSP_MAX_EXPORT_BATCH_SIZE, OTEL_BSP_SCHEDULE_DELAY), encodes each
-// batch (protobuf or JSON) and hands it to the destination's OtlpSink.
+// batch (protobuf or JSON) and hands it to the destination's DeliveryWorker.
 #pragma once
 
 #include <memory>
@@ -11,14 +11,14 @@
 #include "emp/telemetry/config.hpp"
 #include "encode/otlp_json.hpp"
 #include "encode/otlp_proto.hpp"
-#include "sinks/otlp_sink.hpp"
+#include "deliver/worker.hpp"
 
 namespace emp::telemetry::trace {
 
 class SpanHandler final : public core::RecordHandler {
  public:
   SpanHandler(const BatchSettings& batch, const encode::otlp::Resource& resource,
-              const encode::otlp::Scope& scope, std::unique_ptr<sinks::OtlpSink> sink,
+              const encode::otlp::Scope& scope, std::unique_ptr<deliver::DeliveryWorker> sink,
               core::Accounting& accounting);
 
   void on_record(const std::uint8_t* payload, std::size_t size) noexcept override;
@@ -34,7 +34,7 @@ class SpanHandler final : public core::RecordHandler {
     sink_->after_fork_child();
   }
 
-  sinks::OtlpSink& sink() noexcept { return *sink_; }
+  deliver::DeliveryWorker& sink() noexcept { return *sink_; }
 
  private:
   void export_batch() noexcept;
@@ -42,7 +42,7 @@ class SpanHandler final : public core::RecordHandler {
   const BatchSettings batch_settings_;
   encode::otlp::ProtoPrelude proto_prelude_;
   encode::otlp::JsonPrelude json_prelude_;
-  std::unique_ptr<sinks::OtlpSink> sink_;
+  std::unique_ptr<deliver::DeliveryWorker> sink_;
   core::Accounting& accounting_;
   std::vector<encode::otlp::SpanData> batch_;
   std::chrono::steady_clock::time_point batch_started_{};

@@ -60,8 +60,11 @@ class Client {
   // Later telemetry calls are counted as dropped (shutdown). Idempotent.
   bool shutdown(std::chrono::milliseconds timeout) noexcept;
 
- private:
+  // Opaque to users; public only so the library's own track installers can
+  // name it.
   struct Impl;
+
+ private:
   explicit Client(std::unique_ptr<Impl> impl) noexcept;
   std::unique_ptr<Impl> impl_;
 };

@@ -35,9 +35,9 @@
 #include "deliver/spool.hpp"
 #include "emp/telemetry/health.hpp"
 
-namespace emp::telemetry::sinks {
+namespace emp::telemetry::deliver {
 
-class OtlpSink {
+class DeliveryWorker {
  public:
   struct Options {
     std::size_t memory_cap = 32u << 20;               // encoded bytes waiting in memory
@@ -48,15 +48,18 @@ class OtlpSink {
     bool primary = true;
     RetrySettings retry{};
     CircuitSettings circuit{};
+    // The stream this worker carries, "<protocol>/<what>" (e.g. "otlp/traces",
+    // "fluentd/logs", "sentry/errors"): names it in diagnostics.
+    std::string stream;
     std::string spool_dir;  // empty = no spool
     deliver::SpoolOptions spool{};
   };
 
-  OtlpSink(Track track, std::unique_ptr<deliver::Destination> destination,
-           core::Accounting& accounting, Options options);
-  ~OtlpSink();
-  OtlpSink(const OtlpSink&) = delete;
-  OtlpSink& operator=(const OtlpSink&) = delete;
+  DeliveryWorker(Track track, std::unique_ptr<deliver::Destination> destination,
+                 core::Accounting& accounting, Options options);
+  ~DeliveryWorker();
+  DeliveryWorker(const DeliveryWorker&) = delete;
+  DeliveryWorker& operator=(const DeliveryWorker&) = delete;
 
   // Queues a payload (called by the pipeline's background thread).
   void submit(deliver::Payload payload) noexcept;
@@ -84,7 +87,8 @@ class OtlpSink {
 
  private:
   void run() noexcept;
-  void account(const deliver::Payload& p, const deliver::DeliveryResult& r, bool from_spool) noexcept;
+  void account(const deliver::Payload& p, const deliver::DeliveryResult& r,
+               bool from_spool) noexcept;
   void count_written(std::size_t n, bool from_spool) noexcept;
   void count_dropped(DropReason r, std::size_t n) noexcept;
   // Sends one payload with retries. Returns true when it reached a final
@@ -124,10 +128,10 @@ class OtlpSink {
   std::int64_t last_success_ = 0;
   std::string last_error_;
   bool degraded_ = false;
-  std::uint64_t spool_items_ = 0;     // items on disk now
+  std::uint64_t spool_items_ = 0;  // items on disk now
   std::uint64_t spool_bytes_ = 0;
-  std::uint64_t recovered_left_ = 0;  // items from an earlier run not yet resolved
+  std::uint64_t recovered_left_ = 0;      // items from an earlier run not yet resolved
   std::uint64_t spool_damaged_seen_ = 0;  // this sink's thread only
 };
 
-}  // namespace emp::telemetry::sinks
+}  // namespace emp::telemetry::deliver

@@ -1,14 +1,14 @@
-#include "sinks/otlp_sink.hpp"
+#include "deliver/worker.hpp"
 
 #include "core/clock.hpp"
 
-namespace emp::telemetry::sinks {
+namespace emp::telemetry::deliver {
 
 using Clock = std::chrono::steady_clock;
 using deliver::Outcome;
 
-OtlpSink::OtlpSink(Track track, std::unique_ptr<deliver::Destination> destination,
-                   core::Accounting& accounting, Options options)
+DeliveryWorker::DeliveryWorker(Track track, std::unique_ptr<deliver::Destination> destination,
+                               core::Accounting& accounting, Options options)
     : track_(track),
       destination_(std::move(destination)),
       accounting_(accounting),
@@ -35,9 +35,9 @@ OtlpSink::OtlpSink(Track track, std::unique_ptr<deliver::Destination> destinatio
   thread_ = std::thread([this] { run(); });
 }
 
-OtlpSink::~OtlpSink() { shutdown(Clock::now()); }
+DeliveryWorker::~DeliveryWorker() { shutdown(Clock::now()); }
 
-void OtlpSink::submit(deliver::Payload payload) noexcept {
+void DeliveryWorker::submit(deliver::Payload payload) noexcept {
   if (payload.items == 0) return;
   std::size_t n = payload.items;
   std::vector<std::size_t> evicted;
@@ -65,19 +65,19 @@ void OtlpSink::submit(deliver::Payload payload) noexcept {
   }
   for (std::size_t e : evicted) count_dropped(DropReason::kMemoryCap, e);
   if (!evicted.empty())
-    accounting_.diagnostics().report("memory_cap:" + description(),
-                                     "memory cap reached for " + description() +
-                                         ": oldest batches dropped (memory_cap)");
+    accounting_.diagnostics().report(
+        "memory_cap:" + description(),
+        "memory cap reached for " + description() + ": oldest batches dropped (memory_cap)");
   if (!queued) count_dropped(stopping_ ? DropReason::kShutdown : DropReason::kMemoryCap, n);
 }
 
-bool OtlpSink::wait_idle(Clock::time_point deadline) noexcept {
+bool DeliveryWorker::wait_idle(Clock::time_point deadline) noexcept {
   std::unique_lock<std::mutex> lock(mu_);
   return idle_cv_.wait_until(lock, deadline,
                              [&] { return queue_.empty() && !busy_ && spool_items_ == 0; });
 }
 
-void OtlpSink::shutdown(Clock::time_point deadline) noexcept {
+void DeliveryWorker::shutdown(Clock::time_point deadline) noexcept {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!thread_.joinable()) return;
@@ -107,7 +107,7 @@ void OtlpSink::shutdown(Clock::time_point deadline) noexcept {
   queued_bytes_ = 0;
 }
 
-void OtlpSink::after_fork_child() noexcept {
+void DeliveryWorker::after_fork_child() noexcept {
   // The thread does not exist here: forget it without join or detach.
   new (&thread_) std::thread();
   // Condition variables the parent's threads waited on are unusable here.
@@ -136,11 +136,12 @@ void OtlpSink::after_fork_child() noexcept {
   try {
     thread_ = std::thread([this] { run(); });
   } catch (...) {
-    accounting_.diagnostics().report("fork_sink", "could not restart an export thread after fork()");
+    accounting_.diagnostics().report("fork_sink",
+                                     "could not restart an export thread after fork()");
   }
 }
 
-std::string OtlpSink::description() const {
+std::string DeliveryWorker::description() const {
   try {
     return destination_->description();
   } catch (...) {
@@ -148,7 +149,7 @@ std::string OtlpSink::description() const {
   }
 }
 
-void OtlpSink::count_written(std::size_t n, bool from_spool) noexcept {
+void DeliveryWorker::count_written(std::size_t n, bool from_spool) noexcept {
   {
     std::lock_guard<std::mutex> lock(mu_);
     delivered_ += n;
@@ -159,7 +160,7 @@ void OtlpSink::count_written(std::size_t n, bool from_spool) noexcept {
   if (options_.primary) accounting_.written(track_, n);
 }
 
-void OtlpSink::count_dropped(DropReason r, std::size_t n) noexcept {
+void DeliveryWorker::count_dropped(DropReason r, std::size_t n) noexcept {
   if (n == 0) return;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -168,10 +169,12 @@ void OtlpSink::count_dropped(DropReason r, std::size_t n) noexcept {
   if (options_.primary) accounting_.dropped(track_, r, n);
 }
 
-void OtlpSink::account(const deliver::Payload& p, const deliver::DeliveryResult& r,
-                       bool from_spool) noexcept {
+void DeliveryWorker::account(const deliver::Payload& p, const deliver::DeliveryResult& r,
+                             bool from_spool) noexcept {
   switch (r.outcome) {
-    case Outcome::kDelivered: count_written(p.items, from_spool); return;
+    case Outcome::kDelivered:
+      count_written(p.items, from_spool);
+      return;
     case Outcome::kPartial: {
       std::size_t rejected = std::min(r.rejected, p.items);
       count_written(p.items - rejected, from_spool);
@@ -193,11 +196,12 @@ void OtlpSink::account(const deliver::Payload& p, const deliver::DeliveryResult&
     degraded_ = true;
   } catch (...) {
   }
-  accounting_.diagnostics().report("otlp_error:" + description() + ":" + std::to_string(r.http_status),
-                                   "export to " + description() + " failed: " + r.message);
+  accounting_.diagnostics().report(
+      "otlp_error:" + description() + ":" + std::to_string(r.http_status),
+      "export to " + description() + " failed: " + r.message);
 }
 
-void OtlpSink::update_spool_stats() noexcept {
+void DeliveryWorker::update_spool_stats() noexcept {
   if (!spool_) return;
   auto st = spool_->stats();
   // Records the spool found damaged (quarantined) or torn by a crash left
@@ -214,13 +218,13 @@ void OtlpSink::update_spool_stats() noexcept {
   }
   if (lost) {
     count_dropped(DropReason::kIoError, lost);
-    accounting_.diagnostics().report("spool_damaged:" + description(),
-                                     "damaged records in the disk spool of " + description() +
-                                         " were quarantined (io_error)");
+    accounting_.diagnostics().report(
+        "spool_damaged:" + description(),
+        "damaged records in the disk spool of " + description() + " were quarantined (io_error)");
   }
 }
 
-bool OtlpSink::spill(const deliver::Payload& p, DropReason reason_without_spool) noexcept {
+bool DeliveryWorker::spill(const deliver::Payload& p, DropReason reason_without_spool) noexcept {
   if (!spool_) {
     count_dropped(reason_without_spool, p.items);
     return false;
@@ -232,20 +236,21 @@ bool OtlpSink::spill(const deliver::Payload& p, DropReason reason_without_spool)
       recovered_left_ -= std::min<std::uint64_t>(recovered_left_, a.evicted_items);
     }
     count_dropped(DropReason::kSpoolFull, a.evicted_items);
-    accounting_.diagnostics().report("spool_full:" + description(),
-                                     "disk spool full for " + description() +
-                                         ": oldest data dropped (spool_full)");
+    accounting_.diagnostics().report(
+        "spool_full:" + description(),
+        "disk spool full for " + description() + ": oldest data dropped (spool_full)");
   }
   if (!a.stored) {
     count_dropped(a.too_large ? DropReason::kSpoolFull : reason_without_spool, p.items);
-    accounting_.diagnostics().report("spool_write:" + description(),
-                                     "could not spool a batch for " + description() + ": " + a.error);
+    accounting_.diagnostics().report(
+        "spool_write:" + description(),
+        "could not spool a batch for " + description() + ": " + a.error);
     return false;
   }
   return true;
 }
 
-void OtlpSink::spill_queue(DropReason reason_without_spool) noexcept {
+void DeliveryWorker::spill_queue(DropReason reason_without_spool) noexcept {
   for (;;) {
     deliver::Payload p;
     {
@@ -264,13 +269,13 @@ void OtlpSink::spill_queue(DropReason reason_without_spool) noexcept {
   update_spool_stats();
 }
 
-bool OtlpSink::stop_due() noexcept {
+bool DeliveryWorker::stop_due() noexcept {
   if (cancel_.load(std::memory_order_acquire)) return true;
   std::lock_guard<std::mutex> lock(mu_);
   return stopping_ && Clock::now() >= stop_deadline_;
 }
 
-bool OtlpSink::deliver_with_retry(const deliver::Payload& p, bool from_spool) noexcept {
+bool DeliveryWorker::deliver_with_retry(const deliver::Payload& p, bool from_spool) noexcept {
   deliver::RetryState retry(options_.retry);
   for (;;) {
     deliver::Deadline d = options_.export_timeout.count() > 0
@@ -310,12 +315,13 @@ bool OtlpSink::deliver_with_retry(const deliver::Payload& p, bool from_spool) no
     std::unique_lock<std::mutex> lock(mu_);
     auto until = now + *delay;
     if (stopping_ && stop_deadline_ < until) until = stop_deadline_;
-    cv_.wait_until(lock, until, [&] { return cancel_.load() || (stopping_ && Clock::now() >= stop_deadline_); });
+    cv_.wait_until(lock, until,
+                   [&] { return cancel_.load() || (stopping_ && Clock::now() >= stop_deadline_); });
     if (cancel_.load() || (stopping_ && Clock::now() >= stop_deadline_)) return false;
   }
 }
 
-void OtlpSink::run() noexcept {
+void DeliveryWorker::run() noexcept {
   for (;;) {
     bool from_spool = false;
     deliver::Payload p;
@@ -389,7 +395,8 @@ void OtlpSink::run() noexcept {
         bool stopping = stop_due();
         bool open = breaker_.state() == deliver::CircuitBreaker::State::kOpen;
         spill(p, stopping ? DropReason::kShutdown
-                          : open ? DropReason::kCircuitOpen : DropReason::kRetryExhausted);
+                 : open   ? DropReason::kCircuitOpen
+                          : DropReason::kRetryExhausted);
         if (spool_) spool_->commit();
         update_spool_stats();
       }
@@ -400,7 +407,7 @@ void OtlpSink::run() noexcept {
   }
 }
 
-DestinationHealth OtlpSink::health() const {
+DestinationHealth DeliveryWorker::health() const {
   DestinationHealth h;
   h.name = description();
   h.track = track_;
@@ -418,9 +425,9 @@ DestinationHealth OtlpSink::health() const {
   h.last_success_unix_nano = last_success_;
   h.last_error = last_error_;
   h.state = breaker_.state() == deliver::CircuitBreaker::State::kOpen ? "circuit_open"
-            : degraded_                                                ? "degraded"
-                                                                       : "healthy";
+            : degraded_                                               ? "degraded"
+                                                                      : "healthy";
   return h;
 }
 
-}  // namespace emp::telemetry::sinks
+}  // namespace emp::telemetry::deliver

@@ -1,0 +1,86 @@
+// What a Client owns, and how each track is put into it. Client::create()
+// builds the shared pipeline and then calls one installer per track; each
+// installer lives in its own file (install_<track>.cpp), so a new track is a
+// new installer plus one member here, not edits across the client.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "core/pipeline.hpp"
+#include "emp/telemetry/client.hpp"
+#include "encode/otlp_types.hpp"
+#include "logs/log_handler.hpp"
+#include "logs/log_record.hpp"
+#include "metrics/metrics_track.hpp"
+#include "trace/tracer_core.hpp"
+
+namespace emp::telemetry {
+
+// Lets the status-file handler (on the pipeline's thread, which can outlive
+// the client when a shutdown deadline abandons it) reach the client safely.
+struct StatusLink {
+  std::mutex mu;
+  std::function<std::string()> status_json;  // empty once the client is gone
+};
+
+struct Client::Impl {
+  explicit Impl(Config c) : config(std::move(c)) {}
+  ~Impl() {
+    if (status_link) {
+      std::lock_guard<std::mutex> lock(status_link->mu);
+      status_link->status_json = nullptr;
+    }
+  }
+  HealthSnapshot full_health() const noexcept {
+    HealthSnapshot h = pipeline->health();
+    if (metrics_track) metrics_track->add_health(h);
+    return h;
+  }
+  Config config;
+  std::unique_ptr<core::Pipeline> pipeline;
+  core::LogFrontend log_front;
+  std::atomic<int> min_level{0};
+  std::unique_ptr<Logger> logger;
+  trace::TracerCore tracer_core;
+  std::unique_ptr<Tracer> tracer;
+  // Declared after the pipeline: destroyed first (its worker counts through it).
+  std::unique_ptr<metrics::MetricsTrack> metrics_track;
+  bool shut_down = false;
+  std::shared_ptr<StatusLink> status_link;
+};
+
+namespace client {
+
+// What installers share while Client::create() runs (before the pipeline
+// starts). The log handler is installed first and added to the pipeline
+// last, so other installers can give it outputs (OTLP, Fluentd forward...).
+struct InstallContext {
+  Client::Impl& impl;
+  const Config& config;
+  core::Pipeline& pipeline;
+  std::string dir;  // absolute output directory (LOG_DIR)
+  std::unique_ptr<logs::LogHandler> log_handler;
+  encode::otlp::Resource resource;
+  encode::otlp::Scope scope;
+  // OpenTelemetry signals are on (EMP_OTEL_ENABLED and not OTEL_SDK_DISABLED).
+  bool otel_on = false;
+
+  // Registers a destination's health with the pipeline.
+  void add_destination(std::function<DestinationHealth()> health) {
+    pipeline.add_destination(std::move(health));
+  }
+};
+
+// One per track, in the order Client::create() calls them. Each returns an
+// error message when the track cannot start (empty on success).
+std::string install_logs(InstallContext& ctx);
+std::string install_traces(InstallContext& ctx);
+std::string install_metrics(InstallContext& ctx);
+std::string install_status(InstallContext& ctx);
+
+}  // namespace client
+}  // namespace emp::telemetry

@@ -1,0 +1,59 @@
+// The status file: the client's health as JSON every EMP_STATUS_INTERVAL (and
+// once more at shutdown), for `emp-telemetry health` to read.
+#include "client/client_impl.hpp"
+#include "client/health_json.hpp"
+
+namespace emp::telemetry::client {
+
+namespace {
+
+class StatusHandler final : public core::RecordHandler {
+ public:
+  StatusHandler(std::shared_ptr<StatusLink> link, std::string path, std::chrono::milliseconds every)
+      : link_(std::move(link)), path_(std::move(path)), every_(every) {}
+  void on_record(const std::uint8_t*, std::size_t) noexcept override {}
+  bool write_out(std::chrono::steady_clock::time_point) noexcept override { return true; }
+  void on_tick(std::chrono::steady_clock::time_point now) noexcept override {
+    if (now < next_) return;
+    next_ = now + every_;
+    write();
+  }
+  void close(std::chrono::steady_clock::time_point) noexcept override { write(); }
+
+ private:
+  void write() noexcept {
+    try {
+      std::string json;
+      {
+        std::lock_guard<std::mutex> lock(link_->mu);
+        if (!link_->status_json) return;
+        json = link_->status_json();
+      }
+      write_file_atomically(path_, json);
+    } catch (...) {
+    }
+  }
+  std::shared_ptr<StatusLink> link_;
+  const std::string path_;
+  const std::chrono::milliseconds every_;
+  std::chrono::steady_clock::time_point next_{};
+};
+
+}  // namespace
+
+std::string install_status(InstallContext& ctx) {
+  const Config& c = ctx.config;
+  if (c.status_interval.count() <= 0) return {};
+  Client::Impl& impl = ctx.impl;
+  impl.status_link = std::make_shared<StatusLink>();
+  Client::Impl* raw = &impl;
+  impl.status_link->status_json = [raw] {
+    return health_to_json(raw->full_health(), raw->config, raw->config.status_interval);
+  };
+  ctx.pipeline.add_handler(core::RecordKind::kStatus,
+                           std::make_unique<StatusHandler>(
+                               impl.status_link, status_file_path(ctx.dir, c), c.status_interval));
+  return {};
+}
+
+}  // namespace emp::telemetry::client

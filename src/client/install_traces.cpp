@@ -1,0 +1,42 @@
+// The trace track: the tracer's limits and sampler, and the batch span
+// processor in front of the OTLP traces destination.
+#include "client/client_impl.hpp"
+#include "otlp/otlp_worker.hpp"
+#include "trace/span_handler.hpp"
+
+namespace emp::telemetry::client {
+
+std::string install_traces(InstallContext& ctx) {
+  const Config& c = ctx.config;
+  Client::Impl& impl = ctx.impl;
+  auto& tc = impl.tracer_core;
+  tc.pipeline = impl.pipeline.get();
+  tc.enabled = ctx.otel_on;
+  tc.max_payload = impl.pipeline->max_payload();
+  tc.limits.attribute_count = c.span_attribute_count_limit;
+  tc.limits.attribute_value_length =
+      c.span_attribute_value_length_limit.value_or(c.attribute_value_length_limit.value_or(0));
+  tc.limits.event_count = c.span_event_count_limit;
+  tc.limits.link_count = c.span_link_count_limit;
+  tc.limits.event_attribute_count = c.attribute_count_limit;
+  tc.limits.link_attribute_count = c.attribute_count_limit;
+  auto sampler =
+      trace::make_sampler(c.sampler, c.sampler_ratio, c.sampler_rules, c.export_error_spans);
+  if (!sampler)
+    return sampler.errors().empty() ? "invalid sampler" : sampler.errors()[0].to_string();
+  tc.sampler = std::move(sampler).value();
+  if (tc.enabled) {
+    auto worker =
+        otlp::make_otlp_worker(Track::kTraces, deliver::Signal::kTraces, c.otlp_traces, c, ctx.dir,
+                               "otlp-traces.jsonl", ctx.pipeline.accounting(), /*primary=*/true);
+    deliver::DeliveryWorker* raw = worker.get();
+    ctx.add_destination([raw] { return raw->health(); });
+    ctx.pipeline.add_handler(
+        core::RecordKind::kSpan,
+        std::make_unique<trace::SpanHandler>(c.span_batch, ctx.resource, ctx.scope,
+                                             std::move(worker), ctx.pipeline.accounting()));
+  }
+  return {};
+}
+
+}  // namespace emp::telemetry::client

@@ -1,0 +1,53 @@
+#include "otlp/otlp_worker.hpp"
+
+#include "deliver/otlp_http_destination.hpp"
+#include "sinks/otlp_file_destination.hpp"
+
+namespace emp::telemetry::otlp {
+
+std::unique_ptr<deliver::DeliveryWorker> make_otlp_worker(
+    Track track, deliver::Signal signal, const OtlpExport& exp, const Config& c,
+    const std::string& dir, std::string_view file, core::Accounting& accounting, bool primary) {
+  deliver::DeliveryWorker::Options so;
+  so.primary = primary;
+  so.memory_cap = c.delivery_memory_cap;
+  so.retry = c.retry;
+  so.circuit = c.circuit;
+  so.stream = "otlp/" + std::string(deliver::to_string(signal));
+  std::unique_ptr<deliver::Destination> dest;
+  deliver::ContentType type = deliver::ContentType::kJson;
+  if (!exp.url.empty()) {
+    deliver::ExporterSettings es;
+    es.signal = signal;
+    es.none_configured = false;
+    es.url = exp.url;
+    es.endpoint_variable = exp.url_from;
+    es.headers = exp.headers;
+    es.timeout = exp.timeout;
+    es.gzip = exp.gzip;
+    type = exp.protocol == OtlpProtocol::kHttpJson ? deliver::ContentType::kJson
+                                                   : deliver::ContentType::kProtobuf;
+    es.content_type = type;
+    es.ca_file = exp.certificate;
+    es.client_cert_file = exp.client_certificate;
+    es.client_key_file = exp.client_key;
+    so.export_timeout = exp.timeout;
+    bool spool = signal == deliver::Signal::kMetrics ? c.spool_metrics : c.spool_enabled;
+    if (spool) {
+      so.spool_dir = deliver::spool_directory(c.spool_dir, signal, exp.url);
+      so.spool.max_bytes = c.spool_max_bytes;
+    }
+    dest = std::make_unique<deliver::OtlpHttpDestination>(std::move(es));
+  } else {
+    sinks::FileSink::Options fo;
+    fo.path = dir + "/" + std::string(file);
+    fo.max_bytes = c.log_max_file_bytes;
+    fo.max_files = c.log_max_files;
+    dest = std::make_unique<sinks::OtlpFileDestination>(std::move(fo));
+  }
+  auto worker = std::make_unique<deliver::DeliveryWorker>(track, std::move(dest), accounting, so);
+  worker->set_content_type(type);
+  return worker;
+}
+
+}  // namespace emp::telemetry::otlp
