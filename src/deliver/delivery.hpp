@@ -22,6 +22,7 @@
 #include <string_view>
 
 #include "deliver/signal.hpp"
+#include "emp/telemetry/health.hpp"
 
 namespace emp::telemetry::deliver {
 
@@ -39,6 +40,10 @@ std::string_view to_string(Outcome outcome) noexcept;  // "delivered", "partial"
 struct DeliveryResult {
   Outcome outcome = Outcome::kPermanent;
   std::size_t rejected = 0;  // items the server refused (kPartial)
+  // Why a kPermanent (or the rejected part of a kPartial) is dropped: a
+  // protocol with rate limits says kRateLimited, a payload over the peer's
+  // size limit kTooLarge. Any other reason is counted `rejected`.
+  DropReason drop_reason = DropReason::kRejected;
   // One line for diagnostics: status, URL without credentials, and the
   // server's message cut at 512 bytes. Never contains header values.
   std::string message;

@@ -178,13 +178,13 @@ void DeliveryWorker::account(const deliver::Payload& p, const deliver::DeliveryR
     case Outcome::kPartial: {
       std::size_t rejected = std::min(r.rejected, p.items);
       count_written(p.items - rejected, from_spool);
-      count_dropped(DropReason::kRejected, rejected);
+      count_dropped(r.drop_reason, rejected);
       accounting_.diagnostics().report("otlp_partial:" + description(),
                                        "partial success from " + description() + ": " + r.message);
       return;
     }
     case Outcome::kPermanent:
-      count_dropped(DropReason::kRejected, p.items);
+      count_dropped(r.drop_reason, p.items);
       break;
     case Outcome::kRetryable:
       break;  // the caller decides: retry, spool or drop
