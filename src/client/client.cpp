@@ -2,6 +2,7 @@
 #include "emp/telemetry/client.hpp"
 
 #include <filesystem>
+#include <thread>
 
 #include "client/client_impl.hpp"
 #include "client/resource.hpp"
@@ -103,30 +104,36 @@ Metrics& Client::metrics() noexcept { return impl_->metrics_track->metrics(); }
 HealthSnapshot Client::health() const noexcept { return impl_->full_health(); }
 
 namespace {
-// The metrics track gets half of a flush or shutdown budget at most, so a
-// hung metrics collector cannot eat the time the log and trace queues need.
-std::chrono::steady_clock::time_point metrics_deadline(std::chrono::milliseconds timeout) {
-  return std::chrono::steady_clock::now() + timeout / 2;
-}
-std::chrono::milliseconds left_until(std::chrono::steady_clock::time_point end) {
-  const auto now = std::chrono::steady_clock::now();
-  if (now >= end) return std::chrono::milliseconds(0);
-  return std::chrono::duration_cast<std::chrono::milliseconds>(end - now);
+// Runs the metrics track's part (it has its own reader and delivery worker)
+// beside the pipeline's, both under the one deadline: a hung destination of
+// either cannot eat the other's time. Without a thread, one after the other.
+template <typename MetricsPart, typename PipelinePart>
+bool in_parallel(MetricsPart metrics_part, PipelinePart pipeline_part) noexcept {
+  bool metrics_ok = false;
+  std::thread t;
+  try {
+    t = std::thread([&] { metrics_ok = metrics_part(); });
+  } catch (...) {
+    metrics_ok = metrics_part();
+  }
+  const bool pipeline_ok = pipeline_part();
+  if (t.joinable()) t.join();
+  return pipeline_ok && metrics_ok;
 }
 }  // namespace
 
 bool Client::flush(std::chrono::milliseconds timeout) noexcept {
   const auto end = std::chrono::steady_clock::now() + timeout;
-  const bool metrics_ok = impl_->metrics_track->flush(metrics_deadline(timeout));
-  return impl_->pipeline->flush(left_until(end)) && metrics_ok;
+  return in_parallel([&] { return impl_->metrics_track->flush(end); },
+                     [&] { return impl_->pipeline->flush(timeout); });
 }
 
 bool Client::shutdown(std::chrono::milliseconds timeout) noexcept {
   if (impl_->shut_down) return true;
   impl_->shut_down = true;
   const auto end = std::chrono::steady_clock::now() + timeout;
-  const bool metrics_ok = impl_->metrics_track->shutdown(metrics_deadline(timeout));
-  return impl_->pipeline->shutdown(left_until(end)) && metrics_ok;
+  return in_parallel([&] { return impl_->metrics_track->shutdown(end); },
+                     [&] { return impl_->pipeline->shutdown(timeout); });
 }
 
 }  // namespace emp::telemetry

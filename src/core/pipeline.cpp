@@ -25,7 +25,8 @@ using CounterArray = std::array<std::uint64_t, 2 + kReasons>;
 void add_counters(CounterArray& into, const ProducerCounters& c) noexcept {
   into[0] += c.offered.load(std::memory_order_relaxed);
   into[1] += c.accepted.load(std::memory_order_relaxed);
-  for (std::size_t r = 0; r < kReasons; ++r) into[2 + r] += c.dropped[r].load(std::memory_order_relaxed);
+  for (std::size_t r = 0; r < kReasons; ++r)
+    into[2 + r] += c.dropped[r].load(std::memory_order_relaxed);
 }
 
 inline void bump(std::atomic<std::uint64_t>& c) noexcept {
@@ -339,10 +340,8 @@ bool Engine::drain_pass(std::size_t max_per_ring) noexcept {
   bool any = false;
   for (auto& slot : snapshot) {
     std::uint64_t limit = slot->ring.write_position();
-    std::size_t n = slot->ring.consume_until(limit, max_per_ring,
-                                             [this](const std::uint8_t* p, std::size_t sz) {
-                                               dispatch(p, sz);
-                                             });
+    std::size_t n = slot->ring.consume_until(
+        limit, max_per_ring, [this](const std::uint8_t* p, std::size_t sz) { dispatch(p, sz); });
     any |= n > 0;
   }
   return any;
@@ -356,9 +355,8 @@ void Engine::drain_to_snapshot(Clock::time_point deadline) noexcept {
   }
   for (auto& [slot, limit] : targets) {
     while (slot->ring.read_position() < limit) {
-      slot->ring.consume_until(limit, 4096, [this](const std::uint8_t* p, std::size_t sz) {
-        dispatch(p, sz);
-      });
+      slot->ring.consume_until(limit, 4096,
+                               [this](const std::uint8_t* p, std::size_t sz) { dispatch(p, sz); });
       if (Clock::now() >= deadline) return;
     }
   }
@@ -373,6 +371,8 @@ bool Engine::write_out_all(Clock::time_point deadline) noexcept {
 
 bool Engine::flush_all(Clock::time_point deadline) noexcept {
   bool ok = true;
+  for (auto& h : handlers)
+    if (h) h->begin_flush(deadline);
   for (auto& h : handlers)
     if (h) ok &= h->flush(deadline);
   return ok;
@@ -413,6 +413,10 @@ void Engine::run() noexcept {
       // Producers may have slipped records in after the snapshot; take them too.
       drain_to_snapshot(deadline);
       tick_all(Clock::now());
+      for (auto& h : handlers)
+        if (h) h->begin_flush(deadline);
+      for (auto& h : handlers)
+        if (h) h->begin_close(deadline);
       bool ok = flush_all(deadline);
       for (auto& h : handlers)
         if (h) h->close(deadline);
@@ -433,7 +437,9 @@ void Engine::run() noexcept {
       }
       std::lock_guard<std::mutex> lock(mu);
       flush_done = flush_seq;
-      flush_deadline = Clock::time_point{};
+      // A flush asked for during this pass set its own deadline: keep it
+      // for the next pass.
+      if (flush_requested == flush_seq) flush_deadline = Clock::time_point{};
       flush_ok = ok;
       done_cv.notify_all();
       continue;
@@ -587,7 +593,8 @@ bool Pipeline::flush(std::chrono::milliseconds timeout) noexcept {
   // Concurrent flushes share one pass; it honours the latest deadline.
   e.flush_deadline = std::max(e.flush_deadline, deadline);
   e.cv.notify_one();
-  bool done = e.done_cv.wait_until(lock, deadline, [&] { return e.flush_done >= seq || e.stopped; });
+  bool done =
+      e.done_cv.wait_until(lock, deadline, [&] { return e.flush_done >= seq || e.stopped; });
   return done && e.flush_ok;
 }
 

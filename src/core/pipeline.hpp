@@ -37,7 +37,12 @@ namespace emp::telemetry::core {
 
 // kStatus carries no records: its handler only uses the periodic tick.
 enum class RecordKind : std::uint8_t {
-  kLog = 1, kSpan = 2, kMetric = 3, kEvent = 4, kError = 5, kStatus = 7
+  kLog = 1,
+  kSpan = 2,
+  kMetric = 3,
+  kEvent = 4,
+  kError = 5,
+  kStatus = 7
 };
 inline constexpr std::size_t kMaxKinds = 8;
 inline constexpr std::size_t kTracks = static_cast<std::size_t>(Track::kCount);
@@ -71,6 +76,14 @@ class RecordHandler {
   virtual bool flush(std::chrono::steady_clock::time_point deadline) noexcept {
     return write_out(deadline);
   }
+  // Called on every handler before any flush(): hand what is buffered to the
+  // destinations without waiting, so that they all work in parallel under
+  // one deadline and a hung destination cannot eat the others' time.
+  virtual void begin_flush(std::chrono::steady_clock::time_point deadline) noexcept {}
+  // At shutdown, after begin_flush() and before flush() and close(): tell the
+  // destinations to stop by `deadline` (without waiting), so each spools or
+  // gives up in parallel with the others.
+  virtual void begin_close(std::chrono::steady_clock::time_point deadline) noexcept {}
   // Called about every flush interval, and once more before close().
   virtual void on_tick(std::chrono::steady_clock::time_point now) noexcept {}
   virtual void close(std::chrono::steady_clock::time_point deadline) noexcept {}

@@ -7,10 +7,11 @@
 //   half-open -- probe succeeds -->                           closed
 //   half-open -- probe fails -->                              open (a new cooldown)
 //
-// The cooldown is fixed rather than growing: each payload's own retry
-// backoff already spreads load, and a fixed cooldown means a collector that
-// comes back is found again within one cooldown (30 s by default), for the
-// price of one request per cooldown while it is down.
+// The time to the next probe grows: about 1 s after the breaker first opens,
+// then doubling with every failed probe up to `cooldown` (30 s by default),
+// each drawn with jitter from [bound/2, bound]. A short outage is noticed as
+// over within a second or two; a long one costs one request per cooldown;
+// and clients that failed together do not probe together.
 //
 // What counts as a failure is the caller's call; the intended mapping is:
 // on_failure() for kRetryable results (connection refused or reset, 429,
@@ -39,7 +40,8 @@ class CircuitBreaker {
  public:
   enum class State : std::uint8_t { kClosed = 0, kOpen, kHalfOpen };
 
-  explicit CircuitBreaker(const CircuitSettings& settings) noexcept : settings_(settings) {}
+  // `seed` feeds the probe jitter; 0 draws one from the system.
+  explicit CircuitBreaker(const CircuitSettings& settings, std::uint64_t seed = 0) noexcept;
 
   // May an attempt be made at `now`? Closed: always. Open: no, until the
   // cooldown since opening has passed; then the breaker turns half-open and
@@ -63,17 +65,23 @@ class CircuitBreaker {
   std::uint32_t consecutive_failures() const noexcept { return failures_; }
   // When an open breaker lets the next probe through (delivery thread only;
   // meaningful in the open state).
-  SteadyClock::time_point retry_at() const noexcept { return opened_at_ + settings_.cooldown; }
+  SteadyClock::time_point retry_at() const noexcept { return probe_at_; }
+  // The first probe comes about this long after the breaker opens.
+  static constexpr std::chrono::milliseconds kFirstProbe{1000};
   const CircuitSettings& settings() const noexcept { return settings_; }
 
  private:
   void open(SteadyClock::time_point now) noexcept;
+  void schedule_probe(SteadyClock::time_point now) noexcept;
 
   const CircuitSettings settings_;
   std::atomic<State> state_{State::kClosed};
   std::atomic<std::uint64_t> times_opened_{0};
   std::uint32_t failures_ = 0;
   SteadyClock::time_point opened_at_{};      // when it last opened
+  SteadyClock::time_point probe_at_{};       // when an open breaker lets a probe through
+  std::uint32_t failed_probes_ = 0;          // since the breaker last closed
+  std::uint64_t rng_;                        // splitmix64 state of the jitter
   SteadyClock::time_point probe_started_{};  // when the half-open probe was allowed
 };
 

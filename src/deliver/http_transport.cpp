@@ -500,13 +500,20 @@ HttpResponse HttpTransport::post(const HttpRequest& request) noexcept {
           " ms";
       status = 0;  // an answer we stopped reading is not an answer
     } else if (result != CURLE_OK && !(result == CURLE_WRITE_ERROR && transfer.truncated)) {
-      response.error = status > 0 ? TransportError::kNone : classify(result);
+      // An answer that did not end well is no answer, whatever its status
+      // line said: a 200 followed by endless headers, a reset mid-body.
+      status = 0;
+      response.error = classify(result);
+      // A peer that got our request and answered something that is not
+      // HTTP ("Received HTTP/0.9 when not allowed") misbehaves; the request
+      // itself was fine, so this is a network failure, not a refusal.
+      long request_size = 0;
+      curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &request_size);
+      if (response.error == TransportError::kRefused && request_size > 0)
+        response.error = TransportError::kNetwork;
       std::string detail = curl_easy_strerror(result);
       if (curl_->errbuf[0] != '\0') detail += " (" + std::string(curl_->errbuf) + ")";
       response.error_message = redact(where + ": " + detail, secrets);
-      if (status == 0 && response.error == TransportError::kNone) {
-        response.error = TransportError::kNetwork;
-      }
     } else if (transfer.truncated) {
       response.error_message = where + ": response body exceeded " +
                                size_text(options_.max_response_bytes) + "; truncated";

@@ -4,13 +4,14 @@
 // rules as src/config/parse.hpp so that finalize() and this resolver agree on
 // what is valid; they are kept local so that delivery does not depend on the
 // configuration object library.
-#include "config/process_env.hpp"
 #include "deliver/otlp_endpoint.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <limits>
+
+#include "config/process_env.hpp"
 
 namespace emp::telemetry::deliver {
 namespace {

@@ -210,7 +210,9 @@ DeliveryResult OtlpHttpDestination::classify(const Payload& payload,
   }
 
   result.message = "HTTP " + std::to_string(status) + " from " + url + server_says();
-  if (status == 429 || status == 502 || status == 503 || status == 504) {
+  // A final answer below 200 ("100 Continue" and nothing after it) is a
+  // misbehaving peer: retry, and let the breaker see it.
+  if (status < 200 || status == 429 || status == 502 || status == 503 || status == 504) {
     result.outcome = Outcome::kRetryable;
     if (status == 429 || status == 503) result.retry_after = response.retry_after;
   } else {

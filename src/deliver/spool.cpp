@@ -262,6 +262,34 @@ Scan scan_segment(int fd, std::uint64_t size, bool verify, std::uint64_t consume
   return s;
 }
 
+// Items in the damaged part [from, size) of a segment whose first record
+// header there is unreadable: the records after it are found again by their
+// magic and self-checked headers, and the damaged record itself is counted
+// as the average of the others (at least one item). An estimate, but one
+// that says "about N items" rather than nothing.
+std::uint64_t estimate_damaged_items(int fd, std::uint64_t from, std::uint64_t size,
+                                     std::uint32_t max_length) {
+  Window w(fd);
+  std::uint64_t items = 0, records = 0;
+  int err = 0;
+  std::uint64_t off = from + 1;
+  while (off + kHeaderBytes <= size) {
+    const unsigned char* p = w.view(off, kHeaderBytes, err);
+    if (p == nullptr) break;
+    Header h;
+    if (p[0] == kMagic[0] && decode_header(p, max_length, h) &&
+        h.length <= size - off - kHeaderBytes) {
+      items += h.items;
+      ++records;
+      off += kHeaderBytes + h.length;
+    } else {
+      ++off;
+    }
+  }
+  const std::uint64_t damaged_record = records ? std::max<std::uint64_t>(1, items / records) : 1;
+  return items + damaged_record;
+}
+
 Error open_error(const std::string& dir, std::string_view what, int err) {
   return Error{"spool", std::string(what) + " \"" + dir + "\": " + errno_text(err)};
 }
@@ -467,7 +495,10 @@ void Spool::load_segment(std::uint64_t id, bool sealed, const Cursor& cursor) {
       torn_items_.fetch_add(sc.tail_items, std::memory_order_relaxed);
     } else {
       quarantined_.fetch_add(1, std::memory_order_relaxed);
-      quarantined_items_.fetch_add(sc.tail_items, std::memory_order_relaxed);
+      const std::uint64_t lost =
+          sc.tail_items ? sc.tail_items
+                        : estimate_damaged_items(fd, sc.valid_end, size, options_.max_record_bytes);
+      quarantined_items_.fetch_add(lost, std::memory_order_relaxed);
       copy_to_quarantine(fd, id, sc.valid_end, size);
     }
     if (::ftruncate(fd, static_cast<off_t>(sc.valid_end)) != 0) {

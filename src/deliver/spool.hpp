@@ -92,8 +92,9 @@ struct SpoolStats {
   // Records and items dropped to make room, or refused as larger than the cap.
   std::uint64_t dropped_spool_full_records = 0;
   std::uint64_t dropped_spool_full_items = 0;
-  // Damaged segment tails moved to *.corrupt, and the items of the records
-  // with readable headers that went with them (a lower bound of what was lost).
+  // Damaged segment tails moved to *.corrupt, and the items that went with
+  // them: from the records' headers, estimated where the first header is
+  // unreadable (the records behind it found by their own headers).
   std::uint64_t quarantined = 0;
   std::uint64_t quarantined_items = 0;
   // Incomplete records cut from the end of an .open segment after a crash,

@@ -4,8 +4,17 @@
 
 namespace emp::telemetry::deliver {
 
-using Clock = std::chrono::steady_clock;
-using deliver::Outcome;
+namespace {
+std::uint64_t seed_or_random(std::uint64_t seed) noexcept {
+  if (seed != 0) return seed;
+  try {
+    std::random_device rd;
+    return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+  } catch (...) {
+    return static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  }
+}
+}  // namespace
 
 DeliveryWorker::DeliveryWorker(Track track, std::unique_ptr<deliver::Destination> destination,
                                core::Accounting& accounting, Options options)
@@ -13,7 +22,8 @@ DeliveryWorker::DeliveryWorker(Track track, std::unique_ptr<deliver::Destination
       destination_(std::move(destination)),
       accounting_(accounting),
       options_(std::move(options)),
-      breaker_(options_.circuit) {
+      breaker_(options_.circuit, seed_or_random(options_.seed)),
+      head_retry_(options_.retry, seed_or_random(options_.seed) ^ 0x5bd1e995u) {
   if (!options_.spool_dir.empty()) {
     auto s = deliver::Spool::open(options_.spool_dir, options_.spool);
     if (s) {
@@ -22,17 +32,32 @@ DeliveryWorker::DeliveryWorker(Track track, std::unique_ptr<deliver::Destination
       spool_items_ = st.items;
       spool_bytes_ = st.bytes;
       recovered_left_ = st.items;
-      // Damage found while opening concerns data the earlier run counted.
-      spool_damaged_seen_ = st.quarantined_items + st.torn_items;
-      // Items an earlier run left on disk are offered again in this one.
-      if (st.items && options_.primary) accounting_.recovered(track_, st.items);
+      // Damage found while opening concerns data the earlier run counted as
+      // spooled: it is offered again here and lost to an I/O error.
+      const std::uint64_t damaged = st.quarantined_items + st.torn_items;
+      spool_damaged_seen_ = damaged;
+      if ((st.items || damaged) && options_.primary)
+        accounting_.recovered(track_, st.items + damaged);
+      if (damaged || st.quarantined || st.torn_records) {
+        count_dropped(DropReason::kIoError, damaged);
+        std::string what = "the disk spool " + options_.spool_dir + " of " + description() +
+                           " was damaged: about " + std::to_string(damaged) +
+                           " items an earlier run spooled are lost (io_error); damaged data " +
+                           "kept in *.corrupt files there";
+        accounting_.diagnostics().report("spool_damaged_at_start:" + options_.spool_dir, what);
+        last_error_ = std::move(what);
+      }
     } else {
       std::string why = s.errors().empty() ? "unknown error" : s.errors()[0].to_string();
       accounting_.diagnostics().report("spool_open:" + options_.spool_dir,
                                        "disk spool unavailable, continuing without it: " + why);
     }
   }
-  thread_ = std::thread([this] { run(); });
+  if (options_.manual) {
+    finished_ = false;
+  } else {
+    thread_ = std::thread([this] { run(); });
+  }
 }
 
 DeliveryWorker::~DeliveryWorker() { shutdown(Clock::now()); }
@@ -42,23 +67,27 @@ void DeliveryWorker::submit(deliver::Payload payload) noexcept {
   std::size_t n = payload.items;
   std::vector<std::size_t> evicted;
   bool queued = false;
+  bool finished = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!stopping_) {
+    finished = finished_;
+    if (!finished_) {
       // The memory cap keeps the newest data: the oldest batches go first.
-      while (!queue_.empty() && queued_bytes_ + payload.bytes.size() > options_.memory_cap) {
-        queued_bytes_ -= queue_.front().bytes.size();
-        evicted.push_back(queue_.front().items);
+      // (With a spool the worker moves them to disk well before this.)
+      const std::size_t size = payload.bytes.size();
+      while (!queue_.empty() && queued_bytes_ + inflight_bytes_ + size > options_.memory_cap) {
+        queued_bytes_ -= queue_.front().payload.bytes.size();
+        evicted.push_back(queue_.front().payload.items);
         queue_.pop_front();
       }
-      if (queued_bytes_ + payload.bytes.size() <= options_.memory_cap || queue_.empty()) {
+      if (queued_bytes_ + inflight_bytes_ + size <= options_.memory_cap || queue_.empty()) {
         try {
-          queued_bytes_ += payload.bytes.size();
-          queue_.push_back(std::move(payload));
+          queue_.push_back(Entry{std::move(payload), Clock::now()});
+          queued_bytes_ += size;
           queued = true;
+          wake_ = true;
           cv_.notify_one();
         } catch (...) {
-          queued_bytes_ -= payload.bytes.size();
         }
       }
     }
@@ -68,43 +97,64 @@ void DeliveryWorker::submit(deliver::Payload payload) noexcept {
     accounting_.diagnostics().report(
         "memory_cap:" + description(),
         "memory cap reached for " + description() + ": oldest batches dropped (memory_cap)");
-  if (!queued) count_dropped(stopping_ ? DropReason::kShutdown : DropReason::kMemoryCap, n);
+  if (!queued) count_dropped(finished ? DropReason::kShutdown : DropReason::kMemoryCap, n);
 }
 
 bool DeliveryWorker::wait_idle(Clock::time_point deadline) noexcept {
   std::unique_lock<std::mutex> lock(mu_);
-  return idle_cv_.wait_until(lock, deadline,
-                             [&] { return queue_.empty() && !busy_ && spool_items_ == 0; });
+  return idle_cv_.wait_until(lock, deadline, [&] {
+    if (finished_) return true;
+    return queue_.empty() && !busy_ && (spool_items_ == 0 || stopping_);
+  });
 }
 
-void DeliveryWorker::shutdown(Clock::time_point deadline) noexcept {
-  {
+void DeliveryWorker::begin_shutdown(Clock::time_point deadline) noexcept {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!stopping_ || deadline < stop_deadline_) stop_deadline_ = deadline;
+  stopping_ = true;
+  wake_ = true;
+  cv_.notify_all();
+}
+
+bool DeliveryWorker::shutdown(Clock::time_point deadline) noexcept {
+  const auto shutdown_drops = [this] {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!thread_.joinable()) return;
-    stopping_ = true;
-    stop_deadline_ = deadline;
-    cv_.notify_all();
+    return dropped_[static_cast<std::size_t>(DropReason::kShutdown)];
+  };
+  begin_shutdown(deadline);
+  const std::uint64_t before = shutdown_drops();
+  if (options_.manual) {
+    // No thread: settle now (what cannot be spooled counts `shutdown`).
+    cancel_.store(true, std::memory_order_release);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (finished_) return true;
+    }
+    step(Clock::now());
+    return shutdown_drops() == before;
   }
   {
-    // Let the thread deliver until the deadline, then cut what is in flight;
-    // the thread spools or counts what is left before it exits.
     std::unique_lock<std::mutex> lock(mu_);
-    idle_cv_.wait_until(lock, deadline, [&] { return queue_.empty() && !busy_; });
+    if (!thread_.joinable()) return true;
+    // The thread delivers until the deadline, spools what it cannot, ends.
+    idle_cv_.wait_until(lock, deadline, [&] { return finished_; });
   }
   cancel_.store(true, std::memory_order_release);
   destination_->interrupt();
   {
     std::lock_guard<std::mutex> lock(mu_);
+    wake_ = true;
     cv_.notify_all();
   }
   thread_.join();
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto& p : queue_) {
-    dropped_[static_cast<std::size_t>(DropReason::kShutdown)] += p.items;
-    if (options_.primary) accounting_.dropped(track_, DropReason::kShutdown, p.items);
+  for (auto& e : queue_) {
+    dropped_[static_cast<std::size_t>(DropReason::kShutdown)] += e.payload.items;
+    if (options_.primary) accounting_.dropped(track_, DropReason::kShutdown, e.payload.items);
   }
   queue_.clear();
   queued_bytes_ = 0;
+  return dropped_[static_cast<std::size_t>(DropReason::kShutdown)] == before;
 }
 
 void DeliveryWorker::after_fork_child() noexcept {
@@ -121,23 +171,28 @@ void DeliveryWorker::after_fork_child() noexcept {
   {
     std::lock_guard<std::mutex> lock(mu_);
     queue_.clear();
-    queued_bytes_ = 0;
+    queued_bytes_ = inflight_bytes_ = 0;
     busy_ = false;
+    wake_ = false;
     delivered_ = retried_ = 0;
     dropped_ = {};
     last_success_ = 0;
     last_error_.clear();
-    degraded_ = false;
     spool_items_ = spool_bytes_ = recovered_left_ = 0;
     cancel_.store(false, std::memory_order_release);
+    last_failed_.store(false, std::memory_order_relaxed);
+    head_retry_.reset();
+    next_attempt_ = {};
+    if (stopping_ || options_.manual) return;
   }
   destination_->after_fork_child();
-  if (stopping_) return;
   try {
     thread_ = std::thread([this] { run(); });
   } catch (...) {
+    std::lock_guard<std::mutex> lock(mu_);
+    finished_ = true;
     accounting_.diagnostics().report("fork_sink",
-                                     "could not restart an export thread after fork()");
+                                     "could not restart a delivery thread after fork()");
   }
 }
 
@@ -145,8 +200,13 @@ std::string DeliveryWorker::description() const {
   try {
     return destination_->description();
   } catch (...) {
-    return "otlp destination";
+    return options_.stream.empty() ? std::string("destination") : options_.stream;
   }
+}
+
+bool DeliveryWorker::failing() const noexcept {
+  return last_failed_.load(std::memory_order_relaxed) ||
+         breaker_.state() != CircuitBreaker::State::kClosed;
 }
 
 void DeliveryWorker::count_written(std::size_t n, bool from_spool) noexcept {
@@ -154,7 +214,6 @@ void DeliveryWorker::count_written(std::size_t n, bool from_spool) noexcept {
     std::lock_guard<std::mutex> lock(mu_);
     delivered_ += n;
     last_success_ = core::now_unix_nano();
-    degraded_ = false;
     if (from_spool) recovered_left_ -= std::min<std::uint64_t>(recovered_left_, n);
   }
   if (options_.primary) accounting_.written(track_, n);
@@ -179,9 +238,10 @@ void DeliveryWorker::account(const deliver::Payload& p, const deliver::DeliveryR
       std::size_t rejected = std::min(r.rejected, p.items);
       count_written(p.items - rejected, from_spool);
       count_dropped(r.drop_reason, rejected);
-      accounting_.diagnostics().report("otlp_partial:" + description(),
+      accounting_.diagnostics().report("partial:" + description(),
                                        "partial success from " + description() + ": " + r.message);
-      return;
+      if (rejected < p.items) return;
+      break;  // everything refused: an error like a permanent one
     }
     case Outcome::kPermanent:
       count_dropped(r.drop_reason, p.items);
@@ -193,11 +253,10 @@ void DeliveryWorker::account(const deliver::Payload& p, const deliver::DeliveryR
   try {
     std::lock_guard<std::mutex> lock(mu_);
     last_error_ = r.message;
-    degraded_ = true;
   } catch (...) {
   }
   accounting_.diagnostics().report(
-      "otlp_error:" + description() + ":" + std::to_string(r.http_status),
+      "export_error:" + description() + ":" + std::to_string(r.http_status),
       "export to " + description() + " failed: " + r.message);
 }
 
@@ -241,7 +300,9 @@ bool DeliveryWorker::spill(const deliver::Payload& p, DropReason reason_without_
         "disk spool full for " + description() + ": oldest data dropped (spool_full)");
   }
   if (!a.stored) {
-    count_dropped(a.too_large ? DropReason::kSpoolFull : reason_without_spool, p.items);
+    // A batch the disk could not take is lost to the disk, whatever made it
+    // leave memory: too large for the spool (spool_full) or a write error.
+    count_dropped(a.too_large ? DropReason::kSpoolFull : DropReason::kIoError, p.items);
     accounting_.diagnostics().report(
         "spool_write:" + description(),
         "could not spool a batch for " + description() + ": " + a.error);
@@ -250,160 +311,215 @@ bool DeliveryWorker::spill(const deliver::Payload& p, DropReason reason_without_
   return true;
 }
 
-void DeliveryWorker::spill_queue(DropReason reason_without_spool) noexcept {
+void DeliveryWorker::spill_queue(std::size_t keep_bytes, DropReason reason_without_spool) noexcept {
+  bool any = false;
   for (;;) {
     deliver::Payload p;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (queue_.empty()) break;
-      p = std::move(queue_.front());
+      if (queue_.empty() || queued_bytes_ <= keep_bytes) break;
+      p = std::move(queue_.front().payload);
       queue_.pop_front();
       queued_bytes_ -= p.bytes.size();
       busy_ = true;
     }
     spill(p, reason_without_spool);
+    any = true;
     std::lock_guard<std::mutex> lock(mu_);
     busy_ = false;
   }
-  if (spool_) spool_->commit();
+  if (any && spool_) spool_->commit();
   update_spool_stats();
 }
 
-bool DeliveryWorker::stop_due() noexcept {
-  if (cancel_.load(std::memory_order_acquire)) return true;
-  std::lock_guard<std::mutex> lock(mu_);
-  return stopping_ && Clock::now() >= stop_deadline_;
-}
-
-bool DeliveryWorker::deliver_with_retry(const deliver::Payload& p, bool from_spool) noexcept {
-  deliver::RetryState retry(options_.retry);
+void DeliveryWorker::expire_queue(Clock::time_point now) noexcept {
+  const auto limit = options_.retry.max_elapsed;
+  if (limit.count() <= 0) return;
+  bool any = false;
   for (;;) {
-    deliver::Deadline d = options_.export_timeout.count() > 0
-                              ? deliver::Deadline::after(options_.export_timeout)
-                              : deliver::Deadline::none();
+    deliver::Payload p;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (stopping_ && stop_deadline_ < d.at) d.at = stop_deadline_;
+      if (queue_.empty() || now - queue_.front().queued_at <= limit) break;
+      p = std::move(queue_.front().payload);
+      queue_.pop_front();
+      queued_bytes_ -= p.bytes.size();
     }
-    d.cancel = &cancel_;
-    deliver::DeliveryResult r = destination_->deliver(p, d);
-    const auto now = Clock::now();
-    if (r.outcome != Outcome::kRetryable) {
-      breaker_.on_success();  // the destination answered: it is reachable
-      account(p, r, from_spool);
-      return true;
-    }
-    breaker_.on_failure(now);
-    account(p, r, from_spool);
-    if (stop_due() || !options_.retry.enabled) return false;
-    if (breaker_.state() == deliver::CircuitBreaker::State::kOpen) return false;
-    auto delay = retry.next_delay(r, now);
-    if (!delay) return false;
+    spill(p, DropReason::kRetryExhausted);
+    any = true;
+  }
+  if (any) {
+    if (spool_) spool_->commit();
+    update_spool_stats();
+  }
+}
+
+DeliveryWorker::Clock::time_point DeliveryWorker::step(Clock::time_point now) noexcept {
+  constexpr auto kNever = Clock::time_point::max();
+  bool stopping, queue_empty;
+  Clock::time_point deadline;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finished_) return kNever;
+    stopping = stopping_;
+    deadline = stop_deadline_;
+    queue_empty = queue_.empty();
+  }
+  // Stopping: past the deadline, or with the destination failing (waiting
+  // would only burn the deadline), what is still in memory goes to disk or
+  // is counted `shutdown`. Data on disk is done: the next start sends it.
+  const bool cut = cancel_.load(std::memory_order_acquire) || (stopping && now >= deadline);
+  if (stopping && (cut || queue_empty || (spool_ && failing()))) {
+    spill_queue(0, DropReason::kShutdown);
+    if (spool_) spool_->commit();
+    std::lock_guard<std::mutex> lock(mu_);
+    finished_ = true;
+    busy_ = false;
+    idle_cv_.notify_all();
+    return kNever;
+  }
+  const bool open = breaker_.state() == CircuitBreaker::State::kOpen;
+  // Memory: with a spool, an open breaker (the destination is known to be
+  // down) sends the backlog to disk, where a crash cannot take it; a backlog
+  // beyond three quarters of the cap moves there too, oldest first, so that
+  // the cap itself never has to drop.
+  if (spool_ && open) spill_queue(0, DropReason::kMemoryCap);
+  if (spool_) {
+    std::size_t waiting;
     {
+      std::lock_guard<std::mutex> lock(mu_);
+      waiting = queued_bytes_ + inflight_bytes_;
+    }
+    if (waiting > options_.memory_cap / 4 * 3)
+      spill_queue(options_.memory_cap / 2, DropReason::kMemoryCap);
+  }
+  // The head batch's own retry state bounds its wait; the batches behind it
+  // are bounded here while the destination stays down.
+  if (open) expire_queue(now);
+
+  bool have_work;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    have_work = !queue_.empty() || spool_items_ > 0;
+    if (!have_work) {
+      idle_cv_.notify_all();
+      return kNever;
+    }
+  }
+  if (now < next_attempt_) return next_attempt_;
+  if (!breaker_.allow(now)) {
+    // Open (or a probe cut by our own deadline still pending): wait.
+    return std::max(breaker_.retry_at(), now + std::chrono::milliseconds(10));
+  }
+
+  // The oldest data goes first: the spool holds what was queued before.
+  Source src = Source::kNone;
+  deliver::Payload local;
+  Clock::time_point queued_at{};
+  const deliver::Payload* target = nullptr;
+  if (spool_ && spool_items_ > 0) {
+    if (const deliver::SpoolRecord* rec = spool_->peek()) {
+      target = &rec->payload;
+      src = Source::kSpool;
+    } else {
+      update_spool_stats();
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!target && !queue_.empty()) {
+      local = std::move(queue_.front().payload);
+      queued_at = queue_.front().queued_at;
+      queue_.pop_front();
+      queued_bytes_ -= local.bytes.size();
+      inflight_bytes_ = local.bytes.size();
+      target = &local;
+      src = Source::kQueue;
+    }
+    busy_ = target != nullptr;
+  }
+  if (!target) return now;
+
+  deliver::Deadline d = options_.export_timeout.count() > 0
+                            ? deliver::Deadline::after(options_.export_timeout)
+                            : deliver::Deadline::none();
+  if (stopping && deadline < d.at) d.at = deadline;
+  d.cancel = &cancel_;
+  const deliver::DeliveryResult r = destination_->deliver(*target, d);
+  const Clock::time_point after = options_.manual ? now : Clock::now();
+
+  bool requeue = false;
+  if (r.outcome != Outcome::kRetryable) {
+    breaker_.on_success();  // the destination answered: it is reachable
+    last_failed_.store(r.outcome == Outcome::kPermanent ||
+                           (r.outcome == Outcome::kPartial && r.rejected >= target->items),
+                       std::memory_order_relaxed);
+    account(*target, r, src == Source::kSpool);
+    if (src == Source::kSpool) spool_->pop();
+    head_retry_.reset();
+    next_attempt_ = after;
+  } else {
+    // Our own deadline or cancel cut the attempt: that says nothing about
+    // the destination, and the stop logic decides what becomes of the batch.
+    if (!r.cancelled) {
+      breaker_.on_failure(after);
+      last_failed_.store(true, std::memory_order_relaxed);
+    }
+    account(*target, r, src == Source::kSpool);
+    std::optional<std::chrono::milliseconds> delay;
+    if (!r.cancelled && options_.retry.enabled) delay = head_retry_.next_delay(r, after);
+    if (r.cancelled) {
+      requeue = src == Source::kQueue;
+      next_attempt_ = after;
+    } else if (!delay) {
+      // This batch has waited long enough (or retries are off): it leaves
+      // memory for the spool, or is dropped. A spooled batch stays first on
+      // disk; the breaker paces its next try.
+      if (src == Source::kQueue) {
+        spill(local, DropReason::kRetryExhausted);
+        if (spool_) spool_->commit();
+      }
+      head_retry_.reset();
+      next_attempt_ = after;
+    } else {
+      requeue = src == Source::kQueue;
+      next_attempt_ = after + *delay;
       std::lock_guard<std::mutex> lock(mu_);
       ++retried_;
     }
-    // Keep memory bounded while we wait: with a spool, the queue goes to disk.
-    if (spool_) {
-      bool spill_now;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        spill_now = queued_bytes_ > options_.memory_cap / 2;
-      }
-      if (spill_now) spill_queue(DropReason::kMemoryCap);
-    }
-    std::unique_lock<std::mutex> lock(mu_);
-    auto until = now + *delay;
-    if (stopping_ && stop_deadline_ < until) until = stop_deadline_;
-    cv_.wait_until(lock, until,
-                   [&] { return cancel_.load() || (stopping_ && Clock::now() >= stop_deadline_); });
-    if (cancel_.load() || (stopping_ && Clock::now() >= stop_deadline_)) return false;
+    if (breaker_.state() == CircuitBreaker::State::kOpen)
+      next_attempt_ = std::max(next_attempt_, breaker_.retry_at());
   }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (requeue) {
+      try {
+        queue_.push_front(Entry{std::move(local), queued_at});
+        queued_bytes_ += queue_.front().payload.bytes.size();
+      } catch (...) {
+        requeue = false;
+      }
+    }
+    inflight_bytes_ = 0;
+    busy_ = false;
+  }
+  if (src == Source::kSpool) update_spool_stats();
+  return next_attempt_;
 }
 
 void DeliveryWorker::run() noexcept {
   for (;;) {
-    bool from_spool = false;
-    deliver::Payload p;
-    const deliver::Payload* target = nullptr;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      for (;;) {
-        if (cancel_.load() || (stopping_ && Clock::now() >= stop_deadline_)) break;
-        bool have_spool = spool_items_ > 0;
-        if (!queue_.empty() || have_spool) {
-          if (breaker_.state() != deliver::CircuitBreaker::State::kOpen) break;
-          if (Clock::now() >= breaker_.retry_at()) break;
-          // Breaker open: queued batches go to disk, or are counted
-          // circuit_open without one; neither touches the network.
-          if (!queue_.empty()) break;
-          cv_.wait_until(lock, breaker_.retry_at());
-          continue;
-        }
-        if (stopping_) break;
-        idle_cv_.notify_all();
-        cv_.wait(lock);
-      }
-      if (cancel_.load() || stopping_) {
-        // Stopping: what could not be delivered in time goes to disk.
-        if (queue_.empty() || cancel_.load() || Clock::now() >= stop_deadline_) {
-          lock.unlock();
-          spill_queue(DropReason::kShutdown);
-          if (spool_) spool_->commit();
-          std::lock_guard<std::mutex> g(mu_);
-          busy_ = false;
-          idle_cv_.notify_all();
-          return;
-        }
-      }
-      busy_ = true;
+    Clock::time_point next = step(Clock::now());
+    std::unique_lock<std::mutex> lock(mu_);
+    if (finished_) return;
+    if (stopping_ && stop_deadline_ < next) next = stop_deadline_;
+    const auto woken = [&] { return wake_ || cancel_.load(std::memory_order_acquire); };
+    if (next == Clock::time_point::max()) {
+      cv_.wait(lock, woken);
+    } else {
+      cv_.wait_until(lock, next, woken);
     }
-    const auto now = Clock::now();
-    if (!breaker_.allow(now)) {
-      // Open and not yet time to probe: only spilling is left to do.
-      spill_queue(DropReason::kCircuitOpen);
-      std::lock_guard<std::mutex> lock(mu_);
-      busy_ = false;
-      continue;
-    }
-    if (spool_ && spool_items_ > 0) {
-      if (const deliver::SpoolRecord* rec = spool_->peek()) {
-        target = &rec->payload;
-        from_spool = true;
-      } else {
-        update_spool_stats();
-      }
-    }
-    if (!target) {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!queue_.empty()) {
-        p = std::move(queue_.front());
-        queue_.pop_front();
-        queued_bytes_ -= p.bytes.size();
-        target = &p;
-      }
-    }
-    if (target) {
-      bool done = deliver_with_retry(*target, from_spool);
-      if (from_spool) {
-        if (done) {
-          spool_->pop();
-        }
-        // Not done: it stays first in the spool; the breaker paces retries.
-        update_spool_stats();
-      } else if (!done) {
-        bool stopping = stop_due();
-        bool open = breaker_.state() == deliver::CircuitBreaker::State::kOpen;
-        spill(p, stopping ? DropReason::kShutdown
-                 : open   ? DropReason::kCircuitOpen
-                          : DropReason::kRetryExhausted);
-        if (spool_) spool_->commit();
-        update_spool_stats();
-      }
-    }
-    std::lock_guard<std::mutex> lock(mu_);
-    busy_ = false;
-    if (queue_.empty() && spool_items_ == 0) idle_cv_.notify_all();
+    wake_ = false;
   }
 }
 
@@ -419,14 +535,14 @@ DestinationHealth DeliveryWorker::health() const {
   h.delivered = delivered_;
   h.retried = retried_;
   h.dropped = dropped_;
-  h.queue_bytes = queued_bytes_;
+  h.queue_bytes = queued_bytes_ + inflight_bytes_;
   h.spool_bytes = spool_bytes_;
   h.spooled = spool_items_;
   h.last_success_unix_nano = last_success_;
   h.last_error = last_error_;
-  h.state = breaker_.state() == deliver::CircuitBreaker::State::kOpen ? "circuit_open"
-            : degraded_                                               ? "degraded"
-                                                                      : "healthy";
+  h.state = breaker_.state() != CircuitBreaker::State::kClosed ? "circuit_open"
+            : last_failed_.load(std::memory_order_relaxed)     ? "degraded"
+                                                               : "healthy";
   return h;
 }
 

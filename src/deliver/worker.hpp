@@ -1,31 +1,46 @@
-// One OTLP destination's delivery thread: a bounded in-memory queue of
-// encoded export requests in front of a deliver::Destination, with the
-// delivery policy every destination shares:
-//   - retry of retryable failures (429/502/503/504, connection errors,
-//     timeouts) with exponential backoff, full jitter and Retry-After;
-//   - a circuit breaker: after consecutive failures the destination is left
-//     alone for a cooldown, then one probe decides;
-//   - a memory cap on bytes waiting: past it the oldest batches go first
-//     (counted `memory_cap`), or to the spool when there is one;
-//   - an optional crash-safe disk spool: batches that cannot be delivered now
-//     (breaker open, retries exhausted, shutdown deadline) are written to
-//     disk, replayed oldest first when the destination recovers and on the
-//     next start of the process.
-// The pipeline's background thread batches and encodes; only this thread
-// sends, so a slow or hung collector never delays files or other tracks.
+// The delivery worker: one destination's queue of encoded batches and the
+// delivery policy every protocol shares (OTLP/HTTP, Fluentd forward, Sentry).
+// A protocol brings a Destination (transport + classifier of one attempt);
+// everything that decides whether and when to send again lives here:
+//   - batches wait in memory, in order, while the destination fails or its
+//     circuit breaker is open, up to `memory_cap` bytes; past that they go to
+//     the disk spool when there is one, and only then is the oldest dropped
+//     (`memory_cap`). An open breaker stops traffic, never data;
+//   - the batch at the head is retried with exponential backoff, full jitter
+//     and the server's Retry-After, for at most retry.max_elapsed
+//     (`retry_exhausted`, or the spool);
+//   - the circuit breaker opens after consecutive failures; its probes back
+//     off with jitter from about a second up to the cooldown, so a short
+//     outage ends quickly and a long one costs one request per cooldown;
+//   - the optional crash-safe spool is replayed oldest first when the
+//     destination answers again and on the next start of the process;
+//   - flush and shutdown keep their deadlines: shutdown first tells every
+//     worker to stop (begin_shutdown), then waits, so all destinations use
+//     the same deadline in parallel. Data safely in the spool is a finished
+//     state for shutdown.
+// docs/delivery.md describes the policy and the measured outage figures.
 //
 // Accounting: each payload's items end written (delivered), dropped with a
-// reason (`rejected`, `retry_exhausted`, `circuit_open`, `memory_cap`,
-// `spool_full`, `shutdown`, `queue_full`) or spooled (still on disk).
-// Items found in the spool at start-up were offered by an earlier run; they
-// are counted as `recovered` (and offered) in this one.
+// reason (`rejected`, `rate_limited`, `retry_exhausted`, `memory_cap`,
+// `spool_full`, `io_error`, `shutdown`) or spooled (still on disk). Items
+// found in the spool at start-up were offered by an earlier run; they are
+// counted `recovered` (and offered) in this one, and damage found in that
+// spool is counted `io_error` there too.
+//
+// Threads: submit() is called by the producing track's thread; the worker
+// has one thread of its own that sends. In manual mode (Options::manual) no
+// thread is started and step() drives the policy with time passed in, which
+// is how the policy is unit-tested without sockets or sleeps.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <thread>
 
 #include "core/pipeline.hpp"
@@ -53,6 +68,10 @@ class DeliveryWorker {
     std::string stream;
     std::string spool_dir;  // empty = no spool
     deliver::SpoolOptions spool{};
+    // No thread: the owner calls step() (tests, simulations).
+    bool manual = false;
+    // Seed of the jitter of retries and probes; 0 = from the system.
+    std::uint64_t seed = 0;
   };
 
   DeliveryWorker(Track track, std::unique_ptr<deliver::Destination> destination,
@@ -61,22 +80,37 @@ class DeliveryWorker {
   DeliveryWorker(const DeliveryWorker&) = delete;
   DeliveryWorker& operator=(const DeliveryWorker&) = delete;
 
-  // Queues a payload (called by the pipeline's background thread).
+  // Queues a payload (called by the producing track's thread). Over the
+  // memory cap the oldest waiting batches are dropped (`memory_cap`); the
+  // worker moves batches to the spool before that when it has one.
   void submit(deliver::Payload payload) noexcept;
-  // Waits until everything submitted (and spooled) has been delivered or
-  // dropped, or `deadline`. False when something is still pending.
+  // Waits until everything submitted has been delivered or dropped (and,
+  // unless the worker is stopping, the spool is empty too), or `deadline`.
+  // False when something is still pending.
   bool wait_idle(std::chrono::steady_clock::time_point deadline) noexcept;
-  // Delivers what it can until `deadline`, then cuts the request in flight;
-  // what is left goes to the spool, or is counted `shutdown`. Idempotent.
-  void shutdown(std::chrono::steady_clock::time_point deadline) noexcept;
+  // Tells the worker to stop by `deadline` and returns at once: it delivers
+  // what it can until then, spools what it cannot (at once when the
+  // destination is failing), and counts the rest `shutdown`.
+  void begin_shutdown(std::chrono::steady_clock::time_point deadline) noexcept;
+  // begin_shutdown(), then waits until the worker is done or `deadline`,
+  // then cuts the request in flight. True when nothing was lost to the
+  // deadline (everything delivered, dropped for other reasons, or spooled).
+  // Idempotent.
+  bool shutdown(std::chrono::steady_clock::time_point deadline) noexcept;
+
+  // Manual mode: runs the policy once at `now` (one attempt at most) and
+  // returns when it next has something to do (time_point::max() when idle).
+  std::chrono::steady_clock::time_point step(std::chrono::steady_clock::time_point now) noexcept;
 
   deliver::ContentType content_type() const noexcept { return content_type_; }
   void set_content_type(deliver::ContentType t) noexcept { content_type_ = t; }
   std::string description() const;
+  const std::string& stream() const noexcept { return options_.stream; }
   deliver::DestinationStats stats() const noexcept { return destination_->stats(); }
+  CircuitBreaker::State breaker_state() const noexcept { return breaker_.state(); }
 
   // fork(): see core::RecordHandler. after_fork_child() drops the parent's
-  // queued payloads and starts this sink's thread again in the child (the
+  // queued payloads and starts this worker's thread again in the child (the
   // spool directory stays the parent's: the child runs without one).
   void prepare_fork() noexcept { mu_.lock(); }
   void release_fork_locks() noexcept { mu_.unlock(); }
@@ -86,21 +120,29 @@ class DeliveryWorker {
   DestinationHealth health() const;
 
  private:
+  using Clock = std::chrono::steady_clock;
+  struct Entry {
+    deliver::Payload payload;
+    Clock::time_point queued_at;
+  };
+  enum class Source : std::uint8_t { kNone, kQueue, kSpool };
+
   void run() noexcept;
   void account(const deliver::Payload& p, const deliver::DeliveryResult& r,
                bool from_spool) noexcept;
   void count_written(std::size_t n, bool from_spool) noexcept;
   void count_dropped(DropReason r, std::size_t n) noexcept;
-  // Sends one payload with retries. Returns true when it reached a final
-  // outcome, false when it is still pending (breaker open, retries exhausted
-  // or stopping) and the caller must keep or spool it.
-  bool deliver_with_retry(const deliver::Payload& p, bool from_spool) noexcept;
-  // Moves queued payloads to the spool (or drops them with `reason` when
-  // there is none). Called on this sink's thread only.
-  void spill_queue(DropReason reason_without_spool) noexcept;
+  // Worker thread only: move one batch to the spool, or drop it with
+  // `reason_without_spool`. True when it is on disk.
   bool spill(const deliver::Payload& p, DropReason reason_without_spool) noexcept;
+  // Moves queued batches to the spool (or drops them) until at most
+  // `keep_bytes` wait in memory, oldest first.
+  void spill_queue(std::size_t keep_bytes, DropReason reason_without_spool) noexcept;
+  // Drops or spools waiting batches older than retry.max_elapsed.
+  void expire_queue(Clock::time_point now) noexcept;
   void update_spool_stats() noexcept;
-  bool stop_due() noexcept;
+  // The destination's last attempt failed, or its breaker is not closed.
+  bool failing() const noexcept;
 
   const Track track_;
   std::unique_ptr<deliver::Destination> destination_;
@@ -108,16 +150,24 @@ class DeliveryWorker {
   const Options options_;
   deliver::ContentType content_type_ = deliver::ContentType::kProtobuf;
   deliver::CircuitBreaker breaker_;
-  std::unique_ptr<deliver::Spool> spool_;  // this sink's thread only
+  std::unique_ptr<deliver::Spool> spool_;  // worker thread only
+
+  // Worker thread only: the head batch's retry state and when it may go next.
+  deliver::RetryState head_retry_;
+  Clock::time_point next_attempt_{};
+  std::atomic<bool> last_failed_{false};
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::condition_variable idle_cv_;
-  std::deque<deliver::Payload> queue_;
+  std::condition_variable cv_;       // wakes the worker
+  std::condition_variable idle_cv_;  // wakes wait_idle() and shutdown()
+  std::deque<Entry> queue_;
   std::size_t queued_bytes_ = 0;
+  std::size_t inflight_bytes_ = 0;  // the batch being sent (counts in the cap)
   bool busy_ = false;
+  bool wake_ = false;
   bool stopping_ = false;
-  std::chrono::steady_clock::time_point stop_deadline_{};
+  bool finished_ = false;  // the worker thread has ended (or never runs)
+  Clock::time_point stop_deadline_{Clock::time_point::max()};
   std::atomic<bool> cancel_{false};
   std::thread thread_;
 
@@ -127,11 +177,10 @@ class DeliveryWorker {
   std::array<std::uint64_t, static_cast<std::size_t>(DropReason::kCount)> dropped_{};
   std::int64_t last_success_ = 0;
   std::string last_error_;
-  bool degraded_ = false;
   std::uint64_t spool_items_ = 0;  // items on disk now
   std::uint64_t spool_bytes_ = 0;
   std::uint64_t recovered_left_ = 0;      // items from an earlier run not yet resolved
-  std::uint64_t spool_damaged_seen_ = 0;  // this sink's thread only
+  std::uint64_t spool_damaged_seen_ = 0;  // worker thread only
 };
 
 }  // namespace emp::telemetry::deliver

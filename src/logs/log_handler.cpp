@@ -97,7 +97,8 @@ void LogHandler::on_record(const std::uint8_t* payload, std::size_t size) noexce
         extra_.push_back({"file_rejected_reason", FieldValue(std::string_view(rejected))});
       }
       if (decoded_.fields_dropped)
-        extra_.push_back({"fields_dropped", FieldValue(static_cast<std::int64_t>(decoded_.fields_dropped))});
+        extra_.push_back(
+            {"fields_dropped", FieldValue(static_cast<std::int64_t>(decoded_.fields_dropped))});
       fields = extra_.data();
       count = extra_.size();
     }
@@ -156,6 +157,10 @@ void LogHandler::after_fork_child() noexcept {
     out->lines = 0;
   }
   for (auto& o : outputs_extra_) o->after_fork_child();
+}
+
+void LogHandler::begin_flush(std::chrono::steady_clock::time_point deadline) noexcept {
+  for (auto& o : outputs_extra_) o->begin_flush(deadline);
 }
 
 bool LogHandler::flush(std::chrono::steady_clock::time_point deadline) noexcept {

@@ -30,6 +30,10 @@ class LogHandler final : public core::RecordHandler {
   void on_record(const std::uint8_t* payload, std::size_t size) noexcept override;
   bool write_out(std::chrono::steady_clock::time_point deadline) noexcept override;
   bool flush(std::chrono::steady_clock::time_point deadline) noexcept override;
+  void begin_flush(std::chrono::steady_clock::time_point deadline) noexcept override;
+  void begin_close(std::chrono::steady_clock::time_point deadline) noexcept override {
+    for (auto& o : outputs_extra_) o->begin_close(deadline);
+  }
   void on_tick(std::chrono::steady_clock::time_point now) noexcept override;
   void close(std::chrono::steady_clock::time_point deadline) noexcept override;
   void prepare_fork() noexcept override {

@@ -25,6 +25,11 @@ class LogOutput {
   virtual void add(const DecodedLog& record, std::string_view log_file_path) noexcept = 0;
   // About every flush interval: send a batch that has waited long enough.
   virtual void on_tick(std::chrono::steady_clock::time_point now) noexcept {}
+  // Hands what is batched to the destination without waiting (see
+  // core::RecordHandler::begin_flush).
+  virtual void begin_flush(std::chrono::steady_clock::time_point deadline) noexcept {}
+  // Shutdown is coming by `deadline` (see core::RecordHandler::begin_close).
+  virtual void begin_close(std::chrono::steady_clock::time_point deadline) noexcept {}
   // Everything added so far delivered (or spooled/dropped) by `deadline`.
   virtual bool flush(std::chrono::steady_clock::time_point deadline) noexcept = 0;
   // Flush and stop; later add() calls are ignored.

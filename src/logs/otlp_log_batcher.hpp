@@ -26,6 +26,10 @@ class OtlpLogBatcher final : public LogOutput {
   void add(const DecodedLog& record, std::string_view log_file_path) noexcept override;
   void on_tick(std::chrono::steady_clock::time_point now) noexcept override;
   bool flush(std::chrono::steady_clock::time_point deadline) noexcept override;
+  void begin_flush(std::chrono::steady_clock::time_point) noexcept override { export_batch(); }
+  void begin_close(std::chrono::steady_clock::time_point deadline) noexcept override {
+    sink_->begin_shutdown(deadline);
+  }
   void close(std::chrono::steady_clock::time_point deadline) noexcept override;
   void prepare_fork() noexcept override { sink_->prepare_fork(); }
   void release_fork_locks() noexcept override { sink_->release_fork_locks(); }

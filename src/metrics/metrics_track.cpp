@@ -258,10 +258,7 @@ bool MetricsTrack::shutdown(Clock::time_point deadline) noexcept {
   // holds everything that was accepted.
   core_.close();
   bool ok = export_now(deadline);
-  if (sink_) {
-    ok = sink_->wait_idle(deadline) && ok;
-    sink_->shutdown(deadline);
-  }
+  if (sink_) ok = sink_->shutdown(deadline) && ok;
   return ok;
 }
 

@@ -8,10 +8,10 @@
 #include <vector>
 
 #include "core/pipeline.hpp"
+#include "deliver/worker.hpp"
 #include "emp/telemetry/config.hpp"
 #include "encode/otlp_json.hpp"
 #include "encode/otlp_proto.hpp"
-#include "deliver/worker.hpp"
 
 namespace emp::telemetry::trace {
 
@@ -24,6 +24,10 @@ class SpanHandler final : public core::RecordHandler {
   void on_record(const std::uint8_t* payload, std::size_t size) noexcept override;
   bool write_out(std::chrono::steady_clock::time_point) noexcept override { return true; }
   bool flush(std::chrono::steady_clock::time_point deadline) noexcept override;
+  void begin_flush(std::chrono::steady_clock::time_point) noexcept override { export_batch(); }
+  void begin_close(std::chrono::steady_clock::time_point deadline) noexcept override {
+    sink_->begin_shutdown(deadline);
+  }
   void on_tick(std::chrono::steady_clock::time_point now) noexcept override;
   void close(std::chrono::steady_clock::time_point deadline) noexcept override;
 

@@ -184,6 +184,13 @@ Response Response::close() {
   return r;
 }
 
+Response Response::raw(std::string bytes) {
+  Response r;
+  r.action = Action::kRaw;
+  r.body = std::move(bytes);
+  return r;
+}
+
 Response Response::trickle(int status, std::string body, std::chrono::milliseconds interval) {
   Response r;
   r.action = Action::kTrickle;
@@ -742,6 +749,10 @@ void LoopbackCollector::serve(Connection& conn) {
         }
         break;
       }
+      case Response::Action::kRaw:
+        write_all(fd, r.body);
+        wait_closed_or_stop(fd);
+        return;
       case Response::Action::kRespond:
         if (!write_all(fd, build_response(r, close))) return;
         break;

@@ -76,6 +76,7 @@ struct Response {
     kResetMidResponse,  // send the head and half the body, then RST
     kClose,             // read the request, close without answering (FIN)
     kTrickle,           // send the response one byte per `interval`
+    kRaw,               // send `body` verbatim (no HTTP framing), then wait for close
   };
   Action action = Action::kRespond;
   int status = 200;
@@ -96,6 +97,9 @@ struct Response {
   static Response reset_mid_response(int status, std::string body);
   static Response close();
   static Response trickle(int status, std::string body, std::chrono::milliseconds interval);
+  // Bytes that are not a valid HTTP answer (garbage, "100 Continue" only,
+  // endless headers...), written as they are; the connection stays open.
+  static Response raw(std::string bytes);
   // 200 with Export*ServiceResponse.partial_success{rejected, message}.
   static Response partial_success_proto(std::uint64_t rejected, std::string message);
   // 200 JSON body: {"partialSuccess":{"<rejected_key>":"N","errorMessage":"..."}}

@@ -6,10 +6,9 @@
 // the spool on; the parent kills it with SIGKILL. The collector comes back,
 // child B starts on the same spool directory and replays. The parent counts
 // the distinct sequence numbers that arrived.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
-
-#include <gtest/gtest.h>
 
 #include <cstdio>
 #include <fstream>
@@ -89,8 +88,8 @@ TEST(CrashRecovery, SigkillDuringAnOutageLosesAtMostWhatWasNotYetSpooled) {
   // built (OTEL_BSP_MAX_EXPORT_BATCH_SIZE=100, OTEL_BSP_SCHEDULE_DELAY=50ms)
   // when the process died, plus the block produced after the last progress
   // mark. Everything handed to the spool must come back.
-  std::printf("crash recovery: produced %d, received %zu distinct, lost %d\n", produced,
-              got.size(), lost);
+  std::printf("crash recovery: produced %d, received %zu distinct, lost %d\n", produced, got.size(),
+              lost);
   EXPECT_LE(lost, 100 + kBlock) << "lost more than one batch";
   EXPECT_GT(got.size(), static_cast<std::size_t>(produced / 2));
   fs::remove_all(dir);

@@ -46,10 +46,13 @@ TEST_F(Faults, RefusedConnectionsWithSpoolLoseNothingOnceTheCollectorReturns) {
   make_spans(c, 0, 1500);
   EXPECT_FALSE(c.flush(500ms));
   // The breaker opens and the queue goes to disk: everything is accounted for.
-  ASSERT_TRUE(eventually([&] {
-    auto h = c.health().track(Track::kTraces);
-    return h.spooled > 0 && quiescent_identity(h);
-  }, 20s)) << "spans neither delivered, dropped nor spooled";
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto h = c.health().track(Track::kTraces);
+        return h.spooled > 0 && quiescent_identity(h);
+      },
+      20s))
+      << "spans neither delivered, dropped nor spooled";
   EXPECT_EQ(traces(c).state, "circuit_open");
   ASSERT_TRUE(collector_.restart());
   ASSERT_TRUE(c.flush(30s));
@@ -66,13 +69,16 @@ TEST_F(Faults, RefusedConnectionsWithoutSpoolAreCountedNotLost) {
   auto c = client({{"EMP_SPOOL_ENABLED", "false"}});
   make_spans(c, 0, 500);
   EXPECT_FALSE(c.flush(2s) && c.health().track(Track::kTraces).written == 500u);
-  ASSERT_TRUE(eventually([&] {
-    auto h = c.health().track(Track::kTraces);
-    return h.written + h.dropped_total() == 500u;
-  }, 20s));
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto h = c.health().track(Track::kTraces);
+        return h.written + h.dropped_total() == 500u;
+      },
+      20s));
   auto h = c.health().track(Track::kTraces);
   EXPECT_EQ(h.written, 0u);
-  EXPECT_EQ(h.dropped_for(DropReason::kRetryExhausted) + h.dropped_for(DropReason::kCircuitOpen), 500u);
+  EXPECT_EQ(h.dropped_for(DropReason::kRetryExhausted) + h.dropped_for(DropReason::kCircuitOpen),
+            500u);
 }
 
 TEST_F(Faults, HungCollectorCannotHoldShutdownPastItsDeadline) {
@@ -86,8 +92,8 @@ TEST_F(Faults, HungCollectorCannotHoldShutdownPastItsDeadline) {
   c.shutdown(1s);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
   auto h = c.health().track(Track::kTraces);
-  EXPECT_TRUE(quiescent_identity(h)) << h.offered << " " << h.written << " " << h.dropped_total()
-                                     << " " << h.spooled;
+  EXPECT_TRUE(quiescent_identity(h))
+      << h.offered << " " << h.written << " " << h.dropped_total() << " " << h.spooled;
   EXPECT_EQ(h.written, 0u);
   EXPECT_EQ(h.spooled, 300u) << "what the hung server never took is on disk";
 }
@@ -158,21 +164,187 @@ TEST_F(Faults, BadRequestIsPermanentAndNotRetried) {
   EXPECT_NE(traces(c).last_error.find("bad payload"), std::string::npos);
 }
 
-TEST_F(Faults, OpenBreakerWithoutSpoolCountsCircuitOpen) {
-  collector_.set_default(Response::with_status(503, "down"));
-  auto c = client({{"EMP_SPOOL_ENABLED", "false"}, {"EMP_CIRCUIT_COOLDOWN", "120s"}});
+TEST_F(Faults, OpenBreakerWithoutSpoolKeepsBatchesInMemoryUntilTheCollectorReturns) {
+  AcceptedSpans accepted;
+  accepted.install(collector_, Response::with_status(503, "down"));
+  auto c = client({{"EMP_SPOOL_ENABLED", "false"},
+                   {"EMP_CIRCUIT_COOLDOWN", "120s"},
+                   {"EMP_RETRY_MAX_ELAPSED_TIME", "300s"}});
   make_spans(c, 0, 100);
-  c.flush(2s);
+  ASSERT_TRUE(eventually([&] { return traces(c).state == "circuit_open"; }, 10s));
   make_spans(c, 100, 100);
-  ASSERT_TRUE(eventually([&] {
-    auto h = c.health().track(Track::kTraces);
-    return h.dropped_total() == 200u;
-  }, 10s));
+  EXPECT_FALSE(c.flush(300ms));
+  // An open breaker stops traffic, never data: nothing was dropped.
+  EXPECT_EQ(c.health().track(Track::kTraces).dropped_total(), 0u);
+  EXPECT_GT(traces(c).queue_bytes, 0u);
+  accepted.rejecting = false;
+  ASSERT_TRUE(c.flush(30s));
   auto h = c.health().track(Track::kTraces);
-  EXPECT_GT(h.dropped_for(DropReason::kCircuitOpen), 0u);
-  EXPECT_EQ(traces(c).state, "circuit_open");
-  // While open, nothing touches the network.
-  EXPECT_EQ(collector_.requests().size(), 3u);
+  EXPECT_EQ(h.written, 200u);
+  EXPECT_EQ(h.dropped_total(), 0u);
+  EXPECT_EQ(accepted.total(), 200u);  // each span exactly once
+  EXPECT_EQ(accepted.unique(), 200u);
+}
+
+TEST_F(Faults, TenSecondOutageAtAThousandSpansASecondWithoutSpoolDeliversEverySpanOnce) {
+  collector_.stop();
+  AcceptedSpans accepted;
+  accepted.rejecting = false;
+  accepted.install(collector_, Response::ok());
+  // The defaults a user has: no spool, 30 s cooldown, 5 min retry budget.
+  auto c = client({{"EMP_SPOOL_ENABLED", "false"},
+                   {"EMP_CIRCUIT_COOLDOWN", "30s"},
+                   {"EMP_RETRY_INITIAL_INTERVAL", "1s"},
+                   {"EMP_RETRY_MAX_INTERVAL", "30s"},
+                   {"EMP_RETRY_MAX_ELAPSED_TIME", "300s"},
+                   {"EMP_CIRCUIT_FAILURE_THRESHOLD", "5"}});
+  int seq = produce(c, 0, 1000, 10s);
+  ASSERT_TRUE(collector_.restart());
+  seq = produce(c, seq, 1000, 2s);
+  ASSERT_TRUE(c.flush(60s));
+  auto h = c.health().track(Track::kTraces);
+  EXPECT_EQ(h.offered, static_cast<std::uint64_t>(seq));
+  EXPECT_EQ(h.written, static_cast<std::uint64_t>(seq));
+  EXPECT_EQ(h.dropped_total(), 0u);
+  EXPECT_EQ(accepted.total(), static_cast<std::size_t>(seq));
+  EXPECT_EQ(accepted.unique(), static_cast<std::size_t>(seq));
+}
+
+TEST_F(Faults, ServiceUnavailableStormWithRetryAfterDeliversEverySpanOnce) {
+  AcceptedSpans accepted;
+  accepted.install(collector_, Response::retry_after(503, "1"));
+  auto c = client({{"EMP_SPOOL_ENABLED", "false"},
+                   {"EMP_RETRY_MAX_ELAPSED_TIME", "300s"},
+                   {"EMP_CIRCUIT_COOLDOWN", "5s"}});
+  int seq = produce(c, 0, 1000, 3s);
+  accepted.rejecting = false;
+  seq = produce(c, seq, 1000, 1s);
+  ASSERT_TRUE(c.flush(60s));
+  auto h = c.health().track(Track::kTraces);
+  EXPECT_EQ(h.written, static_cast<std::uint64_t>(seq));
+  EXPECT_EQ(h.dropped_total(), 0u);
+  EXPECT_GT(traces(c).retried, 0u);
+  EXPECT_EQ(accepted.total(), static_cast<std::size_t>(seq));
+  EXPECT_EQ(accepted.unique(), static_cast<std::size_t>(seq));
+}
+
+TEST_F(Faults, OverTheMemoryCapTheOldestBatchesAreDroppedAndCounted) {
+  collector_.stop();
+  AcceptedSpans accepted;
+  accepted.rejecting = false;
+  accepted.install(collector_, Response::ok());
+  auto c = client({{"EMP_SPOOL_ENABLED", "false"},
+                   {"EMP_DELIVERY_MEMORY_CAP", "1MiB"},
+                   {"EMP_RETRY_MAX_ELAPSED_TIME", "300s"},
+                   {"EMP_CIRCUIT_COOLDOWN", "30s"}});
+  int seq = produce(c, 0, 5000, 3s);
+  ASSERT_TRUE(collector_.restart());
+  ASSERT_TRUE(c.flush(60s));
+  auto h = c.health().track(Track::kTraces);
+  EXPECT_GT(h.dropped_for(DropReason::kMemoryCap), 0u);
+  EXPECT_EQ(h.dropped_total(), h.dropped_for(DropReason::kMemoryCap));
+  EXPECT_EQ(h.offered, static_cast<std::uint64_t>(seq));
+  EXPECT_TRUE(quiescent_identity(h));
+  EXPECT_EQ(accepted.total(), h.written);
+  // Oldest first: what arrived is the newest data, every span after the
+  // first one delivered.
+  std::set<std::int64_t> got;
+  {
+    std::lock_guard<std::mutex> lock(accepted.mu);
+    got.insert(accepted.seqs.begin(), accepted.seqs.end());
+  }
+  ASSERT_FALSE(got.empty());
+  EXPECT_GT(*got.begin(), 0);
+  EXPECT_EQ(*got.rbegin(), seq - 1);
+  EXPECT_EQ(got.size(), static_cast<std::size_t>(seq - *got.begin()));
+}
+
+TEST_F(Faults, HungLogsDestinationDoesNotCostTheTracesTheirData) {
+  LoopbackCollector hung;
+  hung.set_default(Response::hang());
+  auto c = client({{"EMP_LOGS_OTLP", "true"},
+                   {"OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", hung.base_url() + "/v1/logs"},
+                   {"OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "30000"}});
+  for (int i = 0; i < 20; ++i) c.log().info("job step", {{"i", i}});
+  make_spans(c, 0, 60);
+  c.shutdown(3s);
+  auto h = c.health().track(Track::kTraces);
+  // Every destination works under the one deadline in parallel: the hung
+  // one loses its own data (counted), the healthy one loses nothing.
+  EXPECT_EQ(h.written, 60u);
+  EXPECT_EQ(h.dropped_total(), 0u);
+  EXPECT_EQ(received_seqs(collector_).size(), 60u);
+}
+
+TEST_F(Faults, ShutdownDuringAnOutageWithSpoolSpoolsAndSucceeds) {
+  collector_.stop();
+  auto c = client({{"EMP_SPOOL_ENABLED", "true"}});
+  make_spans(c, 0, 200);
+  ASSERT_TRUE(eventually([&] { return traces(c).state == "circuit_open"; }, 10s));
+  // Data safely on disk is a finished state: shutdown does not wait for a
+  // collector that is down, and reports success.
+  EXPECT_TRUE(c.shutdown(5s));
+  auto h = c.health().track(Track::kTraces);
+  EXPECT_EQ(h.spooled, 200u);
+  EXPECT_EQ(h.dropped_total(), 0u);
+  EXPECT_TRUE(quiescent_identity(h));
+}
+
+TEST_F(Faults, AnswersThatAreNotHttpAreRetriedNotRejected) {
+  for (const std::string& bytes :
+       {std::string("this is not HTTP\r\n\r\n"), std::string("HTTP/1.1 100 Continue\r\n\r\n"),
+        "HTTP/1.1 200 OK\r\n" + std::string(2000, 'x') + ": y\r\n"}) {
+    SCOPED_TRACE(bytes.substr(0, 24));
+    collector_.clear();
+    AcceptedSpans accepted;
+    accepted.install(collector_, Response::raw(bytes));
+    auto c = client({{"EMP_SPOOL_ENABLED", "false"}, {"EMP_RETRY_MAX_ELAPSED_TIME", "300s"}});
+    make_spans(c, 0, 10);
+    EXPECT_FALSE(c.flush(2500ms));
+    auto h = c.health().track(Track::kTraces);
+    EXPECT_EQ(h.written, 0u);  // a 200 with endless headers is not delivered
+    EXPECT_EQ(h.dropped_for(DropReason::kRejected), 0u);
+    EXPECT_NE(traces(c).state, "healthy");
+    accepted.rejecting = false;
+    ASSERT_TRUE(c.flush(30s));
+    EXPECT_EQ(c.health().track(Track::kTraces).written, 10u);
+    EXPECT_EQ(accepted.unique(), 10u);
+    c.shutdown(1s);
+    collector_.set_handler(nullptr);
+  }
+}
+
+TEST_F(Faults, SpoolDamageFoundAtStartIsCountedAndReported) {
+  collector_.stop();
+  {
+    auto c = client({{"EMP_SPOOL_ENABLED", "true"}, {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "50"}});
+    make_spans(c, 0, 400);
+    ASSERT_TRUE(eventually([&] { return c.health().track(Track::kTraces).spooled == 400u; }, 20s));
+    c.shutdown(1s);
+  }
+  // Overwrite the first record header of every segment file: everything
+  // after it in the file is unreadable by its length.
+  int damaged_files = 0;
+  for (auto& e : fs::recursive_directory_iterator(dir_ / "spool")) {
+    auto ext = e.path().extension().string();
+    if (ext != ".seg" && ext != ".open") continue;
+    std::fstream f(e.path(), std::ios::in | std::ios::out | std::ios::binary);
+    f.write("XXXXXXXX", 8);
+    ++damaged_files;
+  }
+  ASSERT_GT(damaged_files, 0);
+  ASSERT_TRUE(collector_.restart());
+  auto c = client({{"EMP_SPOOL_ENABLED", "true"}});
+  c.flush(10s);
+  auto h = c.health().track(Track::kTraces);
+  // The lost spans appear in the counters of the run that found them...
+  EXPECT_GT(h.dropped_for(DropReason::kIoError), 0u);
+  EXPECT_EQ(h.recovered, h.written + h.dropped_for(DropReason::kIoError) + h.spooled);
+  EXPECT_TRUE(quiescent_identity(h));
+  // ...with an estimate of how many: about all of them.
+  EXPECT_GE(h.dropped_for(DropReason::kIoError) + h.written, 350u);
+  // ...and in the destination's health.
+  EXPECT_NE(traces(c).last_error.find("damaged"), std::string::npos);
 }
 
 TEST_F(Faults, PartialSuccessCountsTheRejectedSpans) {
@@ -233,7 +405,8 @@ TEST_F(Faults, ThirtySecondOutageWithSpoolLosesNothing) {
 
 TEST_F(Faults, MemoryStaysUnderItsCapDuringAnOutageAtFullLoad) {
   collector_.stop();
-  auto c = client({{"EMP_SPOOL_ENABLED", "false"}, {"EMP_DELIVERY_MEMORY_CAP", "256KiB"},
+  auto c = client({{"EMP_SPOOL_ENABLED", "false"},
+                   {"EMP_DELIVERY_MEMORY_CAP", "256KiB"},
                    {"EMP_QUEUE_FULL_POLICY", "drop"}});
   std::uint64_t max_queue = 0;
   auto until = std::chrono::steady_clock::now() + 3s;

@@ -6,13 +6,17 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "emp/telemetry/client.hpp"
 #include "support/loopback_collector.hpp"
@@ -23,7 +27,8 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 inline fs::path temp_dir(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("emp-faults-" + std::to_string(::getpid()) + "-" + name);
+  fs::path d =
+      fs::temp_directory_path() / ("emp-faults-" + std::to_string(::getpid()) + "-" + name);
   fs::remove_all(d);
   fs::create_directories(d);
   return d;
@@ -68,20 +73,71 @@ inline void make_spans(Client& c, int from, int count) {
   }
 }
 
+// The `seq` attribute of every span in one OTLP/JSON traces request body.
+inline std::vector<std::int64_t> seqs_in(const std::string& body) {
+  std::vector<std::int64_t> out;
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_discarded()) return out;
+  for (auto& rs : j["resourceSpans"])
+    for (auto& ss : rs["scopeSpans"])
+      for (auto& sp : ss["spans"])
+        for (auto& a : sp["attributes"])
+          if (a["key"] == "seq")
+            out.push_back(std::stoll(a["value"]["intValue"].get<std::string>()));
+  return out;
+}
+
 // Unique `seq` values of every span the collector received.
 inline std::set<std::int64_t> received_seqs(const testing::LoopbackCollector& collector) {
   std::set<std::int64_t> out;
   for (const auto& r : collector.requests()) {
     if (r.target != "/v1/traces" || !r.complete) continue;
-    auto j = nlohmann::json::parse(r.body, nullptr, false);
-    if (j.is_discarded()) continue;
-    for (auto& rs : j["resourceSpans"])
-      for (auto& ss : rs["scopeSpans"])
-        for (auto& sp : ss["spans"])
-          for (auto& a : sp["attributes"])
-            if (a["key"] == "seq") out.insert(std::stoll(a["value"]["intValue"].get<std::string>()));
+    for (auto s : seqs_in(r.body)) out.insert(s);
   }
   return out;
+}
+
+// What a collector accepted (answered 2xx), repeats included: installed as
+// its handler, it answers `reject` while `rejecting` is set, else 200.
+struct AcceptedSpans {
+  std::mutex mu;
+  std::multiset<std::int64_t> seqs;
+  std::atomic<bool> rejecting{true};
+
+  void install(testing::LoopbackCollector& collector, testing::Response reject) {
+    collector.set_handler(
+        [this, reject](const testing::RecordedRequest& r) -> std::optional<testing::Response> {
+          if (rejecting.load()) return reject;
+          if (r.target == "/v1/traces" && r.complete) {
+            auto s = seqs_in(r.body);
+            std::lock_guard<std::mutex> lock(mu);
+            seqs.insert(s.begin(), s.end());
+          }
+          return testing::Response::ok("{}", "application/json");
+        });
+  }
+  std::size_t total() {
+    std::lock_guard<std::mutex> lock(mu);
+    return seqs.size();
+  }
+  std::size_t unique() {
+    std::lock_guard<std::mutex> lock(mu);
+    return std::set<std::int64_t>(seqs.begin(), seqs.end()).size();
+  }
+};
+
+// Makes `per_second` spans a second for `duration`, in 20 steps a second;
+// returns the next sequence number.
+inline int produce(Client& c, int seq, int per_second, std::chrono::milliseconds duration) {
+  const auto until = std::chrono::steady_clock::now() + duration;
+  auto next = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() < until) {
+    make_spans(c, seq, per_second / 20);
+    seq += per_second / 20;
+    next += 50ms;
+    std::this_thread::sleep_until(next);
+  }
+  return seq;
 }
 
 // offered == written + dropped + spooled, once nothing is in flight.

@@ -1,14 +1,17 @@
 // Circuit breaker: every transition with an injected clock (closed -> open at
-// the threshold, open refuses until the cooldown, half-open lets exactly one
-// probe through, probe success closes, probe failure re-opens with a new
-// cooldown), successes resetting the count, threshold 0, a probe whose outcome
-// is never reported, and state() read from another thread while it changes.
+// the threshold, open refuses until the first probe about a second later,
+// half-open lets exactly one probe through, probe success closes, probe
+// failure re-opens with a doubled wait up to the cooldown), jitter that
+// spreads breakers which opened together, successes resetting the count,
+// threshold 0, a probe whose outcome is never reported, and state() read
+// from another thread while it changes.
 #include "deliver/circuit_breaker.hpp"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
+#include <set>
 #include <thread>
 
 namespace emp::telemetry::deliver {
@@ -47,9 +50,46 @@ TEST(CircuitBreaker, OpensAfterThresholdConsecutiveFailures) {
   cb.on_failure(t);
   EXPECT_EQ(cb.state(), State::kOpen);
   EXPECT_EQ(cb.times_opened(), 1u);
-  EXPECT_EQ(cb.retry_at(), t + 10s);
+  // The first probe comes after [500 ms, 1 s] (jittered), not a whole cooldown.
+  EXPECT_GE(cb.retry_at(), t + 500ms);
+  EXPECT_LE(cb.retry_at(), t + 1s);
   EXPECT_FALSE(cb.allow(t));
-  EXPECT_FALSE(cb.allow(t + 9999ms));
+  EXPECT_FALSE(cb.allow(t + 499ms));
+  EXPECT_TRUE(cb.allow(t + 1s));
+}
+
+TEST(CircuitBreaker, FailedProbesDoubleTheWaitUpToTheCooldown) {
+  CircuitBreaker cb(settings(1, 10s), /*seed=*/42);
+  auto now = SteadyClock::now();
+  cb.on_failure(now);
+  std::chrono::milliseconds bound = 1000ms;
+  for (int i = 0; i < 8; ++i) {
+    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(cb.retry_at() - now);
+    EXPECT_GE(wait, bound / 2) << "probe " << i;
+    EXPECT_LE(wait, bound) << "probe " << i;
+    now = cb.retry_at();
+    ASSERT_TRUE(cb.allow(now));
+    cb.on_failure(now);  // the probe failed
+    bound = std::min<std::chrono::milliseconds>(bound * 2, 10s);
+  }
+  EXPECT_EQ(bound, 10s);
+  cb.on_success();
+  cb.on_failure(now);  // after a success the next opening starts small again
+  EXPECT_LE(cb.retry_at(), now + 1s);
+}
+
+TEST(CircuitBreaker, BreakersThatOpenedTogetherProbeApart) {
+  const auto t = SteadyClock::now();
+  std::set<SteadyClock::time_point> probes;
+  for (std::uint64_t seed = 1; seed <= 1000; ++seed) {
+    CircuitBreaker cb(settings(1, 30s), seed);
+    cb.on_failure(t);
+    probes.insert(cb.retry_at());
+  }
+  // 1000 clients, a 500 ms window at millisecond resolution: most distinct.
+  EXPECT_GT(probes.size(), 300u);
+  EXPECT_GE(*probes.begin(), t + 500ms);
+  EXPECT_LE(*probes.rbegin(), t + 1s);
 }
 
 TEST(CircuitBreaker, SuccessResetsTheConsecutiveCount) {
@@ -91,9 +131,10 @@ TEST(CircuitBreaker, FailedProbeReopensForAFreshCooldown) {
   cb.on_failure(t + 13s);
   EXPECT_EQ(cb.state(), State::kOpen);
   EXPECT_EQ(cb.times_opened(), 2u);
-  // The cooldown counts from the failed probe, not from the first opening.
-  EXPECT_FALSE(cb.allow(t + 22s));
-  EXPECT_TRUE(cb.allow(t + 23s));
+  // The wait counts from the failed probe, not from the first opening, and
+  // doubled: [1 s, 2 s].
+  EXPECT_FALSE(cb.allow(t + 13s + 999ms));
+  EXPECT_TRUE(cb.allow(t + 15s));
   EXPECT_EQ(cb.state(), State::kHalfOpen);
   // A single failure in half-open re-opens, whatever the threshold.
   cb.on_failure(t + 23s);
@@ -119,8 +160,8 @@ TEST(CircuitBreaker, FailureWhileOpenRestartsTheCooldown) {
   cb.on_failure(t + 5s);  // an attempt that started before the breaker opened
   EXPECT_EQ(cb.state(), State::kOpen);
   EXPECT_EQ(cb.times_opened(), 1u);
-  EXPECT_FALSE(cb.allow(t + 14s));
-  EXPECT_TRUE(cb.allow(t + 15s));
+  EXPECT_FALSE(cb.allow(t + 5499ms));
+  EXPECT_TRUE(cb.allow(t + 6s));
 }
 
 TEST(CircuitBreaker, ThresholdZeroNeverOpens) {
@@ -136,9 +177,17 @@ TEST(CircuitBreaker, ThresholdZeroNeverOpens) {
 
 TEST(CircuitBreaker, HugeCooldownDoesNotOverflow) {
   CircuitBreaker cb(settings(1, std::chrono::milliseconds::max()));
-  const auto t = SteadyClock::now();
-  cb.on_failure(t);
-  EXPECT_FALSE(cb.allow(t + std::chrono::hours(24 * 365)));
+  auto now = SteadyClock::now();
+  cb.on_failure(now);
+  for (int i = 0; i < 80; ++i) {  // the wait doubles far past any real cooldown
+    ASSERT_GT(cb.retry_at(), now);
+    now = cb.retry_at();
+    ASSERT_TRUE(cb.allow(now));
+    cb.on_failure(now);
+    if (cb.retry_at() == SteadyClock::time_point::max()) break;
+  }
+  EXPECT_GT(cb.retry_at(), now);
+  EXPECT_FALSE(cb.allow(now));
   EXPECT_EQ(cb.state(), State::kOpen);
 }
 
