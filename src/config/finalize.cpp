@@ -15,8 +15,8 @@
 #include <map>
 #include <variant>
 
-#include "config/process_env.hpp"
 #include "config/parse.hpp"
+#include "config/process_env.hpp"
 #include "config/redact.hpp"
 #include "config/registry.hpp"
 #include "emp/telemetry/config.hpp"
@@ -421,7 +421,7 @@ OtlpExport Finalizer::resolve_signal(std::string_view signal, Var endpoint,
                                      Var client_cert) const {
   OtlpExport out;
   const std::string path = "v1/" + std::string(signal);
-  auto as_is = [](const config::Url& url) { return url.path.empty() ? url.text + "/" : url.text; };
+  auto as_is = [](const config::Url& url) { return config::with_root_path(url.text); };
   bool dash0 = false;
   if (const auto* url = get<config::Url>(endpoint)) {
     out.url = as_is(*url);

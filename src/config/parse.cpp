@@ -391,10 +391,33 @@ ParseResult<Url> parse_url(std::string_view text) {
 }
 
 std::string join_url(std::string_view base, std::string_view suffix) {
-  std::string out(base);
+  // A query or fragment of the base stays at the end, after the joined path.
+  std::string_view tail;
+  const auto scheme_end = base.find("://");
+  const auto tail_at =
+      base.find_first_of("?#", scheme_end == std::string_view::npos ? 0 : scheme_end + 3);
+  if (tail_at != std::string_view::npos) {
+    tail = base.substr(tail_at);
+    base = base.substr(0, tail_at);
+  }
   while (!suffix.empty() && suffix.front() == '/') suffix.remove_prefix(1);
-  if (out.empty() || out.back() != '/') out += '/';
-  out += suffix;
+  std::string out(base);
+  while (!out.empty() && out.back() == '/') out.pop_back();
+  out += '/';
+  out.append(suffix);
+  out.append(tail);
+  return out;
+}
+
+std::string with_root_path(std::string_view url) {
+  const auto scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return std::string(url);
+  const auto path = url.find_first_of("/?#", scheme_end + 3);
+  if (path == std::string_view::npos) return std::string(url) + "/";
+  if (url[path] == '/') return std::string(url);
+  std::string out(url.substr(0, path));
+  out += '/';
+  out.append(url.substr(path));
   return out;
 }
 

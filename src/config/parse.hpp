@@ -99,8 +99,13 @@ struct Url {
   std::string text;  // the trimmed input
 };
 ParseResult<Url> parse_url(std::string_view text);
-// Appends `suffix` (e.g. "v1/traces") to a base URL with exactly one '/'.
+// Appends `suffix` (e.g. "v1/traces") to the path of a base URL with exactly
+// one '/' between them; a query or fragment of the base stays at the end:
+// "http://h:4318/x//?t=a" + "v1/traces" -> "http://h:4318/x/v1/traces?t=a".
 std::string join_url(std::string_view base, std::string_view suffix);
+// An empty path becomes "/": "http://h:4318?t=a" -> "http://h:4318/?t=a";
+// any other URL is returned as is.
+std::string with_root_path(std::string_view url);
 
 // A host name, IPv4 or IPv6 address (brackets optional), without scheme or port.
 ParseResult<std::string> parse_host(std::string_view text);
