@@ -20,6 +20,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/strings.hpp"
 #include "emp/telemetry/config.hpp"
 
 namespace emp::telemetry::config {
@@ -50,11 +51,11 @@ class ParseResult {
 
 // Builds a ParseError whose message shows `shown` (already quoted or redacted).
 ParseError make_error(std::string rule, std::string_view shown);
-// `value` quoted for messages: control bytes escaped, long values shortened.
-std::string quote(std::string_view value);
-// ASCII spaces and tabs removed at both ends.
-std::string_view trim(std::string_view text) noexcept;
-std::string to_lower(std::string_view text);
+// The shared string helpers (core/strings.hpp), named here because every
+// parser uses them: quote() for messages, trim() of spaces and tabs, to_lower().
+using core::quote;
+using core::to_lower;
+using core::trim;
 
 // true/false/1/0/yes/no/on/off, any case.
 ParseResult<bool> parse_bool(std::string_view text);

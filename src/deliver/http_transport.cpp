@@ -102,15 +102,7 @@ bool has_line_break(std::string_view s) {
          s.find('\0') != std::string_view::npos;
 }
 
-bool valid_header_name(std::string_view s) {
-  if (s.empty()) return false;
-  for (unsigned char c : s) {
-    // RFC 9110 token characters.
-    if (std::isalnum(c)) continue;
-    if (std::strchr("!#$%&'*+-.^_`|~", c) == nullptr || c == 0) return false;
-  }
-  return true;
-}
+bool valid_header_name(std::string_view s) { return core::is_token(s); }
 
 // The user-info of a URL ("user:pass"), or "" when none.
 std::string_view url_userinfo(std::string_view url) {
