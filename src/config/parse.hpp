@@ -132,7 +132,7 @@ ParseResult<KeyValues> parse_key_value_list(std::string_view text, KeyValueOptio
 // Decodes %XX escapes; nullopt on a malformed escape. '+' stays '+'.
 std::optional<std::string> percent_decode(std::string_view text);
 
-// Sentry DSN (PROTOCOLS.md section 5):
+// Sentry DSN (docs/sentry.md):
 // {scheme}://{public_key}[:{secret}]@{host}[:{port}]{path_prefix}/{project_id}
 struct SentryDsn {
   std::string scheme;  // "http" or "https"
