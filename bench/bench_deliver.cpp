@@ -14,9 +14,9 @@
 
 #include <filesystem>
 
-#include "deliver/otlp_http_destination.hpp"
 #include "deliver/spool.hpp"
 #include "encode/otlp_proto.hpp"
+#include "otlp/otlp_http_destination.hpp"
 #include "support/loopback_collector.hpp"
 
 namespace {
@@ -37,7 +37,8 @@ deliver::Payload make_payload() {
     s.kind = otlp::SpanKind::kConsumer;
     s.start_time_unix_nano = 1764057369000000000ull + n;
     s.end_time_unix_nano = s.start_time_unix_nano + 812250000;
-    s.attributes.emplace_back("job.id", otlp::AnyValue::string("job-8c1f6b1e-3a5d-4f4e-9c6a-2b7d1e0f9a11"));
+    s.attributes.emplace_back("job.id",
+                              otlp::AnyValue::string("job-8c1f6b1e-3a5d-4f4e-9c6a-2b7d1e0f9a11"));
     s.attributes.emplace_back("job.priority", otlp::AnyValue::integer(n));
     s.attributes.emplace_back("job.success", otlp::AnyValue::boolean(true));
     s.attributes.emplace_back("job.duration_ms", otlp::AnyValue::floating(812.25));
@@ -61,12 +62,12 @@ void deliver_batches(benchmark::State& state) {
   Response ok = Response::ok();
   ok.close_after = !kKeepAlive;
   collector.set_default(ok);
-  deliver::ExporterSettings es;
+  emp::telemetry::otlp::ExporterSettings es;
   es.signal = deliver::Signal::kTraces;
   es.none_configured = false;
   es.url = collector.url("/v1/traces");
   es.gzip = kGzip;
-  auto dest = deliver::make_otlp_http_destination(es);
+  auto dest = emp::telemetry::otlp::make_otlp_http_destination(es);
   auto payload = make_payload();
   std::int64_t failures = 0, n = 0;
   for (auto _ : state) {

@@ -13,6 +13,9 @@
 // the worst case for the cell's cache line).
 // floor/clock_copy: one clock read, a 128-byte copy and a release store, the
 //   least any queue-based telemetry call costs, measured in the same run.
+// encode/metrics_*: one collection of 64 metrics (sums, gauges, histograms
+//   with 15 bounds, exponential histograms; 4 points each with 2 attributes)
+//   to ExportMetricsServiceRequest bytes, protobuf and OTLP/JSON, on one core.
 #include <benchmark/benchmark.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +25,8 @@
 #include <filesystem>
 
 #include "emp/telemetry/client.hpp"
+#include "encode/otlp_metrics.hpp"
+#include "encode/otlp_metrics_json.hpp"
 
 namespace {
 
@@ -63,8 +68,10 @@ void counter_add(benchmark::State& state) {
 BENCHMARK(counter_add)->Name("counter_add/emp")->Threads(1)->Threads(2)->UseRealTime();
 
 void counter_add_bound(benchmark::State& state) {
-  auto bound = client().metrics().create_counter("jobs_processed_total").bind(
-      {{"service_type", "comfyui"}, {"status", "completed"}});
+  auto bound = client()
+                   .metrics()
+                   .create_counter("jobs_processed_total")
+                   .bind({{"service_type", "comfyui"}, {"status", "completed"}});
   for (auto _ : state) bound.add(1);
   state.SetItemsProcessed(state.iterations());
 }
@@ -101,6 +108,98 @@ void floor_clock_copy(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(floor_clock_copy)->Name("floor/clock_copy");
+
+namespace otlp = emp::telemetry::encode::otlp;
+
+std::vector<otlp::MetricData> make_collection() {
+  std::vector<otlp::MetricData> metrics;
+  const std::uint64_t t0 = 1764057369000000000ull;
+  for (int m = 0; m < 64; ++m) {
+    otlp::MetricData d;
+    d.name = "emp.jobs.metric_" + std::to_string(m);
+    d.description = "benchmark metric";
+    d.unit = "s";
+    d.kind = static_cast<otlp::MetricKind>(m % 4);
+    d.monotonic = d.kind == otlp::MetricKind::kSum;
+    for (int p = 0; p < 4; ++p) {
+      std::vector<otlp::KeyValue> attrs;
+      attrs.emplace_back("queue", otlp::AnyValue::string("gpu-" + std::to_string(p)));
+      attrs.emplace_back("priority", otlp::AnyValue::integer(p));
+      switch (d.kind) {
+        case otlp::MetricKind::kSum:
+        case otlp::MetricKind::kGauge: {
+          otlp::NumberPoint n;
+          n.attributes = std::move(attrs);
+          n.start_time_unix_nano = t0;
+          n.time_unix_nano = t0 + 60'000'000'000ull;
+          n.is_int = p % 2 == 0;
+          n.int_value = 1000 + p;
+          n.double_value = 0.25 * p;
+          d.number_points.push_back(std::move(n));
+          break;
+        }
+        case otlp::MetricKind::kHistogram: {
+          otlp::HistogramPoint h;
+          h.attributes = std::move(attrs);
+          h.start_time_unix_nano = t0;
+          h.time_unix_nano = t0 + 60'000'000'000ull;
+          h.bounds = {0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5,
+                      0.75,  1,    2.5,   5,    7.5,   10,  25};
+          h.bucket_counts.assign(h.bounds.size() + 1, 7);
+          h.count = 7 * h.bucket_counts.size();
+          h.sum = 123.5;
+          h.has_min_max = true;
+          h.min = 0.001;
+          h.max = 30;
+          d.histogram_points.push_back(std::move(h));
+          break;
+        }
+        case otlp::MetricKind::kExponentialHistogram: {
+          otlp::ExponentialHistogramPoint e;
+          e.attributes = std::move(attrs);
+          e.start_time_unix_nano = t0;
+          e.time_unix_nano = t0 + 60'000'000'000ull;
+          e.scale = 3;
+          e.positive.offset = -4;
+          e.positive.counts.assign(20, 3);
+          e.count = 60;
+          e.sum = 42.0;
+          d.exponential_points.push_back(std::move(e));
+          break;
+        }
+      }
+    }
+    metrics.push_back(std::move(d));
+  }
+  return metrics;
+}
+
+template <bool kJson>
+void encode_metrics(benchmark::State& state) {
+  const auto metrics = make_collection();
+  otlp::Resource resource;
+  resource.attributes.emplace_back("service.name", otlp::AnyValue::string("bench"));
+  otlp::Scope scope;
+  scope.name = "emp-telemetry";
+  const otlp::ProtoPrelude proto(resource, scope);
+  const otlp::JsonPrelude json(resource, scope);
+  std::string out;
+  std::size_t bytes = 0;
+  for (auto _ : state) {
+    out.clear();
+    if constexpr (kJson) {
+      otlp::encode_metrics_request_json(json, metrics, out);
+    } else {
+      otlp::encode_metrics_request(proto, metrics, out);
+    }
+    bytes += out.size();
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations() * 64 * 4);
+  state.SetBytesProcessed(static_cast<std::int64_t>(bytes));
+}
+BENCHMARK(encode_metrics<false>)->Name("encode/metrics_proto_64");
+BENCHMARK(encode_metrics<true>)->Name("encode/metrics_json_64");
 
 }  // namespace
 

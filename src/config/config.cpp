@@ -1,6 +1,8 @@
 // Names of the configuration enums and Config::raw; see config.hpp.
 #include "emp/telemetry/config.hpp"
 
+#include "core/strings.hpp"
+
 namespace emp::telemetry {
 
 std::string_view to_string(Preset preset) noexcept {
@@ -107,15 +109,7 @@ std::string_view to_string(SamplerKind sampler) noexcept {
 
 std::optional<Preset> parse_preset(std::string_view text) noexcept {
   for (Preset p : {Preset::kApi, Preset::kWebhook, Preset::kMachine, Preset::kWorker}) {
-    const std::string_view name = to_string(p);
-    if (name.size() != text.size()) continue;
-    bool equal = true;
-    for (std::size_t i = 0; i < name.size(); ++i) {
-      char c = text[i];
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-      equal = equal && c == name[i];
-    }
-    if (equal) return p;
+    if (core::iequals(text, to_string(p))) return p;
   }
   if (text.empty() || text == "none") return Preset::kNone;
   return std::nullopt;

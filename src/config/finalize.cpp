@@ -15,10 +15,11 @@
 #include <map>
 #include <variant>
 
-#include "config/process_env.hpp"
 #include "config/parse.hpp"
+#include "config/process_env.hpp"
 #include "config/redact.hpp"
 #include "config/registry.hpp"
+#include "core/strings.hpp"
 #include "emp/telemetry/config.hpp"
 
 namespace emp::telemetry {
@@ -110,10 +111,7 @@ std::string unknown_key_message(std::string_view key) {
   std::string message = "unknown variable in Options::raw (`emp-telemetry env` lists them)";
   std::string_view best;
   std::size_t best_distance = std::numeric_limits<std::size_t>::max();
-  std::string upper(key.substr(0, 128));
-  for (char& c : upper) {
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  }
+  const std::string upper = core::to_upper(key.substr(0, 128));
   for (const VarSpec& s : specs()) {
     const std::size_t d = edit_distance(upper, s.name);
     if (d < best_distance) {
@@ -421,7 +419,7 @@ OtlpExport Finalizer::resolve_signal(std::string_view signal, Var endpoint,
                                      Var client_cert) const {
   OtlpExport out;
   const std::string path = "v1/" + std::string(signal);
-  auto as_is = [](const config::Url& url) { return url.path.empty() ? url.text + "/" : url.text; };
+  auto as_is = [](const config::Url& url) { return config::with_root_path(url.text); };
   bool dash0 = false;
   if (const auto* url = get<config::Url>(endpoint)) {
     out.url = as_is(*url);
@@ -452,9 +450,8 @@ OtlpExport Finalizer::resolve_signal(std::string_view signal, Var endpoint,
   }
   if (dash0) {
     auto has = [&](std::string_view name) {
-      return std::any_of(out.headers.begin(), out.headers.end(), [&](const auto& kv) {
-        return config::to_lower(kv.first) == config::to_lower(name);
-      });
+      return std::any_of(out.headers.begin(), out.headers.end(),
+                         [&](const auto& kv) { return core::iequals(kv.first, name); });
     };
     if (const auto* k = get<std::string>(Var::kDash0ApiKey); k && !has("Authorization")) {
       out.headers.emplace_back("Authorization", "Bearer " + *k);

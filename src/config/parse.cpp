@@ -11,57 +11,16 @@
 namespace emp::telemetry::config {
 namespace {
 
-constexpr std::size_t kMaxQuoted = 120;
-
-bool is_space(char c) noexcept { return c == ' ' || c == '\t'; }
+using core::has_control;
+using core::iequals;
+using core::is_control;
+using core::is_token_char;
+constexpr bool is_space(char c) noexcept { return core::is_ows(c); }
 bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 bool is_alpha(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool is_alnum(char c) noexcept { return is_alpha(c) || is_digit(c); }
 bool is_hex(char c) noexcept {
   return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-bool is_control(char c) noexcept {
-  const auto u = static_cast<unsigned char>(c);
-  return u < 0x20 || u == 0x7f;
-}
-bool has_control(std::string_view s) noexcept {
-  for (char c : s) {
-    if (is_control(c)) return true;
-  }
-  return false;
-}
-bool is_tchar(char c) noexcept {
-  if (is_alnum(c)) return true;
-  switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-      return true;
-    default:
-      return false;
-  }
-}
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
 }
 
 ParseError fail(std::string rule, std::string_view value) {
@@ -162,50 +121,6 @@ ParseError make_error(std::string rule, std::string_view shown) {
   e.message = rule + " (got " + std::string(shown) + ")";
   e.rule = std::move(rule);
   return e;
-}
-
-std::string quote(std::string_view value) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
-  std::size_t n = value.size();
-  bool cut = false;
-  if (n > kMaxQuoted) {
-    n = kMaxQuoted;
-    // Do not end inside a UTF-8 sequence.
-    while (n > 0 && (static_cast<unsigned char>(value[n]) & 0xC0) == 0x80) --n;
-    cut = true;
-  }
-  for (std::size_t i = 0; i < n; ++i) {
-    const char c = value[i];
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (is_control(c)) {
-      const auto u = static_cast<unsigned char>(c);
-      out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 0xF];
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-  if (cut) out += "... (" + std::to_string(value.size()) + " bytes)";
-  return out;
-}
-
-std::string_view trim(std::string_view text) noexcept {
-  while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
-  while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
-  return text;
-}
-
-std::string to_lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
 }
 
 ParseResult<bool> parse_bool(std::string_view text) {
@@ -391,10 +306,33 @@ ParseResult<Url> parse_url(std::string_view text) {
 }
 
 std::string join_url(std::string_view base, std::string_view suffix) {
-  std::string out(base);
+  // A query or fragment of the base stays at the end, after the joined path.
+  std::string_view tail;
+  const auto scheme_end = base.find("://");
+  const auto tail_at =
+      base.find_first_of("?#", scheme_end == std::string_view::npos ? 0 : scheme_end + 3);
+  if (tail_at != std::string_view::npos) {
+    tail = base.substr(tail_at);
+    base = base.substr(0, tail_at);
+  }
   while (!suffix.empty() && suffix.front() == '/') suffix.remove_prefix(1);
-  if (out.empty() || out.back() != '/') out += '/';
-  out += suffix;
+  std::string out(base);
+  while (!out.empty() && out.back() == '/') out.pop_back();
+  out += '/';
+  out.append(suffix);
+  out.append(tail);
+  return out;
+}
+
+std::string with_root_path(std::string_view url) {
+  const auto scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return std::string(url);
+  const auto path = url.find_first_of("/?#", scheme_end + 3);
+  if (path == std::string_view::npos) return std::string(url) + "/";
+  if (url[path] == '/') return std::string(url);
+  std::string out(url.substr(0, path));
+  out += '/';
+  out.append(url.substr(path));
   return out;
 }
 
@@ -470,14 +408,14 @@ ParseResult<KeyValues> parse_key_value_list(std::string_view text, KeyValueOptio
     if (!key) return bad(where + ": invalid percent-encoding in the key");
     // A key is shown only when it cannot be a misplaced secret.
     bool plain_key = key->size() <= 64;
-    for (char c : *key) plain_key = plain_key && is_tchar(c);
+    for (char c : *key) plain_key = plain_key && is_token_char(c);
     const std::string key_shown =
         !options.secret_values || plain_key ? " (key " + quote(*key) + ")" : std::string();
     if (key->empty() || has_control(*key))
       return bad(where + ": key must not contain control characters");
     if (options.header_names && !plain_key) {
       bool token = !key->empty();
-      for (char c : *key) token = token && is_tchar(c);
+      for (char c : *key) token = token && is_token_char(c);
       if (!token) return bad(where + ": key is not a valid HTTP header name");
     }
     auto value = percent_decode(raw_value);

@@ -20,6 +20,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/strings.hpp"
 #include "emp/telemetry/config.hpp"
 
 namespace emp::telemetry::config {
@@ -50,11 +51,11 @@ class ParseResult {
 
 // Builds a ParseError whose message shows `shown` (already quoted or redacted).
 ParseError make_error(std::string rule, std::string_view shown);
-// `value` quoted for messages: control bytes escaped, long values shortened.
-std::string quote(std::string_view value);
-// ASCII spaces and tabs removed at both ends.
-std::string_view trim(std::string_view text) noexcept;
-std::string to_lower(std::string_view text);
+// The shared string helpers (core/strings.hpp), named here because every
+// parser uses them: quote() for messages, trim() of spaces and tabs, to_lower().
+using core::quote;
+using core::to_lower;
+using core::trim;
 
 // true/false/1/0/yes/no/on/off, any case.
 ParseResult<bool> parse_bool(std::string_view text);
@@ -99,8 +100,13 @@ struct Url {
   std::string text;  // the trimmed input
 };
 ParseResult<Url> parse_url(std::string_view text);
-// Appends `suffix` (e.g. "v1/traces") to a base URL with exactly one '/'.
+// Appends `suffix` (e.g. "v1/traces") to the path of a base URL with exactly
+// one '/' between them; a query or fragment of the base stays at the end:
+// "http://h:4318/x//?t=a" + "v1/traces" -> "http://h:4318/x/v1/traces?t=a".
 std::string join_url(std::string_view base, std::string_view suffix);
+// An empty path becomes "/": "http://h:4318?t=a" -> "http://h:4318/?t=a";
+// any other URL is returned as is.
+std::string with_root_path(std::string_view url);
 
 // A host name, IPv4 or IPv6 address (brackets optional), without scheme or port.
 ParseResult<std::string> parse_host(std::string_view text);
@@ -126,7 +132,7 @@ ParseResult<KeyValues> parse_key_value_list(std::string_view text, KeyValueOptio
 // Decodes %XX escapes; nullopt on a malformed escape. '+' stays '+'.
 std::optional<std::string> percent_decode(std::string_view text);
 
-// Sentry DSN (PROTOCOLS.md section 5):
+// Sentry DSN (docs/sentry.md):
 // {scheme}://{public_key}[:{secret}]@{host}[:{port}]{path_prefix}/{project_id}
 struct SentryDsn {
   std::string scheme;  // "http" or "https"

@@ -4,48 +4,17 @@
 #include <array>
 
 #include "config/registry.hpp"
+#include "core/strings.hpp"
 
 namespace emp::telemetry::config {
 namespace {
-
-bool is_tchar(char c) noexcept {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-      return true;
-    default:
-      return false;
-  }
-}
-
-std::string_view trim_ows(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 bool contains_upper(std::string_view haystack, std::string_view needle) noexcept {
   if (needle.size() > haystack.size()) return false;
   for (std::size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
     bool match = true;
     for (std::size_t j = 0; j < needle.size(); ++j) {
-      char c = haystack[i + j];
-      if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-      if (c != needle[j]) {
+      if (core::ascii_upper(haystack[i + j]) != needle[j]) {
         match = false;
         break;
       }
@@ -57,7 +26,7 @@ bool contains_upper(std::string_view haystack, std::string_view needle) noexcept
 
 bool ends_with_upper(std::string_view name, std::string_view suffix) noexcept {
   return name.size() >= suffix.size() &&
-         contains_upper(name.substr(name.size() - suffix.size()), suffix);
+         core::iequals(name.substr(name.size() - suffix.size()), suffix);
 }
 
 }  // namespace
@@ -73,7 +42,7 @@ bool is_secret_variable(std::string_view var_name) noexcept {
 }
 
 std::string redact_dsn(std::string_view dsn) {
-  dsn = trim_ows(dsn);
+  dsn = core::trim(dsn);
   const std::size_t scheme_end = dsn.find("://");
   if (scheme_end == std::string_view::npos) return std::string(kMask);
   const std::size_t auth_begin = scheme_end + 3;
@@ -95,16 +64,16 @@ std::string redact_key_values(std::string_view list) {
   while (pos <= list.size()) {
     std::size_t comma = list.find(',', pos);
     if (comma == std::string_view::npos) comma = list.size();
-    const std::string_view member = trim_ows(list.substr(pos, comma - pos));
+    const std::string_view member = core::trim(list.substr(pos, comma - pos));
     pos = comma + 1;
     if (member.empty()) continue;
     if (!first) out += ',';
     first = false;
     const std::size_t eq = member.find('=');
     const std::string_view key =
-        eq == std::string_view::npos ? std::string_view{} : trim_ows(member.substr(0, eq));
+        eq == std::string_view::npos ? std::string_view{} : core::trim(member.substr(0, eq));
     bool plain_key = !key.empty() && key.size() <= 64;
-    for (char c : key) plain_key = plain_key && is_tchar(c) && c != '%';
+    for (char c : key) plain_key = plain_key && core::is_token_char(c) && c != '%';
     if (plain_key) {
       out += key;
       out += '=';

@@ -4,14 +4,16 @@
 // spool) is layered on top of this interface and never inside an
 // implementation, so each transport only has to classify one attempt.
 //
-// Outcome classification (PROTOCOLS.md section 1):
-//   kDelivered  the server accepted everything (any 2xx without rejections)
-//   kPartial    2xx with partial_success.rejected > 0: never retried; the
-//               rejected items are dropped with reason "rejected"
-//   kRetryable  429, 502, 503, 504, connection failures, timeouts, and a
-//               deadline/cancel that cut the attempt
-//   kPermanent  every other status, and requests that can never be sent
-//               (over the size cap, invalid URL): drop and count
+// Each protocol's destination classifies one attempt into an Outcome (for
+// OTLP/HTTP: src/otlp/otlp_http_destination.hpp and docs/otlp.md):
+//   kDelivered  the peer accepted everything
+//   kPartial    the peer accepted the request but refused some items: never
+//               retried; the refused items are dropped with reason "rejected"
+//   kRetryable  the peer is busy or unreachable (throttling, overload,
+//               connection failures, timeouts), or a deadline/cancel cut the
+//               attempt: send again later
+//   kPermanent  sending again cannot help (the peer refused the request, or it
+//               can never be sent): drop and count
 #pragma once
 
 #include <chrono>

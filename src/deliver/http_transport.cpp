@@ -16,7 +16,7 @@
 #include <limits>
 #include <mutex>
 
-#include "deliver/server_message.hpp"
+#include "core/strings.hpp"
 #include "encode/gzip.hpp"
 
 namespace emp::telemetry::deliver {
@@ -30,26 +30,6 @@ void global_init_once() noexcept {
   // from any thread. It is never cleaned up: other code in the process may
   // still use libcurl at exit.
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-bool iequals_prefix(std::string_view text, std::string_view prefix) {
-  if (text.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(text[i])) !=
-        std::tolower(static_cast<unsigned char>(prefix[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() &&
-         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
-    s.remove_suffix(1);
-  }
-  return s;
 }
 
 std::string size_text(std::size_t bytes) {
@@ -83,11 +63,12 @@ size_t on_header(char* data, size_t size, size_t nmemb, void* user) {
   auto* t = static_cast<Transfer*>(user);
   const std::size_t n = size * nmemb;
   std::string_view line(data, n);
-  if (iequals_prefix(line, "HTTP/")) {
+  if (core::istarts_with(line, "HTTP/")) {
     // A new response starts (e.g. after "100 Continue"): forget earlier headers.
     t->retry_after_raw.clear();
-  } else if (iequals_prefix(line, "retry-after:")) {
-    t->retry_after_raw = std::string(trim(line.substr(std::strlen("retry-after:"))));
+  } else if (core::istarts_with(line, "retry-after:")) {
+    t->retry_after_raw =
+        std::string(core::trim_whitespace(line.substr(std::strlen("retry-after:"))));
   }
   return n;
 }
@@ -121,15 +102,7 @@ bool has_line_break(std::string_view s) {
          s.find('\0') != std::string_view::npos;
 }
 
-bool valid_header_name(std::string_view s) {
-  if (s.empty()) return false;
-  for (unsigned char c : s) {
-    // RFC 9110 token characters.
-    if (std::isalnum(c)) continue;
-    if (std::strchr("!#$%&'*+-.^_`|~", c) == nullptr || c == 0) return false;
-  }
-  return true;
-}
+bool valid_header_name(std::string_view s) { return core::is_token(s); }
 
 // The user-info of a URL ("user:pass"), or "" when none.
 std::string_view url_userinfo(std::string_view url) {
@@ -165,7 +138,7 @@ std::string_view to_string(TransportError e) noexcept {
 
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value, std::time_t now,
                                                            std::chrono::seconds cap) noexcept {
-  value = trim(value);
+  value = core::trim_whitespace(value);
   if (value.empty()) return std::nullopt;
   const auto capped = [&](long long seconds) -> std::chrono::milliseconds {
     if (seconds < 0) seconds = 0;
@@ -344,11 +317,11 @@ HttpResponse HttpTransport::post(const HttpRequest& request) noexcept {
     for (const auto& [name, value] : request.headers) {
       if (!valid_header_name(name)) {
         return refuse(TransportError::kRefused,
-                      "invalid header name '" + printable_excerpt(name, 64) + "'");
+                      "invalid header name '" + core::printable_excerpt(name, 64) + "'");
       }
       if (has_line_break(value)) {
         // The value is never echoed: it may be a credential.
-        return refuse(TransportError::kRefused, "header '" + printable_excerpt(name, 64) +
+        return refuse(TransportError::kRefused, "header '" + core::printable_excerpt(name, 64) +
                                                     "' has a value with a line break or NUL");
       }
     }

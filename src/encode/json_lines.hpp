@@ -1,5 +1,5 @@
 // JSON-lines encoder for the log track: one record in, one line out, in the
-// exact field order of the job-queue log format (PROTOCOLS.md section 6).
+// exact field order of the job-queue log format (docs/log-format.md).
 // Pure functions: no I/O, no shared state (only a per-thread timestamp cache),
 // meant for the background thread (they are not on the application's hot
 // path). Safe to call from several threads at once.

@@ -1,204 +1,25 @@
-// OTLP/JSON encoding (see otlp_json.hpp for the mapping rules). String
-// escaping and hex are shared with the JSON-lines encoder.
+// OTLP/JSON encoding of spans and log records (see otlp_json.hpp for the
+// mapping rules); values, attributes and members come from the shared
+// writer in otlp_json_writer.hpp.
 #include "encode/otlp_json.hpp"
 
-#include <charconv>
-#include <cmath>
 #include <cstdint>
-#include <limits>
 
-#include "encode/json_lines.hpp"
+#include "encode/otlp_json_writer.hpp"
 
 namespace emp::telemetry::encode::otlp {
 namespace {
 
-constexpr std::size_t kNoLimit = std::numeric_limits<std::size_t>::max();
-constexpr char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-class JsonWriter {
+class Writer : public json::JsonWriter {
  public:
-  explicit JsonWriter(std::string& out) : out_(out) {}
-
-  std::size_t invalid_utf8() const noexcept { return invalid_utf8_; }
-
-  void raw(std::string_view s) { out_.append(s); }
-  void ch(char c) { out_.push_back(c); }
-
-  void str(std::string_view s) {
-    LineStats st;
-    append_json_string(out_, s, kNoLimit, st);
-    if (st.invalid_utf8) ++invalid_utf8_;
-  }
-
-  void hex(const std::uint8_t* b, std::size_t n) {
-    out_.push_back('"');
-    append_hex(out_, b, n);
-    out_.push_back('"');
-  }
-
-  void u64(std::uint64_t v) {
-    char buf[24];
-    const auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out_.append(buf, r.ptr);
-  }
-  void i64(std::int64_t v) {
-    char buf[24];
-    const auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out_.append(buf, r.ptr);
-  }
-  // 64-bit integers are strings in the protobuf JSON mapping.
-  void u64_string(std::uint64_t v) {
-    out_.push_back('"');
-    u64(v);
-    out_.push_back('"');
-  }
-  void i64_string(std::int64_t v) {
-    out_.push_back('"');
-    i64(v);
-    out_.push_back('"');
-  }
-
-  void dbl(double d) {
-    if (std::isnan(d)) {
-      out_.append("\"NaN\"");
-    } else if (std::isinf(d)) {
-      out_.append(d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
-    } else {
-      char buf[32];
-      const auto r = std::to_chars(buf, buf + sizeof buf, d);
-      out_.append(buf, r.ptr);
-    }
-  }
-
-  void base64(std::string_view s) {
-    out_.push_back('"');
-    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    std::size_t n = s.size();
-    const std::size_t at = out_.size();
-    out_.resize(at + (n + 2) / 3 * 4);
-    char* d = out_.data() + at;
-    while (n >= 3) {
-      const std::uint32_t v = (p[0] << 16) | (p[1] << 8) | p[2];
-      *d++ = kBase64[v >> 18];
-      *d++ = kBase64[(v >> 12) & 63];
-      *d++ = kBase64[(v >> 6) & 63];
-      *d++ = kBase64[v & 63];
-      p += 3;
-      n -= 3;
-    }
-    if (n > 0) {
-      const std::uint32_t v = (p[0] << 16) | (n == 2 ? p[1] << 8 : 0);
-      *d++ = kBase64[v >> 18];
-      *d++ = kBase64[(v >> 12) & 63];
-      *d++ = n == 2 ? kBase64[(v >> 6) & 63] : '=';
-      *d++ = '=';
-    }
-    out_.push_back('"');
-  }
-
-  // `,"name":` — every member after the first object member.
-  void key(std::string_view quoted_with_colon) { out_.append(quoted_with_colon); }
-
-  void opt_str_member(std::string_view member, std::string_view s) {
-    if (s.empty()) return;
-    raw(member);
-    str(s);
-  }
-  void opt_u32_member(std::string_view member, std::uint32_t v) {
-    if (v == 0) return;
-    raw(member);
-    u64(v);
-  }
-  void opt_time_member(std::string_view member, std::uint64_t v) {
-    if (v == 0) return;
-    raw(member);
-    u64_string(v);
-  }
-
-  void any_value(const AnyValue& v, int depth) {
-    if (depth >= kMaxAnyValueDepth) {
-      raw("{}");
-      return;
-    }
-    switch (v.type) {
-      case AnyValue::Type::kEmpty:
-        raw("{}");
-        return;
-      case AnyValue::Type::kString:
-        raw("{\"stringValue\":");
-        str(v.str);
-        break;
-      case AnyValue::Type::kBool:
-        raw(v.bool_value ? "{\"boolValue\":true" : "{\"boolValue\":false");
-        break;
-      case AnyValue::Type::kInt:
-        raw("{\"intValue\":");
-        i64_string(v.int_value);
-        break;
-      case AnyValue::Type::kDouble:
-        raw("{\"doubleValue\":");
-        dbl(v.double_value);
-        break;
-      case AnyValue::Type::kBytes:
-        raw("{\"bytesValue\":");
-        base64(v.str);
-        break;
-      case AnyValue::Type::kArray: {
-        raw("{\"arrayValue\":{");
-        if (!v.array.empty()) {
-          raw("\"values\":[");
-          bool first = true;
-          for (const AnyValue& e : v.array) {
-            if (!first) ch(',');
-            first = false;
-            any_value(e, depth + 1);
-          }
-          ch(']');
-        }
-        ch('}');
-        break;
-      }
-      case AnyValue::Type::kKvList: {
-        raw("{\"kvlistValue\":{");
-        if (!v.kvlist.empty()) {
-          raw("\"values\":[");
-          kv_items(v.kvlist, depth + 1);
-          ch(']');
-        }
-        ch('}');
-        break;
-      }
-    }
-    ch('}');
-  }
-
-  void kv_items(const std::vector<KeyValue>& list, int depth) {
-    bool first = true;
-    for (const KeyValue& kv : list) {
-      raw(first ? "{\"key\":" : ",{\"key\":");
-      first = false;
-      str(kv.key);
-      raw(",\"value\":");
-      any_value(kv.value, depth);
-      ch('}');
-    }
-  }
-
-  // `,"attributes":[...]` when non-empty.
-  void attrs_member(std::string_view member, const std::vector<KeyValue>& list) {
-    if (list.empty()) return;
-    raw(member);
-    ch('[');
-    kv_items(list, 0);
-    ch(']');
-  }
+  using JsonWriter::JsonWriter;
 
   void event(const SpanEvent& e) {
     // The first member decides whether later ones need a comma; time and
     // name may both be absent, so build the object with a leading marker.
     const std::size_t open = out_.size();
     ch('{');
-    opt_time_member(",\"timeUnixNano\":", e.time_unix_nano);
+    opt_u64_string_member(",\"timeUnixNano\":", e.time_unix_nano);
     opt_str_member(",\"name\":", e.name);
     attrs_member(",\"attributes\":", e.attributes);
     opt_u32_member(",\"droppedAttributesCount\":", e.dropped_attributes_count);
@@ -231,8 +52,8 @@ class JsonWriter {
     opt_u32_member(",\"flags\":", s.flags);
     opt_str_member(",\"name\":", s.name);
     opt_u32_member(",\"kind\":", static_cast<std::uint32_t>(s.kind));
-    opt_time_member(",\"startTimeUnixNano\":", s.start_time_unix_nano);
-    opt_time_member(",\"endTimeUnixNano\":", s.end_time_unix_nano);
+    opt_u64_string_member(",\"startTimeUnixNano\":", s.start_time_unix_nano);
+    opt_u64_string_member(",\"endTimeUnixNano\":", s.end_time_unix_nano);
     attrs_member(",\"attributes\":", s.attributes);
     opt_u32_member(",\"droppedAttributesCount\":", s.dropped_attributes_count);
     if (!s.events.empty()) {
@@ -271,8 +92,8 @@ class JsonWriter {
   void log(const LogData& l) {
     const std::size_t open = out_.size();
     ch('{');
-    opt_time_member(",\"timeUnixNano\":", l.time_unix_nano);
-    opt_time_member(",\"observedTimeUnixNano\":", l.observed_time_unix_nano);
+    opt_u64_string_member(",\"timeUnixNano\":", l.time_unix_nano);
+    opt_u64_string_member(",\"observedTimeUnixNano\":", l.observed_time_unix_nano);
     if (l.severity_number != 0) {
       raw(",\"severityNumber\":");
       i64(l.severity_number);
@@ -317,16 +138,6 @@ class JsonWriter {
     fix_leading_comma(open);
     ch('}');
   }
-
- private:
-  // Members are written with a leading comma; the first one after the '{'
-  // at `open` must lose it.
-  void fix_leading_comma(std::size_t open) {
-    if (out_.size() > open + 1 && out_[open + 1] == ',') out_.erase(open + 1, 1);
-  }
-
-  std::string& out_;
-  std::size_t invalid_utf8_ = 0;
 };
 
 // Rough output size so `out` grows at most a few times per batch.
@@ -339,7 +150,7 @@ void encode_request_json(const JsonPrelude& prelude, std::span<const Item> items
                          WriteFn write) {
   out.reserve(out.size() + 128 + prelude.resource_member().size() + prelude.scope_member().size() +
               items.size() * kReservePerItem);
-  JsonWriter w(out);
+  Writer w(out);
   w.raw(outer);  // {"resourceSpans":[{
   w.raw(prelude.resource_member());
   w.raw(middle);  // ,"scopeSpans":[{
@@ -362,15 +173,15 @@ void encode_request_json(const JsonPrelude& prelude, std::span<const Item> items
 }  // namespace
 
 JsonPrelude::JsonPrelude(const Resource& resource, const Scope& scope) {
-  JsonWriter(resource_member_).resource(resource);
-  JsonWriter(scope_member_).scope(scope);
+  Writer(resource_member_).resource(resource);
+  Writer(scope_member_).scope(scope);
   if (!resource.schema_url.empty()) {
-    JsonWriter w(resource_schema_member_);
+    Writer w(resource_schema_member_);
     w.raw(",\"schemaUrl\":");
     w.str(resource.schema_url);
   }
   if (!scope.schema_url.empty()) {
-    JsonWriter w(scope_schema_member_);
+    Writer w(scope_schema_member_);
     w.raw(",\"schemaUrl\":");
     w.str(scope.schema_url);
   }
@@ -380,7 +191,7 @@ void encode_traces_request_json(const JsonPrelude& prelude, std::span<const Span
                                 std::string& out, EncodeStats* stats) {
   encode_request_json<SpanData>(prelude, spans, "{\"resourceSpans\":[{", ",\"scopeSpans\":[{",
                                 ",\"spans\":[", out, stats,
-                                [](JsonWriter& w, const SpanData& s) { w.span(s); });
+                                [](Writer& w, const SpanData& s) { w.span(s); });
 }
 
 void encode_traces_request_json(const Resource& resource, const Scope& scope,
@@ -393,7 +204,7 @@ void encode_logs_request_json(const JsonPrelude& prelude, std::span<const LogDat
                               std::string& out, EncodeStats* stats) {
   encode_request_json<LogData>(prelude, logs, "{\"resourceLogs\":[{", ",\"scopeLogs\":[{",
                                ",\"logRecords\":[", out, stats,
-                               [](JsonWriter& w, const LogData& l) { w.log(l); });
+                               [](Writer& w, const LogData& l) { w.log(l); });
 }
 
 void encode_logs_request_json(const Resource& resource, const Scope& scope,

@@ -1,6 +1,6 @@
 // OTLP/JSON encoders for the trace and log tracks: the same
 // ExportTraceServiceRequest / ExportLogsServiceRequest as otlp_proto.hpp, in
-// the protobuf JSON mapping with the OTLP exceptions (PROTOCOLS.md section 1),
+// the protobuf JSON mapping with the OTLP exceptions (docs/otlp.md, "OTLP/JSON"),
 // for Content-Type application/json:
 //   - keys in lowerCamelCase (resourceSpans, startTimeUnixNano, ...);
 //   - traceId / spanId / parentSpanId as lowercase hex, not base64;

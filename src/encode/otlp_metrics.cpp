@@ -11,40 +11,21 @@
 #include <vector>
 
 #include "encode/otlp_proto_sizes.hpp"
+#include "encode/otlp_proto_writer.hpp"
 #include "encode/proto_wire.hpp"
 
 namespace emp::telemetry::encode::otlp {
 namespace {
 
-using wire::int64_varint_size;
 using wire::len_prefixed_size;
-using wire::make_tag;
 using wire::put_fixed64;
-using wire::put_varint;
 using wire::varint_size;
-using wire::WireType;
 
-constexpr std::uint8_t tag8(std::uint32_t field, WireType type) {
-  return static_cast<std::uint8_t>(make_tag(field, type));
-}
-constexpr WireType kVarint = WireType::kVarint;
-constexpr WireType kFixed64 = WireType::kFixed64;
-constexpr WireType kLen = WireType::kLen;
+using proto::kFixed64;
+using proto::kLen;
+using proto::kVarint;
+using proto::tag8;
 
-// common.v1.AnyValue, ArrayValue/KeyValueList, KeyValue
-constexpr std::uint8_t kAnyString = tag8(1, kLen);
-constexpr std::uint8_t kAnyBool = tag8(2, kVarint);
-constexpr std::uint8_t kAnyInt = tag8(3, kVarint);
-constexpr std::uint8_t kAnyDouble = tag8(4, kFixed64);
-constexpr std::uint8_t kAnyArray = tag8(5, kLen);
-constexpr std::uint8_t kAnyKvList = tag8(6, kLen);
-constexpr std::uint8_t kAnyBytes = tag8(7, kLen);
-constexpr std::uint8_t kListValues = tag8(1, kLen);
-constexpr std::uint8_t kKvKey = tag8(1, kLen);
-constexpr std::uint8_t kKvValue = tag8(2, kLen);
-// ExportMetricsServiceRequest.resource_metrics, ResourceMetrics.scope_metrics,
-// ScopeMetrics.metrics (resource, scope and schema_url fields come from the
-// prelude: the same numbers as for spans and logs).
 constexpr std::uint8_t kRequestResource = tag8(1, kLen);
 constexpr std::uint8_t kResourceScopes = tag8(2, kLen);
 constexpr std::uint8_t kScopeMetrics = tag8(2, kLen);
@@ -132,13 +113,10 @@ class Recorder {
   std::vector<std::size_t>* sizes_;
 };
 
-using sizes::any_size;
 using sizes::attrs_size;
-using sizes::kv_size;
+using sizes::opt_fixed64_field_size;
 using sizes::opt_str_field_size;
 using sizes::opt_varint_field_size;
-using sizes::str_size;
-using sizes::opt_fixed64_field_size;
 
 std::size_t exemplar_size(const Exemplar& e) noexcept {
   return opt_fixed64_field_size(e.time_unix_nano) + 9 /* as_double or as_int */ +
@@ -246,96 +224,12 @@ std::size_t metric_size(const MetricData& m, Recorder& rec) {
 // Write pass. `p` advances through a buffer sized by the pass above; `next`
 // walks the recorded lengths in the order they were recorded.
 
-struct Writer {
-  std::uint8_t* p;
-  const std::size_t* next;
-  std::size_t invalid_utf8 = 0;
+struct Writer : proto::ValueWriter {
+  const std::size_t* next;  // message sizes recorded by the size pass, in write order
+
+  Writer(std::uint8_t* out, const std::size_t* sizes) noexcept : ValueWriter(out), next(sizes) {}
 
   std::size_t take() noexcept { return *next++; }
-  void byte(std::uint8_t b) noexcept { *p++ = b; }
-  void varint(std::uint64_t v) noexcept { p = put_varint(p, v); }
-  void fixed64_field(std::uint8_t tag, std::uint64_t v) noexcept {
-    *p++ = tag;
-    p = put_fixed64(p, v);
-  }
-  void double_field(std::uint8_t tag, double d) noexcept {
-    fixed64_field(tag, std::bit_cast<std::uint64_t>(d));
-  }
-  void opt_fixed64_field(std::uint8_t tag, std::uint64_t v) noexcept {
-    if (v != 0) fixed64_field(tag, v);
-  }
-  void opt_varint_field(std::uint8_t tag, std::uint64_t v) noexcept {
-    if (v == 0) return;
-    *p++ = tag;
-    p = put_varint(p, v);
-  }
-  void bytes_field(std::uint8_t tag, const void* data, std::size_t n) noexcept {
-    p = wire::put_len_field(p, tag, data, n);
-  }
-
-  // Sanitized size of a string and whether it can be copied verbatim.
-  struct Scan {
-    std::size_t n;
-    bool ascii;
-  };
-  static Scan scan(std::string_view s) noexcept {
-    if (wire::is_ascii(s)) return {s.size(), true};
-    return {wire::utf8_sanitized_size(s), false};
-  }
-  void str_payload(std::string_view s, Scan sc) noexcept {
-    p = put_varint(p, sc.n);
-    if (sc.ascii) {
-      p = wire::put_bytes(p, s.data(), s.size());
-    } else {
-      bool replaced = false;
-      p = wire::put_utf8_sanitized(p, s, &replaced);
-      if (replaced) ++invalid_utf8;
-    }
-  }
-  void str_field(std::uint8_t tag, std::string_view s) noexcept {
-    *p++ = tag;
-    str_payload(s, scan(s));
-  }
-  void opt_str_field(std::uint8_t tag, std::string_view s) noexcept {
-    if (!s.empty()) str_field(tag, s);
-  }
-
-  void any_value(const AnyValue& v, int depth) noexcept;
-
-  void kv(const KeyValue& kv, int depth) noexcept {
-    opt_str_field(kKvKey, kv.key);
-    *p++ = kKvValue;
-    varint(any_size(kv.value, depth));
-    any_value(kv.value, depth);
-  }
-
-  // String-valued attributes, the common case, skip the generic AnyValue
-  // path and have each string scanned once here.
-  void attrs(std::uint8_t tag, const std::vector<KeyValue>& list) noexcept {
-    for (const KeyValue& e : list) {
-      const bool has_key = !e.key.empty();
-      const Scan key = has_key ? scan(e.key) : Scan{0, true};
-      const bool is_str = e.value.type == AnyValue::Type::kString;
-      const Scan str = is_str ? scan(e.value.str) : Scan{0, true};
-      const std::size_t value_n = is_str ? 1 + len_prefixed_size(str.n) : any_size(e.value, 0);
-      const std::size_t body =
-          (has_key ? 1 + len_prefixed_size(key.n) : 0) + 1 + len_prefixed_size(value_n);
-      *p++ = tag;
-      varint(body);
-      if (has_key) {
-        *p++ = kKvKey;
-        str_payload(e.key, key);
-      }
-      *p++ = kKvValue;
-      varint(value_n);
-      if (is_str) {
-        *p++ = kAnyString;
-        str_payload(e.value.str, str);
-      } else {
-        any_value(e.value, 0);
-      }
-    }
-  }
 
   void exemplars(std::uint8_t tag, const std::vector<Exemplar>& list) noexcept {
     for (const Exemplar& e : list) {
@@ -476,55 +370,6 @@ struct Writer {
     }
   }
 };
-
-void Writer::any_value(const AnyValue& v, int depth) noexcept {
-  if (depth >= kMaxAnyValueDepth) return;
-  switch (v.type) {
-    case AnyValue::Type::kEmpty:
-      return;
-    case AnyValue::Type::kString:
-      str_field(kAnyString, v.str);
-      return;
-    case AnyValue::Type::kBool:
-      *p++ = kAnyBool;
-      *p++ = v.bool_value ? 1 : 0;
-      return;
-    case AnyValue::Type::kInt:
-      *p++ = kAnyInt;
-      varint(static_cast<std::uint64_t>(v.int_value));
-      return;
-    case AnyValue::Type::kDouble:
-      double_field(kAnyDouble, v.double_value);
-      return;
-    case AnyValue::Type::kBytes:
-      bytes_field(kAnyBytes, v.str.data(), v.str.size());
-      return;
-    case AnyValue::Type::kArray: {
-      std::size_t n = 0;
-      for (const AnyValue& e : v.array) n += 1 + len_prefixed_size(any_size(e, depth + 1));
-      *p++ = kAnyArray;
-      varint(n);
-      for (const AnyValue& e : v.array) {
-        *p++ = kListValues;
-        varint(any_size(e, depth + 1));
-        any_value(e, depth + 1);
-      }
-      return;
-    }
-    case AnyValue::Type::kKvList: {
-      std::size_t n = 0;
-      for (const KeyValue& e : v.kvlist) n += 1 + len_prefixed_size(kv_size(e, depth + 1));
-      *p++ = kAnyKvList;
-      varint(n);
-      for (const KeyValue& e : v.kvlist) {
-        *p++ = kListValues;
-        varint(kv_size(e, depth + 1));
-        kv(e, depth + 1);
-      }
-      return;
-    }
-  }
-}
 
 // Grows `out` by exactly `n` bytes and returns where they start.
 std::uint8_t* grow(std::string& out, std::size_t n) {

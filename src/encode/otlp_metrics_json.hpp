@@ -1,6 +1,6 @@
 // OTLP/JSON encoder for the metrics track: the same ExportMetricsServiceRequest
 // as otlp_metrics.hpp in the protobuf JSON mapping with the OTLP exceptions
-// (PROTOCOLS.md section 1), for Content-Type application/json:
+// (docs/otlp.md, "OTLP/JSON"), for Content-Type application/json:
 //   - keys in lowerCamelCase (resourceMetrics, dataPoints, timeUnixNano,
 //     aggregationTemporality, isMonotonic, bucketCounts, explicitBounds, ...);
 //   - 64-bit integers as decimal strings: times, asInt, count, zeroCount and

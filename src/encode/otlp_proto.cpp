@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "encode/otlp_proto_sizes.hpp"
+#include "encode/otlp_proto_writer.hpp"
 #include "encode/proto_wire.hpp"
 
 namespace emp::telemetry::encode::otlp {
@@ -19,32 +20,15 @@ using wire::int64_varint_size;
 using wire::len_prefixed_size;
 using wire::make_tag;
 using wire::put_fixed32;
-using wire::put_fixed64;
 using wire::put_varint;
 using wire::varint_size;
-using wire::WireType;
 
-constexpr std::uint8_t tag8(std::uint32_t field, WireType type) {
-  return static_cast<std::uint8_t>(make_tag(field, type));
-}
-constexpr WireType kVarint = WireType::kVarint;
-constexpr WireType kFixed64 = WireType::kFixed64;
-constexpr WireType kLen = WireType::kLen;
-constexpr WireType kFixed32 = WireType::kFixed32;
+using proto::kFixed32;
+using proto::kFixed64;
+using proto::kLen;
+using proto::kVarint;
+using proto::tag8;
 
-// common.v1.AnyValue
-constexpr std::uint8_t kAnyString = tag8(1, kLen);
-constexpr std::uint8_t kAnyBool = tag8(2, kVarint);
-constexpr std::uint8_t kAnyInt = tag8(3, kVarint);
-constexpr std::uint8_t kAnyDouble = tag8(4, kFixed64);
-constexpr std::uint8_t kAnyArray = tag8(5, kLen);
-constexpr std::uint8_t kAnyKvList = tag8(6, kLen);
-constexpr std::uint8_t kAnyBytes = tag8(7, kLen);
-// common.v1.ArrayValue.values, common.v1.KeyValueList.values
-constexpr std::uint8_t kListValues = tag8(1, kLen);
-// common.v1.KeyValue
-constexpr std::uint8_t kKvKey = tag8(1, kLen);
-constexpr std::uint8_t kKvValue = tag8(2, kLen);
 // resource.v1.Resource
 constexpr std::uint8_t kResourceAttributes = tag8(1, kLen);
 constexpr std::uint8_t kResourceDropped = tag8(2, kVarint);
@@ -115,10 +99,8 @@ constexpr std::uint8_t kLogEventName = tag8(12, kLen);
 
 using sizes::any_size;
 using sizes::attrs_size;
-using sizes::kv_size;
 using sizes::opt_str_field_size;
 using sizes::opt_varint_field_size;
-using sizes::str_size;
 
 std::size_t event_size(const SpanEvent& e) noexcept {
   return (e.time_unix_nano != 0 ? 9 : 0) + opt_str_field_size(e.name) + attrs_size(e.attributes) +
@@ -185,103 +167,8 @@ std::size_t scope_size(const Scope& s) noexcept {
 // ---------------------------------------------------------------------------
 // Write pass. `p` advances through a buffer sized by the pass above.
 
-struct Writer {
-  std::uint8_t* p;
-  std::size_t invalid_utf8 = 0;
-
-  void byte(std::uint8_t b) noexcept { *p++ = b; }
-  void varint(std::uint64_t v) noexcept { p = put_varint(p, v); }
-  void fixed64_field(std::uint8_t tag, std::uint64_t v) noexcept {
-    *p++ = tag;
-    p = put_fixed64(p, v);
-  }
-  void opt_fixed64_field(std::uint8_t tag, std::uint64_t v) noexcept {
-    if (v != 0) fixed64_field(tag, v);
-  }
-  void opt_varint_field(std::uint8_t tag, std::uint64_t v) noexcept {
-    if (v == 0) return;
-    *p++ = tag;
-    p = put_varint(p, v);
-  }
-  void bytes_field(std::uint8_t tag, const void* data, std::size_t n) noexcept {
-    p = wire::put_len_field(p, tag, data, n);
-  }
-  // Length prefix and UTF-8 payload of a string whose sanitized size is `n`.
-  void str_payload(std::string_view s, std::size_t n) noexcept {
-    p = put_varint(p, n);
-    if (n == s.size() && wire::is_ascii(s)) {
-      p = wire::put_bytes(p, s.data(), n);
-    } else {
-      bool replaced = false;
-      p = wire::put_utf8_sanitized(p, s, &replaced);
-      if (replaced) ++invalid_utf8;
-    }
-  }
-  void str_field(std::uint8_t tag, std::string_view s) noexcept {
-    *p++ = tag;
-    str_payload(s, str_size(s));
-  }
-  void opt_str_field(std::uint8_t tag, std::string_view s) noexcept {
-    if (!s.empty()) str_field(tag, s);
-  }
-
-  void any_value(const AnyValue& v, int depth) noexcept;
-
-  void kv(const KeyValue& kv, int depth) noexcept {
-    opt_str_field(kKvKey, kv.key);
-    *p++ = kKvValue;
-    varint(any_size(kv.value, depth));
-    any_value(kv.value, depth);
-  }
-
-  // Sanitized size of a string and whether it can be copied verbatim.
-  struct Scan {
-    std::size_t n;
-    bool ascii;
-  };
-  static Scan scan(std::string_view s) noexcept {
-    if (wire::is_ascii(s)) return {s.size(), true};
-    return {wire::utf8_sanitized_size(s), false};
-  }
-  void str_payload(std::string_view s, Scan sc) noexcept {
-    p = put_varint(p, sc.n);
-    if (sc.ascii) {
-      p = wire::put_bytes(p, s.data(), s.size());
-    } else {
-      bool replaced = false;
-      p = wire::put_utf8_sanitized(p, s, &replaced);
-      if (replaced) ++invalid_utf8;
-    }
-  }
-
-  // The hot loop of every batch: each string is scanned once here (and once
-  // in the size pass), and string values, by far the most common, skip the
-  // generic AnyValue path.
-  void attrs(std::uint8_t tag, const std::vector<KeyValue>& list) noexcept {
-    for (const KeyValue& e : list) {
-      const bool has_key = !e.key.empty();
-      const Scan key = has_key ? scan(e.key) : Scan{0, true};
-      const bool is_str = e.value.type == AnyValue::Type::kString;
-      const Scan str = is_str ? scan(e.value.str) : Scan{0, true};
-      const std::size_t value_n = is_str ? 1 + len_prefixed_size(str.n) : any_size(e.value, 0);
-      const std::size_t body =
-          (has_key ? 1 + len_prefixed_size(key.n) : 0) + 1 + len_prefixed_size(value_n);
-      *p++ = tag;
-      varint(body);
-      if (has_key) {
-        *p++ = kKvKey;
-        str_payload(e.key, key);
-      }
-      *p++ = kKvValue;
-      varint(value_n);
-      if (is_str) {
-        *p++ = kAnyString;
-        str_payload(e.value.str, str);
-      } else {
-        any_value(e.value, 0);
-      }
-    }
-  }
+struct Writer : proto::ValueWriter {
+  using ValueWriter::ValueWriter;
 
   void event(const SpanEvent& e) noexcept {
     opt_fixed64_field(kEventTime, e.time_unix_nano);
@@ -362,55 +249,6 @@ struct Writer {
     opt_str_field(kLogEventName, l.event_name);
   }
 };
-
-void Writer::any_value(const AnyValue& v, int depth) noexcept {
-  if (depth >= kMaxAnyValueDepth) return;
-  switch (v.type) {
-    case AnyValue::Type::kEmpty:
-      return;
-    case AnyValue::Type::kString:
-      str_field(kAnyString, v.str);
-      return;
-    case AnyValue::Type::kBool:
-      *p++ = kAnyBool;
-      *p++ = v.bool_value ? 1 : 0;
-      return;
-    case AnyValue::Type::kInt:
-      *p++ = kAnyInt;
-      varint(static_cast<std::uint64_t>(v.int_value));
-      return;
-    case AnyValue::Type::kDouble:
-      fixed64_field(kAnyDouble, std::bit_cast<std::uint64_t>(v.double_value));
-      return;
-    case AnyValue::Type::kBytes:
-      bytes_field(kAnyBytes, v.str.data(), v.str.size());
-      return;
-    case AnyValue::Type::kArray: {
-      std::size_t n = 0;
-      for (const AnyValue& e : v.array) n += 1 + len_prefixed_size(any_size(e, depth + 1));
-      *p++ = kAnyArray;
-      varint(n);
-      for (const AnyValue& e : v.array) {
-        *p++ = kListValues;
-        varint(any_size(e, depth + 1));
-        any_value(e, depth + 1);
-      }
-      return;
-    }
-    case AnyValue::Type::kKvList: {
-      std::size_t n = 0;
-      for (const KeyValue& e : v.kvlist) n += 1 + len_prefixed_size(kv_size(e, depth + 1));
-      *p++ = kAnyKvList;
-      varint(n);
-      for (const KeyValue& e : v.kvlist) {
-        *p++ = kListValues;
-        varint(kv_size(e, depth + 1));
-        kv(e, depth + 1);
-      }
-      return;
-    }
-  }
-}
 
 // Grows `out` by exactly `n` bytes and returns where they start.
 std::uint8_t* grow(std::string& out, std::size_t n) {

@@ -1,7 +1,7 @@
-// Partial-success parsers for OTLP export responses. The protobuf one walks
-// the body with the bounds-checked wire::Reader; the JSON one uses
-// nlohmann's SAX interface so that no document tree is built and nesting is
-// capped before it can cost memory.
+// Readers of OTLP export responses. The protobuf ones walk the body with the
+// bounds-checked wire::Reader (the one protobuf reader here); the JSON
+// partial-success one uses nlohmann's SAX interface so that no document tree
+// is built and nesting is capped before it can cost memory.
 #include "encode/otlp_response.hpp"
 
 #include <cmath>
@@ -314,6 +314,43 @@ PartialSuccess parse_partial_success_json(std::string_view body) noexcept {
     return fail(std::string("invalid JSON: ") + e.what());
   } catch (...) {
     return fail("invalid JSON");
+  }
+}
+
+std::optional<std::string> parse_status_message_proto(std::string_view body) noexcept {
+  try {
+    std::optional<std::string> message;
+    wire::Reader rd(body);
+    while (!rd.done()) {
+      std::uint32_t field;
+      WireType type;
+      if (!rd.read_tag(&field, &type)) return std::nullopt;
+      if (field == 2 && type == WireType::kLen) {
+        std::string_view s;
+        if (!rd.read_len(&s)) return std::nullopt;
+        message = std::string(s);  // the last occurrence wins
+      } else if (!rd.skip(type)) {
+        return std::nullopt;
+      }
+    }
+    if (!message || message->empty()) return std::nullopt;
+    return message;
+  } catch (...) {
+    return std::nullopt;
+  }
+}
+
+std::optional<std::string> parse_status_message_json(std::string_view body) noexcept {
+  try {
+    const auto doc = Json::parse(body, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded() || !doc.is_object()) return std::nullopt;
+    const auto it = doc.find("message");
+    if (it == doc.end() || !it->is_string() || it->get_ref<const std::string&>().empty()) {
+      return std::nullopt;
+    }
+    return it->get<std::string>();
+  } catch (...) {
+    return std::nullopt;
   }
 }
 

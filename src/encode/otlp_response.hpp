@@ -1,6 +1,7 @@
-// Parsers for the body of a successful OTLP/HTTP export response
+// Parsers for the body of an OTLP/HTTP export response (docs/otlp.md,
+// "Partial success" and "Status classification"). A successful response
 // (ExportTraceServiceResponse, ExportLogsServiceResponse,
-// ExportMetricsServiceResponse), which may report a partial success:
+// ExportMetricsServiceResponse) may report a partial success:
 //   partial_success (field 1) {
 //     rejected_spans | rejected_log_records | rejected_data_points (int64, field 1)
 //     error_message (string, field 2) }
@@ -16,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -40,5 +42,13 @@ PartialSuccess parse_partial_success_proto(std::string_view body) noexcept;
 // (partial_success, rejected_spans, ...) too, as protobuf JSON parsers must;
 // ignores unknown members; a body of only whitespace is a full success.
 PartialSuccess parse_partial_success_json(std::string_view body) noexcept;
+
+// The message of the google.rpc.Status body an OTLP/HTTP server sends with
+// a 4xx/5xx answer (protobuf field 2 `message`, or the JSON "message" key).
+// nullopt when absent, empty or unreadable: an unreadable body only means
+// there is no message to report. The text is returned as sent; callers
+// make it printable before showing it.
+std::optional<std::string> parse_status_message_proto(std::string_view body) noexcept;
+std::optional<std::string> parse_status_message_json(std::string_view body) noexcept;
 
 }  // namespace emp::telemetry::encode::otlp

@@ -200,7 +200,7 @@ struct SpanData {
 struct LogData {
   std::uint64_t time_unix_nano = 0;
   std::uint64_t observed_time_unix_nano = 0;
-  std::int32_t severity_number = 0;  // 1..24 (PROTOCOLS.md section 2); 0 = unspecified
+  std::int32_t severity_number = 0;  // 1..24 (docs/otlp.md); 0 = unspecified
   std::string severity_text;
   AnyValue body;  // kEmpty: no body
   std::vector<KeyValue> attributes;

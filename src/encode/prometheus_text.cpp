@@ -13,6 +13,7 @@
 #include <limits>
 #include <unordered_map>
 
+#include "core/strings.hpp"
 #include "encode/json_lines.hpp"
 #include "encode/otlp_proto.hpp"
 #include "encode/proto_wire.hpp"
@@ -77,11 +78,7 @@ void append_sanitized(std::string& out, std::string_view s) {
   }
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+using core::trim;
 
 // A unit part as a word: from the table, else sanitized with no '_' at
 // either end.

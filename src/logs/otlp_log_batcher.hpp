@@ -49,7 +49,7 @@ class OtlpLogBatcher final : public LogOutput {
   std::chrono::steady_clock::time_point batch_started_{};
 };
 
-// OpenTelemetry severity numbers for our levels (PROTOCOLS.md section 2).
+// OpenTelemetry severity numbers for our levels (docs/otlp.md, "Data model numbers").
 int severity_number(Level level) noexcept;
 std::string_view severity_text(Level level) noexcept;
 

@@ -10,6 +10,7 @@
 
 #include "core/clock.hpp"
 #include "core/pipeline.hpp"
+#include "core/strings.hpp"
 
 namespace emp::telemetry::metrics {
 
@@ -224,19 +225,7 @@ double double_total_of(const Series* s) noexcept {
 }
 
 // A name as it may appear in a diagnostic: printable ASCII, bounded.
-std::string shown(std::string_view s) {
-  std::string out;
-  for (char c : s.substr(0, 80)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  if (s.size() > 80) out += "...";
-  return out;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
+std::string shown(std::string_view s) { return core::printable_excerpt(s, 80); }
 
 inline std::size_t hot_slot(std::string_view name, MetricAttributes a) noexcept {
   std::size_t h = name.size() * 0x9E3779B1u;
@@ -605,7 +594,7 @@ Instrument* MetricsCore::register_name(InstrumentKind kind, std::string_view nam
       add_spelling(refused_.back().get());
       return refused_.back().get();
     }
-    std::string key = lower(name);
+    std::string key = core::to_lower(name);
     if (auto it = by_lower_.find(key); it != by_lower_.end()) {
       // Names are case-insensitive: another spelling of a known instrument.
       add_spelling(it->second);
@@ -638,13 +627,13 @@ Instrument* MetricsCore::create(InstrumentKind kind, std::string_view name,
       // Register under the lock so an observable instrument is published
       // with its callback already in place.
       inst = find_name(name);
-      if (inst == nullptr && valid_instrument_name(name) && !by_lower_.count(lower(name)) &&
-          name_entries_.size() < options_.max_names) {
+      if (inst == nullptr && valid_instrument_name(name) &&
+          !by_lower_.count(core::to_lower(name)) && name_entries_.size() < options_.max_names) {
         inst = make_instrument(kind, name, options.unit, &options);
         if (observable) {
           inst->callback = std::make_shared<const ObservableCallback>(std::move(callback));
         }
-        by_lower_.emplace(lower(name), inst);
+        by_lower_.emplace(core::to_lower(name), inst);
         auto e = std::make_unique<NameEntry>();
         e->hash = hash_string(name, kNameSeed);
         e->spelling = std::string(name);

@@ -1,6 +1,6 @@
 #include "otlp/otlp_worker.hpp"
 
-#include "deliver/otlp_http_destination.hpp"
+#include "otlp/otlp_http_destination.hpp"
 #include "sinks/otlp_file_destination.hpp"
 
 namespace emp::telemetry::otlp {
@@ -17,27 +17,15 @@ std::unique_ptr<deliver::DeliveryWorker> make_otlp_worker(
   std::unique_ptr<deliver::Destination> dest;
   deliver::ContentType type = deliver::ContentType::kJson;
   if (!exp.url.empty()) {
-    deliver::ExporterSettings es;
-    es.signal = signal;
-    es.none_configured = false;
-    es.url = exp.url;
-    es.endpoint_variable = exp.url_from;
-    es.headers = exp.headers;
-    es.timeout = exp.timeout;
-    es.gzip = exp.gzip;
-    type = exp.protocol == OtlpProtocol::kHttpJson ? deliver::ContentType::kJson
-                                                   : deliver::ContentType::kProtobuf;
-    es.content_type = type;
-    es.ca_file = exp.certificate;
-    es.client_cert_file = exp.client_certificate;
-    es.client_key_file = exp.client_key;
+    ExporterSettings es = exporter_settings(signal, exp);
+    type = es.content_type;
     so.export_timeout = exp.timeout;
     bool spool = signal == deliver::Signal::kMetrics ? c.spool_metrics : c.spool_enabled;
     if (spool) {
       so.spool_dir = deliver::spool_directory(c.spool_dir, signal, exp.url);
       so.spool.max_bytes = c.spool_max_bytes;
     }
-    dest = std::make_unique<deliver::OtlpHttpDestination>(std::move(es));
+    dest = std::make_unique<OtlpHttpDestination>(std::move(es));
   } else {
     sinks::FileSink::Options fo;
     fo.path = dir + "/" + std::string(file);

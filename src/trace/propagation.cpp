@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "core/strings.hpp"
 #include "emp/telemetry/trace_context.hpp"
 
 namespace emp::telemetry {
@@ -28,24 +29,9 @@ constexpr std::size_t kTraceIdAt = 3;
 constexpr std::size_t kParentIdAt = 36;
 constexpr std::size_t kFlagsAt = 53;
 
-bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
-
-std::string_view trim_ows(std::string_view s) noexcept {
-  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
+using core::iequals;
+using core::is_ows;
+constexpr std::string_view trim_ows(std::string_view s) noexcept { return core::trim(s); }
 
 bool is_lcalpha(char c) noexcept { return c >= 'a' && c <= 'z'; }
 bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "core/strings.hpp"
+
 namespace emp::telemetry::trace {
 namespace {
 
@@ -39,41 +41,13 @@ bool uses_ratio(SamplerKind k) noexcept {
   return k == SamplerKind::kTraceIdRatio || k == SamplerKind::kParentBasedTraceIdRatio;
 }
 
-std::string_view trim(std::string_view s) noexcept {
-  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
-  while (!s.empty() && space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && space(s.back())) s.remove_suffix(1);
-  return s;
-}
+// Values may come with line ends (files, CLI): spaces, tabs, CR and LF go.
+constexpr std::string_view trim(std::string_view s) noexcept { return core::trim_whitespace(s); }
+using core::to_lower;
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-// Quotes a setting for an error message: control bytes escaped, long values
-// cut, so a hostile environment cannot flood the output. None of these
-// settings are secret.
-std::string quote(std::string_view s) {
-  constexpr std::size_t kMaxShown = 80;
-  std::string out = "\"";
-  for (std::size_t i = 0; i < s.size() && i < kMaxShown; ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (s.size() > kMaxShown) out += "...";
-  out += '"';
-  return out;
-}
+// Settings are not secret; quotes are kept short so a hostile environment
+// cannot flood the output.
+std::string quote(std::string_view s) { return core::quote(s, 80); }
 
 // A finite number in [0, 1]; nullopt otherwise. Rejects signs other than a
 // leading '-' on zero, hex floats, and trailing characters.
@@ -235,7 +209,7 @@ Expected<SamplerConfig> make_sampler(std::string_view sampler_name,
   Errors errors;
 
   SamplerKind kind = SamplerKind::kParentBasedAlwaysOn;
-  const std::string name = lower(trim(sampler_name));
+  const std::string name = to_lower(trim(sampler_name));
   if (!name.empty()) {
     bool found = false;
     for (const KindName& k : kKinds) {

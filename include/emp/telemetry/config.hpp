@@ -63,7 +63,7 @@ std::string_view to_string(SamplerKind) noexcept;      // "parentbased_always_on
 using KeyValues = std::vector<std::pair<std::string, std::string>>;
 
 // One OTLP/HTTP destination, resolved for one signal. Signal-specific
-// variables win over the generic ones (PROTOCOLS.md section 1).
+// variables win over the generic ones (docs/otlp.md, "Environment rules").
 struct OtlpExport {
   // Full URL to POST to. Empty when OTel is off (OTEL_ENABLED=false or
   // OTEL_SDK_DISABLED) or no endpoint is configured for this signal.

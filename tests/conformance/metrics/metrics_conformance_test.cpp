@@ -446,7 +446,7 @@ bool is_decimal(const json& v) {
   return !s.empty() && s.find_first_not_of("-0123456789") == std::string::npos;
 }
 
-// OTLP/JSON rules of PROTOCOLS.md section 1 for metrics, on the raw document.
+// OTLP/JSON rules of docs/otlp.md for metrics, on the raw document.
 void check_otlp_json_rules(const json& j, const std::string& path = "$") {
   if (j.is_array()) {
     for (std::size_t i = 0; i < j.size(); ++i) {

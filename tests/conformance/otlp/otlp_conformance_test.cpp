@@ -379,7 +379,7 @@ json normalize(const json& j, bool from_json_encoder) {
   return out;
 }
 
-// OTLP/JSON rules of PROTOCOLS.md section 1, checked on the raw document.
+// OTLP/JSON rules of docs/otlp.md, checked on the raw document.
 void check_otlp_json_rules(const json& j, const std::string& path = "$") {
   if (j.is_array()) {
     for (std::size_t i = 0; i < j.size(); ++i) {

@@ -7,12 +7,14 @@
 
 #include <chrono>
 
-#include "deliver/otlp_http_destination.hpp"
+#include "otlp/otlp_http_destination.hpp"
 #include "support/loopback_collector.hpp"
 
 namespace emp::telemetry::deliver {
 namespace {
 
+using otlp::ExporterSettings;
+using otlp::OtlpHttpDestination;
 using std::chrono::milliseconds;
 using testing::LoopbackCollector;
 

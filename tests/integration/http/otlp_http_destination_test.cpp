@@ -1,7 +1,7 @@
 // OtlpHttpDestination against the loopback collector: every class of answer
 // maps to the right Outcome, settings from the environment reach the wire,
 // and messages carry the server's words but never a credential.
-#include "deliver/otlp_http_destination.hpp"
+#include "otlp/otlp_http_destination.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,11 +10,16 @@
 #include <set>
 #include <thread>
 
+#include "emp/telemetry/config.hpp"
 #include "support/loopback_collector.hpp"
 
 namespace emp::telemetry::deliver {
 namespace {
 
+using otlp::ExporterSettings;
+using otlp::make_otlp_http_destination;
+using otlp::OtlpHttpDestination;
+using otlp::OtlpHttpOptions;
 using std::chrono::milliseconds;
 using testing::LoopbackCollector;
 using testing::Response;
@@ -268,12 +273,15 @@ TEST(OtlpHttpDestination, EnvironmentSettingsReachTheWire) {
       {"OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=acme%20corp,api-key=k%3Dv"},
       {"OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", "gzip"},
       {"OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/json"}};
-  auto settings = resolve_exporter_settings(Signal::kMetrics, [&](std::string_view name) {
+  Options options;
+  options.env = [&](std::string_view name) {
     auto it = env.find(name);
     return it == env.end() ? std::nullopt : std::optional<std::string>(it->second);
-  });
-  ASSERT_TRUE(settings.ok());
-  auto d = make_otlp_http_destination(settings.value());
+  };
+  auto config = finalize(options);
+  ASSERT_TRUE(config.ok()) << config.errors().front().to_string();
+  auto d =
+      make_otlp_http_destination(otlp::exporter_settings(Signal::kMetrics, config->otlp_metrics));
   EXPECT_EQ(d->description(), "otlp-http " + c.base_url() + "/otlp/v1/metrics");
   std::string json = R"({"resourceMetrics":[)";
   for (int i = 0; i < 500; ++i) json += R"({"scopeMetrics":[]},)";

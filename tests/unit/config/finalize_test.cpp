@@ -754,5 +754,165 @@ TEST(Finalize, ThrowingEnvironmentIsReportedNotThrown) {
   EXPECT_NE(r.errors()[0].message.find("vault unavailable"), std::string::npos);
 }
 
+// The OTLP endpoint rules (docs/otlp.md, "Endpoints"): a generic or Dash0
+// base gets "v1/<signal>" with exactly one '/', keeping a query or fragment
+// of the base at the end; a signal-specific URL is used as is.
+TEST(FinalizeOtlp, GenericBaseGetsSignalPathWithExactlyOneSlash) {
+  struct Case {
+    std::string base;
+    std::string traces;
+  };
+  const std::vector<Case> cases = {
+      {"http://h:4318", "http://h:4318/v1/traces"},
+      {"http://h:4318/", "http://h:4318/v1/traces"},
+      {"http://h:4318/x/", "http://h:4318/x/v1/traces"},
+      {"http://h:4318/x///", "http://h:4318/x/v1/traces"},
+      {"https://collector.example", "https://collector.example/v1/traces"},
+      {"http://[::1]:4318", "http://[::1]:4318/v1/traces"},
+      {"http://h:4318/base?tenant=a", "http://h:4318/base/v1/traces?tenant=a"},
+      {"  http://h:4318/  ", "http://h:4318/v1/traces"},
+  };
+  for (const auto& c : cases) {
+    auto r = finalize(with_env({{"OTEL_EXPORTER_OTLP_ENDPOINT", c.base}}));
+    ASSERT_TRUE(r) << c.base << ": " << r.errors().front().to_string();
+    EXPECT_EQ(r->otlp_traces.url, c.traces) << c.base;
+    EXPECT_EQ(r->otlp_traces.url_from, "OTEL_EXPORTER_OTLP_ENDPOINT");
+  }
+  auto r = finalize(with_env({{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://h:4318/x"}}));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->otlp_metrics.url, "http://h:4318/x/v1/metrics");
+  EXPECT_EQ(r->otlp_logs.url, "http://h:4318/x/v1/logs");
+}
+
+TEST(FinalizeOtlp, SignalSpecificEndpointIsUsedAsIsWithRootForEmptyPath) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"http://h:4318", "http://h:4318/"},
+      {"http://h:4318/", "http://h:4318/"},
+      {"http://h:4318/custom/path", "http://h:4318/custom/path"},
+      {"http://h:4318/v1/traces/", "http://h:4318/v1/traces/"},
+      {"http://h:4318?x=1", "http://h:4318/?x=1"},
+      {"HTTPS://H", "HTTPS://H/"},
+  };
+  for (const auto& [in, out] : cases) {
+    auto r = finalize(with_env({{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", in}}));
+    ASSERT_TRUE(r) << in << ": " << r.errors().front().to_string();
+    EXPECT_EQ(r->otlp_traces.url, out) << in;
+    EXPECT_TRUE(r->otlp_metrics.url.empty()) << in;
+  }
+}
+
+TEST(FinalizeOtlp, PrecedenceSpecificThenCollectorThenGenericThenDash0) {
+  Env env = {{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://specific:1/t"},
+             {"OTEL_COLLECTOR_TRACES_ENDPOINT", "http://collector:2/t"},
+             {"OTEL_EXPORTER_OTLP_ENDPOINT", "http://generic:3"},
+             {"DASH0_OTLP_BASE_URL", "https://dash0.example"},
+             {"DASH0_API_KEY", "auth_token"},
+             {"DASH0_DATASET", "jobs"}};
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://specific:1/t"},
+      {"OTEL_COLLECTOR_TRACES_ENDPOINT", "http://collector:2/t"},
+      {"OTEL_EXPORTER_OTLP_ENDPOINT", "http://generic:3/v1/traces"},
+      {"DASH0_OTLP_BASE_URL", "https://dash0.example/v1/traces"}};
+  for (const auto& [from, url] : expected) {
+    auto r = finalize(with_env(env));
+    ASSERT_TRUE(r) << from << ": " << r.errors().front().to_string();
+    EXPECT_EQ(r->otlp_traces.url_from, from);
+    EXPECT_EQ(r->otlp_traces.url, url);
+    // Dash0 credentials go only to the Dash0 base.
+    EXPECT_EQ(r->otlp_traces.headers.empty(), from != "DASH0_OTLP_BASE_URL") << from;
+    env.erase(from);
+  }
+}
+
+TEST(FinalizeOtlp, EmptySignalValuesFallBackToTheGenericOnes) {
+  auto r = finalize(with_env({{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", ""},
+                              {"OTEL_EXPORTER_OTLP_ENDPOINT", "http://g:4318"},
+                              {"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "  "},
+                              {"OTEL_EXPORTER_OTLP_TIMEOUT", "250"},
+                              {"OTEL_EXPORTER_OTLP_TRACES_HEADERS", ""},
+                              {"OTEL_EXPORTER_OTLP_HEADERS", "a=1"}}));
+  ASSERT_TRUE(r) << r.errors().front().to_string();
+  EXPECT_EQ(r->otlp_traces.url, "http://g:4318/v1/traces");
+  EXPECT_EQ(r->otlp_traces.timeout, milliseconds(250));
+  EXPECT_EQ(r->otlp_traces.headers, (KeyValues{{"a", "1"}}));
+}
+
+// The OpenTelemetry specification makes every per-signal exporter option take
+// precedence over its generic counterpart; for headers that means the
+// per-signal list replaces OTEL_EXPORTER_OTLP_HEADERS as a whole (no key-by-key
+// merge), as the registry's description of *_HEADERS says.
+TEST(FinalizeOtlp, PerSignalHeadersReplaceTheGenericHeaders) {
+  auto r = finalize(with_env({{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://g:4318"},
+                              {"OTEL_EXPORTER_OTLP_HEADERS", "a=1, X-Key = generic ,b=2"},
+                              {"OTEL_EXPORTER_OTLP_TRACES_HEADERS", "x-key=specific,c=3"}}));
+  ASSERT_TRUE(r) << r.errors().front().to_string();
+  EXPECT_EQ(r->otlp_traces.headers, (KeyValues{{"x-key", "specific"}, {"c", "3"}}));
+  const KeyValues generic = {{"a", "1"}, {"X-Key", "generic"}, {"b", "2"}};
+  EXPECT_EQ(r->otlp_metrics.headers, generic);
+  EXPECT_EQ(r->otlp_logs.headers, generic);
+  using config::Var;
+  for (const Var v : {Var::kOtlpTracesHeaders, Var::kOtlpMetricsHeaders, Var::kOtlpLogsHeaders}) {
+    EXPECT_NE(std::string(config::spec(v).description).find("Replaces OTEL_EXPORTER_OTLP_HEADERS"),
+              std::string::npos)
+        << config::spec(v).name;
+  }
+}
+
+TEST(FinalizeOtlp, HeaderKeysAndValuesArePercentDecoded) {
+  auto r =
+      finalize(with_env({{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://g:4318"},
+                         {"OTEL_EXPORTER_OTLP_HEADERS",
+                          "Authorization=Bearer%20abc%3D%3D,x%2Dtenant=t%2C1,empty=,plus=a+b,,"}}));
+  ASSERT_TRUE(r) << r.errors().front().to_string();
+  EXPECT_EQ(
+      r->otlp_metrics.headers,
+      (KeyValues{
+          {"Authorization", "Bearer abc=="}, {"x-tenant", "t,1"}, {"empty", ""}, {"plus", "a+b"}}));
+}
+
+TEST(FinalizeOtlp, ExplicitHeadersWinOverDash0Headers) {
+  auto r = finalize(
+      with_env({{"DASH0_OTLP_BASE_URL", "https://dash0.example"},
+                {"DASH0_API_KEY", "auth_s3cr3t"},
+                {"DASH0_DATASET", "production"},
+                {"OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer other,dash0-dataset=dev"}}));
+  ASSERT_TRUE(r) << r.errors().front().to_string();
+  EXPECT_EQ(r->otlp_traces.headers,
+            (KeyValues{{"authorization", "Bearer other"}, {"dash0-dataset", "dev"}}));
+}
+
+TEST(FinalizeOtlp, CollectorVariablesOnlyServeTheirOwnSignal) {
+  auto r = finalize(with_env({{"OTEL_COLLECTOR_TRACES_ENDPOINT", "http://c:4318/v1/traces"},
+                              {"OTEL_COLLECTOR_METRICS_ENDPOINT", "http://c:4318/v1/metrics"},
+                              {"OTEL_COLLECTOR_LOGS_ENDPOINT", "http://c:4318/v1/logs"}}));
+  ASSERT_TRUE(r) << r.errors().front().to_string();
+  EXPECT_EQ(r->otlp_traces.url, "http://c:4318/v1/traces");
+  EXPECT_EQ(r->otlp_metrics.url, "http://c:4318/v1/metrics");
+  // The original services have no OTEL_COLLECTOR_LOGS_ENDPOINT: it is not read.
+  EXPECT_TRUE(r->otlp_logs.url.empty());
+}
+
+TEST(FinalizeOtlp, SignalCertificateWinsOverTheGenericOne) {
+  TempFile ca, traces_ca;
+  auto r = finalize(with_env({{"OTEL_EXPORTER_OTLP_ENDPOINT", "https://c:4318"},
+                              {"OTEL_EXPORTER_OTLP_CERTIFICATE", ca.path()},
+                              {"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", traces_ca.path()}}));
+  ASSERT_TRUE(r) << r.errors().front().to_string();
+  EXPECT_EQ(r->otlp_traces.certificate, traces_ca.path());
+  EXPECT_EQ(r->otlp_metrics.certificate, ca.path());
+}
+
+TEST(FinalizeOtlp, InvalidEndpointsNameTheirVariable) {
+  const std::vector<std::string> bad = {
+      "ftp://h:21",    "localhost:4318", "http://",         "http://:4318", "http://h:99999",
+      "http://h:port", "http://h:0/x",   "http://h 1:4318", "http://[::1",  "http://h:4318/a b"};
+  for (const auto& url : bad) {
+    auto r = finalize(with_env({{"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", url}}));
+    ASSERT_FALSE(r) << url;
+    EXPECT_EQ(subjects(r), (std::vector<std::string>{"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"}))
+        << url;
+  }
+}
+
 }  // namespace
 }  // namespace emp::telemetry

@@ -224,6 +224,22 @@ TEST(JoinUrl, ExactlyOneSlash) {
   EXPECT_EQ(join_url("http://h:4318/", "v1/traces"), "http://h:4318/v1/traces");
   EXPECT_EQ(join_url("http://h:4318/x/", "v1/traces"), "http://h:4318/x/v1/traces");
   EXPECT_EQ(join_url("http://h:4318/x", "/v1/logs"), "http://h:4318/x/v1/logs");
+  EXPECT_EQ(join_url("http://h:4318/x///", "v1/logs"), "http://h:4318/x/v1/logs");
+}
+
+TEST(JoinUrl, QueryAndFragmentOfTheBaseStayAtTheEnd) {
+  EXPECT_EQ(join_url("http://h:4318/base?tenant=a", "v1/traces"),
+            "http://h:4318/base/v1/traces?tenant=a");
+  EXPECT_EQ(join_url("http://h/a#f", "v1/logs"), "http://h/a/v1/logs#f");
+  EXPECT_EQ(join_url("http://h?t=1", "v1/logs"), "http://h/v1/logs?t=1");
+}
+
+TEST(WithRootPath, EmptyPathBecomesSlash) {
+  EXPECT_EQ(with_root_path("http://h:1"), "http://h:1/");
+  EXPECT_EQ(with_root_path("http://h:1#x"), "http://h:1/#x");
+  EXPECT_EQ(with_root_path("http://h:4318?x=1"), "http://h:4318/?x=1");
+  EXPECT_EQ(with_root_path("http://h:1/p"), "http://h:1/p");
+  EXPECT_EQ(with_root_path("HTTPS://H"), "HTTPS://H/");
 }
 
 TEST(ParseHost, NamesAndAddresses) {

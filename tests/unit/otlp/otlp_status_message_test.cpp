@@ -1,11 +1,11 @@
-// Readers of the error message in OTLP/HTTP error responses.
-#include "deliver/server_message.hpp"
-
+// Readers of the google.rpc.Status message in OTLP/HTTP error responses.
 #include <gtest/gtest.h>
 
 #include <string>
 
-namespace emp::telemetry::deliver {
+#include "encode/otlp_response.hpp"
+
+namespace emp::telemetry::encode::otlp {
 namespace {
 
 void varint(std::string& out, std::uint64_t v) {
@@ -52,10 +52,5 @@ TEST(StatusMessage, SkipsOtherFieldsAndRejectsMalformedBodies) {
   EXPECT_FALSE(parse_status_message_json("{"));
 }
 
-TEST(PrintableExcerpt, ReplacesControlBytesAndCuts) {
-  EXPECT_EQ(printable_excerpt("a\nb\x01\xff", 100), "a?b??");
-  EXPECT_EQ(printable_excerpt(std::string(600, 'x'), 512), std::string(512, 'x') + "...");
-}
-
 }  // namespace
-}  // namespace emp::telemetry::deliver
+}  // namespace emp::telemetry::encode::otlp

@@ -1,13 +1,26 @@
 // OtlpHttpDestination: one attempt, classified. See otlp_http_destination.hpp.
-#include "deliver/otlp_http_destination.hpp"
+#include "otlp/otlp_http_destination.hpp"
 
 #include <algorithm>
 #include <vector>
 
-#include "deliver/server_message.hpp"
+#include "core/strings.hpp"
 #include "encode/otlp_response.hpp"
 
-namespace emp::telemetry::deliver {
+namespace emp::telemetry::otlp {
+
+using core::printable_excerpt;
+using deliver::ContentType;
+using deliver::Deadline;
+using deliver::DeliveryResult;
+using deliver::DestinationStats;
+using deliver::HttpResponse;
+using deliver::HttpTransportOptions;
+using deliver::Outcome;
+using deliver::Payload;
+using deliver::Signal;
+using deliver::TransportError;
+
 namespace {
 
 HttpTransportOptions transport_options(const ExporterSettings& settings,
@@ -37,18 +50,20 @@ bool is_json(std::string_view content_type) {
 
 }  // namespace
 
-std::string_view to_string(Outcome outcome) noexcept {
-  switch (outcome) {
-    case Outcome::kDelivered:
-      return "delivered";
-    case Outcome::kPartial:
-      return "partial";
-    case Outcome::kRetryable:
-      return "retryable";
-    case Outcome::kPermanent:
-      return "permanent";
-  }
-  return "unknown";
+ExporterSettings exporter_settings(Signal signal, const OtlpExport& exp) {
+  ExporterSettings es;
+  es.signal = signal;
+  es.none_configured = exp.url.empty();
+  es.url = exp.url;
+  es.headers = exp.headers;
+  es.timeout = exp.timeout;
+  es.gzip = exp.gzip;
+  es.content_type =
+      exp.protocol == OtlpProtocol::kHttpJson ? ContentType::kJson : ContentType::kProtobuf;
+  es.ca_file = exp.certificate;
+  es.client_cert_file = exp.client_certificate;
+  es.client_key_file = exp.client_key;
+  return es;
 }
 
 OtlpHttpDestination::OtlpHttpDestination(ExporterSettings settings, OtlpHttpOptions options)
@@ -57,8 +72,8 @@ OtlpHttpDestination::OtlpHttpDestination(ExporterSettings settings, OtlpHttpOpti
       transport_(transport_options(settings_, options_.transport)) {}
 
 std::string OtlpHttpDestination::description() const {
-  return "otlp-http " +
-         (settings_.none_configured ? std::string("(no endpoint)") : display_url(settings_.url));
+  return "otlp-http " + (settings_.none_configured ? std::string("(no endpoint)")
+                                                   : deliver::display_url(settings_.url));
 }
 
 DestinationStats OtlpHttpDestination::stats() const noexcept {
@@ -106,22 +121,23 @@ DeliveryResult OtlpHttpDestination::deliver(const Payload& payload, Deadline dea
     if (settings_.none_configured) {
       result.outcome = Outcome::kPermanent;
       result.message =
-          "no OTLP endpoint is configured for " + std::string(to_string(settings_.signal));
+          "no OTLP endpoint is configured for " + std::string(deliver::to_string(settings_.signal));
       return finish(std::move(result));
     }
     if (payload.signal != settings_.signal) {
       result.outcome = Outcome::kPermanent;
-      result.message = "a " + std::string(to_string(payload.signal)) +
-                       " payload cannot go to the " + std::string(to_string(settings_.signal)) +
-                       " endpoint " + display_url(settings_.url);
+      result.message = "a " + std::string(deliver::to_string(payload.signal)) +
+                       " payload cannot go to the " +
+                       std::string(deliver::to_string(settings_.signal)) + " endpoint " +
+                       deliver::display_url(settings_.url);
       return finish(std::move(result));
     }
 
-    HttpRequest request;
+    deliver::HttpRequest request;
     request.url = settings_.url;
     request.headers = settings_.headers;
     request.body = payload.bytes;
-    request.content_type = std::string(mime_type(payload.content_type));
+    request.content_type = std::string(deliver::mime_type(payload.content_type));
     request.gzip = settings_.gzip;
     request.timeout = settings_.timeout;
     request.connect_timeout = options_.connect_timeout;
@@ -145,16 +161,16 @@ DeliveryResult OtlpHttpDestination::classify(const Payload& payload,
   result.elapsed = response.elapsed;
   result.sent = response.attempted;
 
-  const std::vector<std::string_view> secrets = header_secrets(settings_.headers);
-  const std::string url = display_url(settings_.url);
+  const std::vector<std::string_view> secrets = deliver::header_secrets(settings_.headers);
+  const std::string url = deliver::display_url(settings_.url);
   const auto server_says = [&]() -> std::string {
     std::optional<std::string> text = is_json(response.content_type)
-                                          ? parse_status_message_json(response.body)
-                                          : parse_status_message_proto(response.body);
+                                          ? encode::otlp::parse_status_message_json(response.body)
+                                          : encode::otlp::parse_status_message_proto(response.body);
     if (!text && is_json(response.content_type)) text = response.body;
     if (!text && response.content_type.rfind("text/", 0) == 0) text = response.body;
     if (!text || text->empty()) return {};
-    return ": " + redact(printable_excerpt(*text, options_.max_message_bytes), secrets);
+    return ": " + deliver::redact(printable_excerpt(*text, options_.max_message_bytes), secrets);
   };
 
   const long status = response.status;
@@ -164,8 +180,9 @@ DeliveryResult OtlpHttpDestination::classify(const Payload& payload,
     result.outcome =
         response.error == TransportError::kRefused ? Outcome::kPermanent : Outcome::kRetryable;
     result.cancelled = response.error == TransportError::kCancelled;
-    result.message = response.error_message.empty() ? "POST " + url + ": no response"
-                                                    : redact(response.error_message, secrets);
+    result.message = response.error_message.empty()
+                         ? "POST " + url + ": no response"
+                         : deliver::redact(response.error_message, secrets);
     return result;
   }
 
@@ -190,8 +207,8 @@ DeliveryResult OtlpHttpDestination::classify(const Payload& payload,
     const std::string server_message =
         partial.message.empty()
             ? std::string()
-            : ": " +
-                  redact(printable_excerpt(partial.message, options_.max_message_bytes), secrets);
+            : ": " + deliver::redact(printable_excerpt(partial.message, options_.max_message_bytes),
+                                     secrets);
     if (partial.rejected > 0) {
       result.outcome = Outcome::kPartial;
       // A server cannot reject more than was sent; never count more drops.
@@ -221,9 +238,9 @@ DeliveryResult OtlpHttpDestination::classify(const Payload& payload,
   return result;
 }
 
-std::unique_ptr<Destination> make_otlp_http_destination(ExporterSettings settings,
-                                                        OtlpHttpOptions options) {
+std::unique_ptr<deliver::Destination> make_otlp_http_destination(ExporterSettings settings,
+                                                                 OtlpHttpOptions options) {
   return std::make_unique<OtlpHttpDestination>(std::move(settings), std::move(options));
 }
 
-}  // namespace emp::telemetry::deliver
+}  // namespace emp::telemetry::otlp
