@@ -163,7 +163,7 @@ Expected<CrashRecord> parse_crash_record(std::string_view bytes) {
     std::memcpy(&h, bytes.data() + pos, sizeof h);
     const std::size_t body_at = pos + sizeof h;
     if (h.length > bytes.size() - body_at) {
-      return bad("section " + std::to_string(h.type) + " at offset " + std::to_string(pos) +
+      return bad("truncated: section " + std::to_string(h.type) + " at offset " + std::to_string(pos) +
                  " claims " + std::to_string(h.length) + " bytes, " +
                  std::to_string(bytes.size() - body_at) + " remain");
     }
