@@ -346,7 +346,9 @@ std::vector<Frame> Symbolizer::symbolize(std::span<const std::uint64_t> newest_f
             dwfl_module_addrinfo(mod, lookup, &offset, &sym, nullptr, nullptr, nullptr);
         if (name != nullptr && *name != '\0') {
           f.symbol = name;
-          f.function = demangle(name);
+          // "__libc_start_main@@GLIBC_2.34": the symbol version is not part of
+          // the function's name.
+          f.function = demangle(f.symbol.substr(0, f.symbol.find('@')));
           f.symbol_addr = lookup - offset;
         }
         if (Dwfl_Line* line = dwfl_module_getsrc(mod, lookup)) {
