@@ -171,7 +171,7 @@ __attribute__((noinline)) void write_records(CrashKind kind, int signal, const s
   } else {
     // Skips write_records and the terminate handler: the stack starts where
     // std::terminate was called from.
-    frame_count = capture_stack(s.frames, kMaxCrashFrames, 2);
+    frame_count = capture_stack_signal_safe(s.frames, kMaxCrashFrames, 2);
   }
 
   timespec now{};
@@ -459,7 +459,7 @@ Expected<CrashHandler> CrashHandler::install(const CrashHandlerOptions& options)
     // Warm the unwinder up outside any crash: its first use may initialize
     // state lazily.
     std::uintptr_t warm[4];
-    capture_stack(warm, 4);
+    capture_stack_signal_safe(warm, 4);
     struct sigaction action {};
     action.sa_sigaction = &on_signal;
     action.sa_flags = SA_SIGINFO | SA_ONSTACK;

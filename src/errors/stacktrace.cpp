@@ -86,21 +86,58 @@ bool in_loaded_object(std::uintptr_t pc) noexcept {
 #endif
 }
 
+using UnwBacktrace = int (*)(void**, int);
+
+// libunwind's unw_backtrace, or nullptr. RTLD_LOCAL: its symbols stay out of
+// the global scope, so the C++ runtime keeps using libgcc's unwinder for
+// exceptions; RTLD_NODELETE: the function stays valid for the process.
+UnwBacktrace libunwind_backtrace() noexcept {
+  static const UnwBacktrace fn = []() -> UnwBacktrace {
+    void* lib = ::dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+    if (lib == nullptr) return nullptr;
+    return reinterpret_cast<UnwBacktrace>(::dlsym(lib, "unw_backtrace"));
+  }();
+  return fn;
+}
+
 }  // namespace
 
-__attribute__((noinline)) std::size_t capture_stack(std::uintptr_t* out, std::size_t max,
-                                                    std::size_t skip) noexcept {
+__attribute__((noinline)) std::size_t capture_stack_signal_safe(std::uintptr_t* out,
+                                                                std::size_t max,
+                                                                std::size_t skip) noexcept {
   if (out == nullptr || max == 0) return 0;
-  // +1: the first frame the unwinder reports is capture_stack itself.
+  // +1: the first frame the unwinder reports is this function itself.
   UnwindState state{out, max, skip + 1, 0};
   _Unwind_Backtrace(&collect_frame, &state);
   return state.n;
 }
 
+bool fast_unwinder_available() noexcept { return libunwind_backtrace() != nullptr; }
+
+__attribute__((noinline)) std::size_t capture_stack(std::uintptr_t* out, std::size_t max,
+                                                    std::size_t skip) noexcept {
+  if (out == nullptr || max == 0) return 0;
+  UnwBacktrace unw = libunwind_backtrace();
+  if (unw == nullptr) {
+    std::size_t n = capture_stack_signal_safe(out, max, skip + 1);
+    asm volatile("");  // not a tail call: this frame is the one skipped
+    return n;
+  }
+  // unw_backtrace reports this function first; up to kMaxStackFrames more.
+  void* frames[kMaxStackFrames + 1];
+  const std::size_t want = std::min(max + skip + 1, sizeof frames / sizeof frames[0]);
+  const int got = unw(frames, static_cast<int>(want));
+  std::size_t n = 0;
+  for (int i = static_cast<int>(skip) + 1; i < got && n < max; ++i) {
+    out[n++] = reinterpret_cast<std::uintptr_t>(frames[i]);
+  }
+  return n;
+}
+
 std::size_t capture_stack_from_signal(const void* ucontext, std::uintptr_t* out,
                                       std::size_t max) noexcept {
   if (out == nullptr || max == 0) return 0;
-  if (ucontext == nullptr) return capture_stack(out, max, 1);
+  if (ucontext == nullptr) return capture_stack_signal_safe(out, max, 1);
   const auto* uc = static_cast<const ucontext_t*>(ucontext);
 #if defined(__x86_64__)
   const std::uintptr_t pc = uc->uc_mcontext.gregs[REG_RIP];

@@ -2,12 +2,16 @@
 // later on another thread (or in another process).
 //
 // Capture records instruction addresses only, into a caller-provided array,
-// with no allocation and no lock: it uses the unwinder that every C++ program
-// already has (libgcc's _Unwind_Backtrace), whose FDE lookup on glibc >= 2.35
-// goes through the lock-free _dl_find_object. That makes capture_stack() and
-// capture_stack_from_signal() usable inside a signal handler (see
-// docs/crash-capture.md for the measurement and the reasons libunwind was not
-// linked). The addresses are newest-first, the order an unwinder produces.
+// with no allocation. Two unwinders, chosen by measurement (BENCHMARKS.md):
+// on the application's thread, libunwind's unw_backtrace when Debian's
+// libunwind8 is installed (about 20x faster for 20 frames: it caches frame
+// descriptions per thread), loaded at run time with RTLD_LOCAL so that its
+// exported _Unwind_* and backtrace symbols never replace the C++ runtime's own
+// for the rest of the process; otherwise, and always on the crash path,
+// libgcc's _Unwind_Backtrace, which every C++ program already has and whose
+// FDE lookup on glibc >= 2.35 goes through the lock-free _dl_find_object, so
+// it may run inside a signal handler (docs/crash-capture.md). The addresses
+// are newest-first, the order an unwinder produces.
 //
 // Symbolization uses libdw (elfutils) over a list of modules (path, load bias,
 // build id), so it works both for the live process (loaded_modules()) and for
@@ -17,7 +21,8 @@
 // where DWARF line tables exist; always the module and the offset in it.
 // Frames come out oldest-first, the order Sentry's stacktrace.frames wants.
 //
-// Thread-safety: the capture functions are reentrant and async-signal-safe.
+// Thread-safety: the capture functions are reentrant; capture_stack_signal_safe
+// and capture_stack_from_signal are async-signal-safe.
 // loaded_modules() may be called from any thread. A Symbolizer is used by one
 // thread at a time.
 #pragma once
@@ -37,9 +42,17 @@ inline constexpr std::size_t kMaxStackFrames = 128;
 
 // Instruction addresses of the calling thread, newest-first, skipping `skip`
 // frames above the caller of capture_stack (0 = the caller's frame first).
-// Every address is a return address. Returns how many were
-// written (at most `max`). Async-signal-safe; never allocates.
+// Every address is a return address. Returns how many were written (at most
+// `max`). Never allocates, but the first call loads libunwind: not for signal
+// handlers (use capture_stack_signal_safe there).
 std::size_t capture_stack(std::uintptr_t* out, std::size_t max, std::size_t skip = 0) noexcept;
+
+// The same with libgcc's unwinder only. Async-signal-safe; never allocates.
+std::size_t capture_stack_signal_safe(std::uintptr_t* out, std::size_t max,
+                                      std::size_t skip = 0) noexcept;
+
+// Whether capture_stack uses libunwind (true) or libgcc's unwinder.
+bool fast_unwinder_available() noexcept;
 
 // Inside a signal handler: the interrupted thread's stack, starting at the
 // instruction that faulted (taken from `ucontext`, the handler's third

@@ -109,6 +109,25 @@ TEST(StackCapture, SkipAndMaxAreHonoured) {
   EXPECT_EQ(capture_stack(all.data(), 0), 0u);
 }
 
+__attribute__((noinline)) void capture_both(std::array<std::uintptr_t, 64>& fast, std::size_t& n_fast,
+                                            std::array<std::uintptr_t, 64>& safe, std::size_t& n_safe) {
+  n_fast = capture_stack(fast.data(), fast.size());
+  n_safe = capture_stack_signal_safe(safe.data(), safe.size());
+  asm volatile("");
+}
+
+TEST(StackCapture, BothUnwindersAgree) {
+  // Debian's libunwind8 is in the project's packages: the fast one is used.
+  EXPECT_EQ(fast_unwinder_available(), ::access("/usr/lib/x86_64-linux-gnu/libunwind.so.8", F_OK) == 0);
+  std::array<std::uintptr_t, 64> fast{}, safe{};
+  std::size_t n_fast = 0, n_safe = 0;
+  capture_both(fast, n_fast, safe, n_safe);
+  ASSERT_GE(n_fast, 3u);
+  ASSERT_EQ(n_fast, n_safe);
+  EXPECT_NE(fast[0], safe[0]);  // two call sites in capture_both
+  for (std::size_t i = 1; i < n_fast; ++i) EXPECT_EQ(fast[i], safe[i]) << "frame " << i;
+}
+
 TEST(Modules, MainExecutableFirstWithTheBuildIdReadelfReports) {
   auto modules = loaded_modules();
   ASSERT_FALSE(modules.empty());
