@@ -6,8 +6,10 @@
 // Every capture runs 24 calls deep and records the newest 20 frames.
 // floor/clock_copy20: one clock read, a copy of 20 addresses (160 bytes) and a
 //   release store: what any capture must at least cost to hand a stack over.
-// capture/emp: errors::capture_stack (libgcc's _Unwind_Backtrace).
-// capture/glibc_backtrace: backtrace(3) (the same unwinder behind dlopen).
+// capture/emp: errors::capture_stack (libunwind when installed, as here).
+// capture/emp_signal_safe: errors::capture_stack_signal_safe, the crash
+//   path's unwinder (libgcc's _Unwind_Backtrace).
+// capture/glibc_backtrace: backtrace(3) (libgcc's unwinder behind dlopen).
 // capture/libunwind: unw_backtrace from Debian's libunwind8, loaded with
 //   RTLD_LOCAL so that its _Unwind_* and backtrace symbols do not replace the
 //   process's own (skipped when the library is not installed).
@@ -75,6 +77,19 @@ void capture_emp(benchmark::State& state) {
   if (n != kFrames) state.SkipWithError("fewer than 20 frames captured");
 }
 BENCHMARK(capture_emp)->Name("capture/emp");
+
+void capture_emp_signal_safe(benchmark::State& state) {
+  std::size_t n = 0;
+  auto body = [&] {
+    for (auto _ : state) {
+      n = errors::capture_stack_signal_safe(g_frames, kFrames);
+      benchmark::ClobberMemory();
+    }
+  };
+  at_depth(kDepth, body);
+  if (n != kFrames) state.SkipWithError("fewer than 20 frames captured");
+}
+BENCHMARK(capture_emp_signal_safe)->Name("capture/emp_signal_safe");
 
 void capture_glibc(benchmark::State& state) {
   int n = 0;

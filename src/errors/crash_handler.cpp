@@ -35,8 +35,7 @@ constexpr int kReadAttempts = 4;
 
 }  // namespace
 
-CrashContext::CrashContext(std::size_t capacity)
-    : capacity_(std::min(capacity, kMaxCapacity)) {
+CrashContext::CrashContext(std::size_t capacity) : capacity_(std::min(capacity, kMaxCapacity)) {
   for (Slot& s : slots_) {
     s.words = std::make_unique<std::atomic<std::uint64_t>[]>(words_for(capacity_) + 1);
   }
@@ -160,8 +159,9 @@ std::size_t bounded_strlen(const char* s, std::size_t max) noexcept {
 
 // Writes one record per distinct registered directory. Runs on the crashing
 // thread, in the signal handler or the terminate handler.
-__attribute__((noinline)) void write_records(CrashKind kind, int signal, const siginfo_t* info, const void* ucontext,
-                   const char* exception_type, const char* exception_what) noexcept {
+__attribute__((noinline)) void write_records(CrashKind kind, int signal, const siginfo_t* info,
+                                             const void* ucontext, const char* exception_type,
+                                             const char* exception_what) noexcept {
   State& s = state();
   const int saved_errno = errno;
 
@@ -369,7 +369,8 @@ struct AltStack {
   ~AltStack() {
     if (base == nullptr) return;
     stack_t current{};
-    if (::sigaltstack(nullptr, &current) == 0 && current.ss_sp == static_cast<char*>(base) + getpagesize()) {
+    if (::sigaltstack(nullptr, &current) == 0 &&
+        current.ss_sp == static_cast<char*>(base) + getpagesize()) {
       stack_t off{};
       off.ss_flags = SS_DISABLE;
       ::sigaltstack(&off, nullptr);
@@ -382,14 +383,16 @@ struct AltStack {
 
 bool install_crash_alt_stack() noexcept {
   stack_t current{};
-  if (::sigaltstack(nullptr, &current) == 0 && !(current.ss_flags & SS_DISABLE) && current.ss_size > 0) {
+  if (::sigaltstack(nullptr, &current) == 0 && !(current.ss_flags & SS_DISABLE) &&
+      current.ss_size > 0) {
     return true;  // the thread has one already (ours or the application's)
   }
   thread_local AltStack stack;
   if (stack.base != nullptr) return true;
   const std::size_t page = static_cast<std::size_t>(::getpagesize());
   long min = ::sysconf(_SC_MINSIGSTKSZ);
-  std::size_t usable = std::max<std::size_t>(64 * 1024, min > 0 ? 4 * static_cast<std::size_t>(min) : 0);
+  std::size_t usable =
+      std::max<std::size_t>(64 * 1024, min > 0 ? 4 * static_cast<std::size_t>(min) : 0);
   usable = (usable + page - 1) & ~(page - 1);
   // One guard page below, so an overflow of the handler itself faults
   // instead of writing over whatever lies below.
@@ -422,9 +425,9 @@ Expected<CrashHandler> CrashHandler::install(const CrashHandlerOptions& options)
   const std::string& dir = options.directory;
   if (dir.empty()) return Error{"crash directory", "is empty"};
   if (dir.size() >= kMaxDirectory) {
-    return Error{"crash directory",
-                 "is " + std::to_string(dir.size()) + " bytes long, the limit is " +
-                     std::to_string(kMaxDirectory - 1)};
+    return Error{"crash directory", "is " + std::to_string(dir.size()) +
+                                        " bytes long, the limit is " +
+                                        std::to_string(kMaxDirectory - 1)};
   }
   if (dir.find('\0') != std::string::npos) return Error{"crash directory", "contains a NUL byte"};
   std::error_code ec;
@@ -473,9 +476,7 @@ Expected<CrashHandler> CrashHandler::install(const CrashHandlerOptions& options)
   return CrashHandler(slot);
 }
 
-CrashHandler::CrashHandler(CrashHandler&& other) noexcept : slot_(other.slot_) {
-  other.slot_ = -1;
-}
+CrashHandler::CrashHandler(CrashHandler&& other) noexcept : slot_(other.slot_) { other.slot_ = -1; }
 
 CrashHandler& CrashHandler::operator=(CrashHandler&& other) noexcept {
   if (this != &other) {

@@ -7,10 +7,10 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <cstdio>
 #include <system_error>
 
 #include "errors/stacktrace.hpp"
@@ -110,12 +110,18 @@ std::size_t append_module_section(char* out, std::size_t used, std::size_t cap,
 
 const char* crash_signal_name(int signal) noexcept {
   switch (signal) {
-    case SIGSEGV: return "SIGSEGV";
-    case SIGBUS: return "SIGBUS";
-    case SIGILL: return "SIGILL";
-    case SIGFPE: return "SIGFPE";
-    case SIGABRT: return "SIGABRT";
-    default: return nullptr;
+    case SIGSEGV:
+      return "SIGSEGV";
+    case SIGBUS:
+      return "SIGBUS";
+    case SIGILL:
+      return "SIGILL";
+    case SIGFPE:
+      return "SIGFPE";
+    case SIGABRT:
+      return "SIGABRT";
+    default:
+      return nullptr;
   }
 }
 
@@ -142,7 +148,8 @@ Expected<CrashRecord> parse_crash_record(std::string_view bytes) {
     return bad("file of " + std::to_string(bytes.size()) + " bytes is over the " +
                std::to_string(kMaxCrashFileBytes) + "-byte limit");
   }
-  if (bytes.size() < 16) return bad("truncated header (" + std::to_string(bytes.size()) + " bytes)");
+  if (bytes.size() < 16)
+    return bad("truncated header (" + std::to_string(bytes.size()) + " bytes)");
   if (std::memcmp(bytes.data(), kCrashMagic, sizeof kCrashMagic) != 0) {
     return bad("not a crash record (bad magic)");
   }
@@ -163,12 +170,13 @@ Expected<CrashRecord> parse_crash_record(std::string_view bytes) {
     std::memcpy(&h, bytes.data() + pos, sizeof h);
     const std::size_t body_at = pos + sizeof h;
     if (h.length > bytes.size() - body_at) {
-      return bad("truncated: section " + std::to_string(h.type) + " at offset " + std::to_string(pos) +
-                 " claims " + std::to_string(h.length) + " bytes, " +
+      return bad("truncated: section " + std::to_string(h.type) + " at offset " +
+                 std::to_string(pos) + " claims " + std::to_string(h.length) + " bytes, " +
                  std::to_string(bytes.size() - body_at) + " remain");
     }
     const std::string_view body = bytes.substr(body_at, h.length);
-    const std::string where = "section " + std::to_string(h.type) + " at offset " + std::to_string(pos);
+    const std::string where =
+        "section " + std::to_string(h.type) + " at offset " + std::to_string(pos);
     switch (static_cast<CrashSection>(h.type)) {
       case CrashSection::kInfo: {
         if (have_info) return bad("duplicate info " + where);
@@ -182,8 +190,10 @@ Expected<CrashRecord> parse_crash_record(std::string_view bytes) {
             w.kind != static_cast<std::uint32_t>(CrashKind::kTerminate)) {
           return bad("unknown crash kind " + std::to_string(w.kind));
         }
-        if (w.signal < 0 || w.signal > 64) return bad("signal number " + std::to_string(w.signal) + " out of range");
-        if (w.time_nsec < 0 || w.time_nsec >= 1000000000) return bad("time nanoseconds out of range");
+        if (w.signal < 0 || w.signal > 64)
+          return bad("signal number " + std::to_string(w.signal) + " out of range");
+        if (w.time_nsec < 0 || w.time_nsec >= 1000000000)
+          return bad("time nanoseconds out of range");
         r.kind = static_cast<CrashKind>(w.kind);
         r.signal = w.signal;
         r.si_code = w.si_code;
@@ -205,10 +215,18 @@ Expected<CrashRecord> parse_crash_record(std::string_view bytes) {
         }
         std::string text = text_of(body);
         switch (static_cast<CrashSection>(h.type)) {
-          case CrashSection::kSignalName: r.signal_name = std::move(text); break;
-          case CrashSection::kThreadName: r.thread_name = std::move(text); break;
-          case CrashSection::kExceptionType: r.exception_type = demangle(text); break;
-          default: r.exception_what = std::move(text); break;
+          case CrashSection::kSignalName:
+            r.signal_name = std::move(text);
+            break;
+          case CrashSection::kThreadName:
+            r.thread_name = std::move(text);
+            break;
+          case CrashSection::kExceptionType:
+            r.exception_type = demangle(text);
+            break;
+          default:
+            r.exception_what = std::move(text);
+            break;
         }
         break;
       }
@@ -228,7 +246,8 @@ Expected<CrashRecord> parse_crash_record(std::string_view bytes) {
         break;
       }
       case CrashSection::kModule: {
-        if (r.modules.size() >= kMaxCrashModules) return bad("more than " + std::to_string(kMaxCrashModules) + " modules");
+        if (r.modules.size() >= kMaxCrashModules)
+          return bad("more than " + std::to_string(kMaxCrashModules) + " modules");
         if (body.size() < sizeof(ModuleWire)) return bad("module " + where + " too short");
         ModuleWire w;
         std::memcpy(&w, body.data(), sizeof w);
@@ -248,7 +267,8 @@ Expected<CrashRecord> parse_crash_record(std::string_view bytes) {
         const char* p = body.data() + sizeof w;
         m.build_id.assign(p, p + w.build_id_len);
         m.path.assign(p + w.build_id_len, w.path_len);
-        if (m.path.find('\0') != std::string::npos) return bad("module " + where + " path holds a NUL byte");
+        if (m.path.find('\0') != std::string::npos)
+          return bad("module " + where + " path holds a NUL byte");
         r.modules.push_back(std::move(m));
         break;
       }
@@ -258,7 +278,8 @@ Expected<CrashRecord> parse_crash_record(std::string_view bytes) {
         break;
       }
       case CrashSection::kEnd: {
-        if (body.size() != 4) return bad("end " + where + " has length " + std::to_string(body.size()));
+        if (body.size() != 4)
+          return bad("end " + where + " has length " + std::to_string(body.size()));
         std::uint32_t stored = 0;
         std::memcpy(&stored, body.data(), 4);
         if (crc32_update(0, bytes.data(), pos) != stored) return bad("crc mismatch");
@@ -276,10 +297,9 @@ Expected<CrashRecord> parse_crash_record(std::string_view bytes) {
   if (!have_end) return bad("truncated: no end section");
   if (!have_info) return bad("no info section");
   if (r.signal_name.empty()) {
-    r.signal_name = r.kind == CrashKind::kTerminate ? "terminate"
-                    : crash_signal_name(r.signal) != nullptr
-                        ? crash_signal_name(r.signal)
-                        : "SIG" + std::to_string(r.signal);
+    r.signal_name = r.kind == CrashKind::kTerminate          ? "terminate"
+                    : crash_signal_name(r.signal) != nullptr ? crash_signal_name(r.signal)
+                                                             : "SIG" + std::to_string(r.signal);
   }
   return r;
 }
@@ -296,7 +316,8 @@ CrashReadResult read_crash_records(const std::string& dir) {
   }
   std::sort(files.begin(), files.end());
   auto ends_with = [](const std::string& s, std::string_view suffix) {
-    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+    return s.size() >= suffix.size() &&
+           s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
   };
   for (const fs::path& p : files) {
     const std::string name = p.string();
@@ -329,9 +350,10 @@ CrashReadResult read_crash_records(const std::string& dir) {
     parsed->file = name;
     out.records.push_back(std::move(*parsed));
   }
-  std::stable_sort(out.records.begin(), out.records.end(), [](const CrashRecord& a, const CrashRecord& b) {
-    return a.time_sec != b.time_sec ? a.time_sec < b.time_sec : a.time_nsec < b.time_nsec;
-  });
+  std::stable_sort(
+      out.records.begin(), out.records.end(), [](const CrashRecord& a, const CrashRecord& b) {
+        return a.time_sec != b.time_sec ? a.time_sec < b.time_sec : a.time_nsec < b.time_nsec;
+      });
   return out;
 }
 
@@ -343,7 +365,8 @@ bool remove_crash_record(const CrashRecord& record) noexcept {
 bool set_aside_damaged(const DamagedCrashFile& damaged) noexcept {
   try {
     std::string target = damaged.file;
-    for (std::string_view suffix : {std::string_view(kCrashTempSuffix), std::string_view(kCrashFileSuffix)}) {
+    for (std::string_view suffix :
+         {std::string_view(kCrashTempSuffix), std::string_view(kCrashFileSuffix)}) {
       if (target.size() >= suffix.size() &&
           target.compare(target.size() - suffix.size(), suffix.size(), suffix) == 0) {
         target.resize(target.size() - suffix.size());

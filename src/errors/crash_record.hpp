@@ -37,15 +37,15 @@ inline constexpr const char* kCrashDamagedSuffix = ".emcr.damaged";
 // Section types. Readers skip types they do not know (later versions may add
 // some), but every length is checked.
 enum class CrashSection : std::uint32_t {
-  kInfo = 1,          // CrashInfoWire
-  kSignalName = 2,    // "SIGSEGV"
-  kThreadName = 3,    // the crashing thread's name (prctl PR_GET_NAME)
-  kFrames = 4,        // u64 instruction addresses, newest first
-  kModule = 5,        // one loaded module (see ModuleWire); one section per module
-  kContext = 6,       // the owner's pre-formatted context blob; one per registration
-  kExceptionType = 7, // mangled type name of the exception std::terminate saw
-  kExceptionWhat = 8, // its what()
-  kEnd = 0xffff,      // u32 CRC-32 of every byte before this section
+  kInfo = 1,           // CrashInfoWire
+  kSignalName = 2,     // "SIGSEGV"
+  kThreadName = 3,     // the crashing thread's name (prctl PR_GET_NAME)
+  kFrames = 4,         // u64 instruction addresses, newest first
+  kModule = 5,         // one loaded module (see ModuleWire); one section per module
+  kContext = 6,        // the owner's pre-formatted context blob; one per registration
+  kExceptionType = 7,  // mangled type name of the exception std::terminate saw
+  kExceptionWhat = 8,  // its what()
+  kEnd = 0xffff,       // u32 CRC-32 of every byte before this section
 };
 
 // Caps the reader enforces (the writer never exceeds them).
@@ -153,7 +153,7 @@ struct DamagedCrashFile {
 };
 
 struct CrashReadResult {
-  std::vector<CrashRecord> records;     // oldest crash first
+  std::vector<CrashRecord> records;       // oldest crash first
   std::vector<DamagedCrashFile> damaged;  // unreadable files, left in place
 };
 

@@ -17,12 +17,18 @@ std::string hex_addr(std::uint64_t v) {
 
 const char* signal_description(int signal) {
   switch (signal) {
-    case SIGSEGV: return "Segmentation fault";
-    case SIGBUS: return "Bus error";
-    case SIGILL: return "Illegal instruction";
-    case SIGFPE: return "Floating-point exception";
-    case SIGABRT: return "Aborted";
-    default: return "Fatal signal";
+    case SIGSEGV:
+      return "Segmentation fault";
+    case SIGBUS:
+      return "Bus error";
+    case SIGILL:
+      return "Illegal instruction";
+    case SIGFPE:
+      return "Floating-point exception";
+    case SIGABRT:
+      return "Aborted";
+    default:
+      return "Fatal signal";
   }
 }
 
@@ -30,10 +36,14 @@ const char* signal_description(int signal) {
 
 std::string describe_si_code(int signal, int si_code) {
   switch (si_code) {
-    case SI_USER: return "SI_USER: sent by kill";
-    case SI_TKILL: return "SI_TKILL: sent by tkill/raise";
-    case SI_QUEUE: return "SI_QUEUE: sent by sigqueue";
-    default: break;
+    case SI_USER:
+      return "SI_USER: sent by kill";
+    case SI_TKILL:
+      return "SI_TKILL: sent by tkill/raise";
+    case SI_QUEUE:
+      return "SI_QUEUE: sent by sigqueue";
+    default:
+      break;
   }
   struct Code {
     int signal;
@@ -163,9 +173,8 @@ nlohmann::json sentry_crash_event_json(const CrashEventData& crash) {
   mechanism["handled"] = false;
   if (crash.mechanism == "signalhandler") {
     mechanism["synthetic"] = true;
-    mechanism["meta"]["signal"] = {{"number", crash.signal},
-                                   {"code", crash.si_code},
-                                   {"name", crash.signal_name}};
+    mechanism["meta"]["signal"] = {
+        {"number", crash.signal}, {"code", crash.si_code}, {"name", crash.signal_name}};
   }
   nlohmann::json stacktrace;
   stacktrace["frames"] = sentry_frames_json(crash.frames);
@@ -191,7 +200,8 @@ nlohmann::json sentry_crash_event_json(const CrashEventData& crash) {
   event["threads"]["values"] = nlohmann::json::array({std::move(thread)});
   event["debug_meta"]["images"] = sentry_debug_images_json(crash.modules);
   event["contexts"]["crash"] = {{"pid", crash.pid}, {"thread_id", crash.thread_id}};
-  if (crash.fault_address != 0) event["contexts"]["crash"]["fault_address"] = hex_addr(crash.fault_address);
+  if (crash.fault_address != 0)
+    event["contexts"]["crash"]["fault_address"] = hex_addr(crash.fault_address);
   return event;
 }
 

@@ -13,10 +13,9 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "errors/crash_record.hpp"
 #include "errors/stacktrace.hpp"
@@ -41,9 +40,9 @@ struct CrashEventData {
   int pid = 0;
   int thread_id = 0;
   std::string thread_name;
-  std::vector<Frame> frames;         // oldest first, symbolized
-  std::vector<ModuleInfo> modules;   // as recorded; debug_meta.images
-  std::vector<std::string> contexts; // the owner's blobs, as written at crash time
+  std::vector<Frame> frames;          // oldest first, symbolized
+  std::vector<ModuleInfo> modules;    // as recorded; debug_meta.images
+  std::vector<std::string> contexts;  // the owner's blobs, as written at crash time
 };
 
 // Symbolizes and describes one record. Never throws for any record that

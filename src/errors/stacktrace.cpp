@@ -266,9 +266,8 @@ std::string debug_id_from_build_id(std::span<const std::uint8_t> build_id) {
 
 bool is_system_module(std::string_view path) noexcept {
   if (path.empty() || path.front() != '/') return true;  // the vDSO and other pseudo objects
-  for (std::string_view prefix :
-       {"/lib/", "/lib32/", "/lib64/", "/libx32/", "/usr/lib/", "/usr/lib32/", "/usr/lib64/",
-        "/usr/libx32/", "/usr/libexec/"}) {
+  for (std::string_view prefix : {"/lib/", "/lib32/", "/lib64/", "/libx32/", "/usr/lib/",
+                                  "/usr/lib32/", "/usr/lib64/", "/usr/libx32/", "/usr/libexec/"}) {
     if (path.substr(0, prefix.size()) == prefix) return true;
   }
   return false;
@@ -340,9 +339,8 @@ Symbolizer::Symbolizer(std::vector<ModuleInfo> modules)
     const unsigned char* bits = nullptr;
     GElf_Addr vaddr = 0;
     int len = dwfl_module_build_id(mod, &bits, &vaddr);
-    if (!m.build_id.empty() &&
-        (len != static_cast<int>(m.build_id.size()) ||
-         std::memcmp(bits, m.build_id.data(), m.build_id.size()) != 0)) {
+    if (!m.build_id.empty() && (len != static_cast<int>(m.build_id.size()) ||
+                                std::memcmp(bits, m.build_id.data(), m.build_id.size()) != 0)) {
       continue;  // the file changed since the addresses were recorded
     }
     impl_->mods[i] = mod;
@@ -361,9 +359,9 @@ std::vector<Frame> Symbolizer::symbolize(std::span<const std::uint64_t> newest_f
   for (std::size_t i = newest_first.size(); i-- > 0;) {
     Frame f;
     f.instruction_addr = newest_first[i];
-    const std::uint64_t lookup =
-        (i == 0 && first_is_exact) || f.instruction_addr == 0 ? f.instruction_addr
-                                                              : f.instruction_addr - 1;
+    const std::uint64_t lookup = (i == 0 && first_is_exact) || f.instruction_addr == 0
+                                     ? f.instruction_addr
+                                     : f.instruction_addr - 1;
     std::size_t m = modules_.size();
     for (std::size_t k = 0; k < modules_.size(); ++k) {
       if (modules_[k].contains(lookup)) {

@@ -66,10 +66,10 @@ std::size_t capture_stack_from_signal(const void* ucontext, std::uintptr_t* out,
 
 // One loaded ELF object: the main executable, a shared library or the vDSO.
 struct ModuleInfo {
-  std::string path;              // absolute file path; "linux-vdso.so.1" has no file
-  std::uint64_t load_bias = 0;   // added to the file's virtual addresses (dlpi_addr)
-  std::uint64_t image_addr = 0;  // lowest mapped address (first PT_LOAD, page aligned)
-  std::uint64_t image_size = 0;  // from image_addr to the end of the last PT_LOAD
+  std::string path;                    // absolute file path; "linux-vdso.so.1" has no file
+  std::uint64_t load_bias = 0;         // added to the file's virtual addresses (dlpi_addr)
+  std::uint64_t image_addr = 0;        // lowest mapped address (first PT_LOAD, page aligned)
+  std::uint64_t image_size = 0;        // from image_addr to the end of the last PT_LOAD
   std::vector<std::uint8_t> build_id;  // NT_GNU_BUILD_ID descriptor; empty when absent
   bool main_executable = false;
 
@@ -98,22 +98,22 @@ bool is_system_module(std::string_view path) noexcept;
 // One symbolized frame, in Sentry's vocabulary.
 struct Frame {
   std::uint64_t instruction_addr = 0;
-  std::string function;          // demangled; empty when no symbol covers the address
-  std::string symbol;            // raw (mangled) symbol name
+  std::string function;           // demangled; empty when no symbol covers the address
+  std::string symbol;             // raw (mangled) symbol name
   std::uint64_t symbol_addr = 0;  // start of the symbol, 0 when unknown
-  std::string package;           // module path, empty when no module contains it
-  std::uint64_t image_addr = 0;  // image_addr of that module
-  std::string filename;          // source file from DWARF line tables, else empty
-  std::uint32_t lineno = 0;      // 0 when unknown
+  std::string package;            // module path, empty when no module contains it
+  std::uint64_t image_addr = 0;   // image_addr of that module
+  std::string filename;           // source file from DWARF line tables, else empty
+  std::uint32_t lineno = 0;       // 0 when unknown
   bool in_app = false;
 };
 
 // Maps addresses to frames over a fixed module list. Building one opens each
 // module's ELF file (headers only); DWARF data are loaded on first use and
 // kept. Separate debug files are looked up locally only, by build id under
-// /usr/lib/debug/.build-id (never over the network). A module whose file on disk no longer has the recorded build
-// id (upgraded since the crash) is not symbolized from the file: its frames
-// keep module and offset only, rather than wrong names.
+// /usr/lib/debug/.build-id (never over the network). A module whose file on disk no longer has the
+// recorded build id (upgraded since the crash) is not symbolized from the file: its frames keep
+// module and offset only, rather than wrong names.
 class Symbolizer {
  public:
   explicit Symbolizer(std::vector<ModuleInfo> modules);

@@ -122,7 +122,8 @@ int run_crash(const GlobalArgs& global, const CrashArgs& args) {
     }
     return 1;
   }
-  std::fprintf(stderr, "emp-telemetry crash: crash handler installed, records go to %s; crashing (%s)\n",
+  std::fprintf(stderr,
+               "emp-telemetry crash: crash handler installed, records go to %s; crashing (%s)\n",
                dir.string().c_str(), args.signal.c_str());
   std::fflush(stderr);
 

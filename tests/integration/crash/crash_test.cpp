@@ -4,12 +4,11 @@
 // must read exactly one intact crash record from the directory with the
 // right signal, the crashing function in its symbolized stack, the module
 // list, and the registered context.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -126,14 +125,17 @@ TEST_P(CliCrash, DiesByTheSignalAndLeavesOneRecordWithTheCrashingStack) {
 
   const CrashEventData event = crash_event_data(r);
   EXPECT_TRUE(has_function(event.frames, c.function)) << describe(event.frames);
-  EXPECT_TRUE(has_function(event.frames, "emp::telemetry::cli::run_crash")) << describe(event.frames);
+  EXPECT_TRUE(has_function(event.frames, "emp::telemetry::cli::run_crash"))
+      << describe(event.frames);
   // Oldest first: main, then run_crash, then the crashing function.
   std::ptrdiff_t main_at = -1, run_at = -1, crash_at = -1;
   for (std::size_t i = 0; i < event.frames.size(); ++i) {
     const std::string& fn = event.frames[i].function;
     if (fn == "main" && main_at < 0) main_at = static_cast<std::ptrdiff_t>(i);
-    if (fn.find("run_crash") != std::string::npos && run_at < 0) run_at = static_cast<std::ptrdiff_t>(i);
-    if (fn.find(c.function) != std::string::npos && crash_at < 0) crash_at = static_cast<std::ptrdiff_t>(i);
+    if (fn.find("run_crash") != std::string::npos && run_at < 0)
+      run_at = static_cast<std::ptrdiff_t>(i);
+    if (fn.find(c.function) != std::string::npos && crash_at < 0)
+      crash_at = static_cast<std::ptrdiff_t>(i);
   }
   EXPECT_GE(main_at, 0) << describe(event.frames);
   EXPECT_LT(main_at, run_at);
@@ -183,15 +185,14 @@ TEST_P(CliCrash, DiesByTheSignalAndLeavesOneRecordWithTheCrashingStack) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    EverySignal, CliCrash,
-    ::testing::Values(CliCase{"SEGV", SIGSEGV, "deliberate_segv"},
-                      CliCase{"BUS", SIGBUS, "deliberate_bus"},
-                      CliCase{"ILL", SIGILL, "deliberate_ill"},
-                      CliCase{"FPE", SIGFPE, "deliberate_fpe"},
-                      CliCase{"ABRT", SIGABRT, "deliberate_abort"},
-                      CliCase{"terminate", SIGABRT, "deliberate_terminate"}),
-    [](const auto& info) { return info.param.option; });
+INSTANTIATE_TEST_SUITE_P(EverySignal, CliCrash,
+                         ::testing::Values(CliCase{"SEGV", SIGSEGV, "deliberate_segv"},
+                                           CliCase{"BUS", SIGBUS, "deliberate_bus"},
+                                           CliCase{"ILL", SIGILL, "deliberate_ill"},
+                                           CliCase{"FPE", SIGFPE, "deliberate_fpe"},
+                                           CliCase{"ABRT", SIGABRT, "deliberate_abort"},
+                                           CliCase{"terminate", SIGABRT, "deliberate_terminate"}),
+                         [](const auto& info) { return info.param.option; });
 
 std::string helper() { return (bin_dir() / "crash_helper").string(); }
 
@@ -199,7 +200,8 @@ TEST(CrashHandler, ChainsToThePreviousHandler) {
   TempDir dir;
   const fs::path marker = dir.path / "marker";
   fs::create_directories(dir.path / "records");
-  const int status = run_child({helper(), "chain", (dir.path / "records").string(), marker.string()});
+  const int status =
+      run_child({helper(), "chain", (dir.path / "records").string(), marker.string()});
   ASSERT_TRUE(WIFSIGNALED(status));
   EXPECT_EQ(WTERMSIG(status), SIGSEGV);
   std::ifstream in(marker);
@@ -266,7 +268,8 @@ TEST(CrashHandler, StrippedExecutableStillGivesModuleOffsetsAndLibraryNames) {
   fs::copy_file(bin_dir() / "emp-telemetry", stripped);
   ASSERT_EQ(std::system(("strip --strip-all '" + stripped.string() + "'").c_str()), 0);
   const fs::path records = dir.path / "records";
-  const int status = run_child({stripped.string(), "crash", "--signal", "ABRT", "--dir", records.string()});
+  const int status =
+      run_child({stripped.string(), "crash", "--signal", "ABRT", "--dir", records.string()});
   ASSERT_TRUE(WIFSIGNALED(status));
   EXPECT_EQ(WTERMSIG(status), SIGABRT);
   const CrashRecord r = only_record(records);

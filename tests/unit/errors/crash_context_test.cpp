@@ -1,14 +1,14 @@
 // The crash context buffer: what the crash path reads is always one complete
 // blob that some set() wrote, never a mix of two, while writers keep
 // replacing it from other threads.
-#include "errors/crash_handler.hpp"
-
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "errors/crash_handler.hpp"
 
 namespace emp::telemetry::errors {
 namespace {
@@ -44,7 +44,8 @@ TEST(CrashContext, ConcurrentReadersNeverSeeATornBlob) {
   std::vector<std::thread> writers;
   for (int w = 0; w < 2; ++w) {
     writers.emplace_back([&, w] {
-      for (int i = 0; i < 20000 && !stop.load(); ++i) ctx.set(blob(static_cast<char>('a' + (i + w) % 26)));
+      for (int i = 0; i < 20000 && !stop.load(); ++i)
+        ctx.set(blob(static_cast<char>('a' + (i + w) % 26)));
     });
   }
   std::size_t consistent = 0, empty = 0;

@@ -5,11 +5,10 @@
 #include "errors/crash_record.hpp"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
 #include <zlib.h>
-
-#include <gtest/gtest.h>
 
 #include <cstring>
 #include <filesystem>
@@ -182,7 +181,8 @@ TEST(CrashReader, ReadsRecordsOldestFirstAndReportsDamagedFiles) {
   EXPECT_EQ(result.records[0].file, (dir.path / "crash-a.emcr").string());
   ASSERT_EQ(result.damaged.size(), 2u);
   EXPECT_EQ(result.damaged[0].file, (dir.path / "crash-c.emcr").string());
-  EXPECT_NE(result.damaged[0].reason.find("truncated"), std::string::npos) << result.damaged[0].reason;
+  EXPECT_NE(result.damaged[0].reason.find("truncated"), std::string::npos)
+      << result.damaged[0].reason;
   EXPECT_EQ(result.damaged[1].file, (dir.path / "crash-d.emcr.tmp").string());
   EXPECT_NE(result.damaged[1].reason.find("incomplete"), std::string::npos);
 

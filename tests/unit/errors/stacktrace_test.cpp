@@ -79,8 +79,10 @@ TEST(StackCapture, FindsTheCallChainInOrderWithFileAndLine) {
   ASSERT_EQ(c, b + 1);
   EXPECT_EQ(frames[c].function, "stack_probe::chain_c(unsigned long*, unsigned long)");
   EXPECT_EQ(frames[c].symbol, "_ZN11stack_probe7chain_cEPmm");
-  EXPECT_EQ(static_cast<std::size_t>(c), frames.size() - 1) << "the newest frame is the caller of capture_stack";
-  EXPECT_NE(frames[c].filename.find("stacktrace_test.cpp"), std::string::npos) << frames[c].filename;
+  EXPECT_EQ(static_cast<std::size_t>(c), frames.size() - 1)
+      << "the newest frame is the caller of capture_stack";
+  EXPECT_NE(frames[c].filename.find("stacktrace_test.cpp"), std::string::npos)
+      << frames[c].filename;
   EXPECT_EQ(frames[c].lineno, static_cast<std::uint32_t>(stack_probe::g_capture_line));
   EXPECT_TRUE(frames[c].in_app);
   EXPECT_EQ(frames[c].instruction_addr, addrs.front());
@@ -109,8 +111,10 @@ TEST(StackCapture, SkipAndMaxAreHonoured) {
   EXPECT_EQ(capture_stack(all.data(), 0), 0u);
 }
 
-__attribute__((noinline)) void capture_both(std::array<std::uintptr_t, 64>& fast, std::size_t& n_fast,
-                                            std::array<std::uintptr_t, 64>& safe, std::size_t& n_safe) {
+__attribute__((noinline)) void capture_both(std::array<std::uintptr_t, 64>& fast,
+                                            std::size_t& n_fast,
+                                            std::array<std::uintptr_t, 64>& safe,
+                                            std::size_t& n_safe) {
   n_fast = capture_stack(fast.data(), fast.size());
   n_safe = capture_stack_signal_safe(safe.data(), safe.size());
   asm volatile("");
@@ -118,7 +122,8 @@ __attribute__((noinline)) void capture_both(std::array<std::uintptr_t, 64>& fast
 
 TEST(StackCapture, BothUnwindersAgree) {
   // Debian's libunwind8 is in the project's packages: the fast one is used.
-  EXPECT_EQ(fast_unwinder_available(), ::access("/usr/lib/x86_64-linux-gnu/libunwind.so.8", F_OK) == 0);
+  EXPECT_EQ(fast_unwinder_available(),
+            ::access("/usr/lib/x86_64-linux-gnu/libunwind.so.8", F_OK) == 0);
   std::array<std::uintptr_t, 64> fast{}, safe{};
   std::size_t n_fast = 0, n_safe = 0;
   capture_both(fast, n_fast, safe, n_safe);
@@ -152,7 +157,8 @@ TEST(Modules, MainExecutableFirstWithTheBuildIdReadelfReports) {
       const std::string libc_notes = run("readelf -n '" + m.path + "'");
       const auto p = libc_notes.find("Build ID: ");
       ASSERT_NE(p, std::string::npos);
-      EXPECT_EQ(code_id_hex(m.build_id), libc_notes.substr(p + 10, libc_notes.find('\n', p) - p - 10));
+      EXPECT_EQ(code_id_hex(m.build_id),
+                libc_notes.substr(p + 10, libc_notes.find('\n', p) - p - 10));
       EXPECT_TRUE(is_system_module(m.path));
     }
   }
