@@ -51,6 +51,11 @@ struct HealthArgs {
   bool json = false;               // --json: the status files as one JSON array
 };
 
+struct CrashArgs {
+  std::string signal = "SEGV";     // --signal: SEGV, BUS, ILL, FPE, ABRT or terminate
+  std::optional<std::string> dir;  // --dir: crash record directory (default <spool>/crash)
+};
+
 int run_config(const GlobalArgs& global, const ConfigArgs& args);
 int run_env(const GlobalArgs& global, const EnvArgs& args);
 int run_demo(const GlobalArgs& global, const DemoArgs& args);
@@ -58,5 +63,7 @@ int run_demo(const GlobalArgs& global, const DemoArgs& args);
 int run_gen(const GlobalArgs& global, const GenArgs& args);
 // Exit 0 all running processes healthy, 1 no status file, 2 something degraded.
 int run_health(const GlobalArgs& global, const HealthArgs& args);
+// Does not return when crash capture works: the process dies by the signal.
+int run_crash(const GlobalArgs& global, const CrashArgs& args);
 
 }  // namespace emp::telemetry::cli

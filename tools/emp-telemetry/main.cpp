@@ -7,6 +7,7 @@
 //   emp-telemetry gen [--spans N] [--logs N] [--metrics N] [--rate R] [--threads T]
 //                     [--duration S] [--flush-timeout S] [--json]
 //   emp-telemetry health [--dir DIR] [--json]
+//   emp-telemetry crash [--signal SEGV|BUS|ILL|FPE|ABRT|terminate] [--dir DIR]
 #include <exception>
 #include <iostream>
 #include <string>
@@ -121,6 +122,18 @@ int main(int argc, char** argv) {
                        "Log directory to read (default: LOG_DIR of the configuration)");
     health->add_flag("--json", health_args.json, "Print the status files as one JSON array");
 
+    cli::CrashArgs crash_args;
+    auto* crash = app.add_subcommand(
+        "crash",
+        "Install the crash handler and crash on purpose, to prove crash capture on this\n"
+        "host: the process dies by the signal (terminate: an uncaught exception, then\n"
+        "SIGABRT) after writing a crash record under --dir.");
+    crash->add_option("--signal", crash_args.signal, "How to crash")
+        ->check(CLI::IsMember({"SEGV", "BUS", "ILL", "FPE", "ABRT", "terminate"}))
+        ->capture_default_str();
+    crash->add_option("--dir", crash_args.dir,
+                      "Crash record directory (default: <EMP_SPOOL_DIR>/crash)");
+
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -136,6 +149,7 @@ int main(int argc, char** argv) {
     if (demo->parsed()) return cli::run_demo(global, demo_args);
     if (gen->parsed()) return cli::run_gen(global, gen_args);
     if (health->parsed()) return cli::run_health(global, health_args);
+    if (crash->parsed()) return cli::run_crash(global, crash_args);
     std::cerr << app.help();
     return 2;
   } catch (const std::exception& e) {
