@@ -57,12 +57,25 @@ Status decode(const unsigned char* p, std::size_t avail, const Limits& limits, I
   if ((b & 0xf0) == 0x90) return container(1, b & 0x0f, Type::kArray);
   if ((b & 0xe0) == 0xa0) return payload(1, b & 0x1f, Type::kStr);
   switch (b) {
-    case 0xc0: out.type = Type::kNil; used = 1; return Status::kOk;
+    case 0xc0:
+      out.type = Type::kNil;
+      used = 1;
+      return Status::kOk;
     case 0xc2:
-    case 0xc3: out.type = Type::kBool; out.boolean = b == 0xc3; used = 1; return Status::kOk;
-    case 0xc4: if (!need(2)) return Status::kNeedMore; return payload(2, p[1], Type::kBin);
-    case 0xc5: if (!need(3)) return Status::kNeedMore; return payload(3, be(p + 1, 2), Type::kBin);
-    case 0xc6: if (!need(5)) return Status::kNeedMore; return payload(5, be(p + 1, 4), Type::kBin);
+    case 0xc3:
+      out.type = Type::kBool;
+      out.boolean = b == 0xc3;
+      used = 1;
+      return Status::kOk;
+    case 0xc4:
+      if (!need(2)) return Status::kNeedMore;
+      return payload(2, p[1], Type::kBin);
+    case 0xc5:
+      if (!need(3)) return Status::kNeedMore;
+      return payload(3, be(p + 1, 2), Type::kBin);
+    case 0xc6:
+      if (!need(5)) return Status::kNeedMore;
+      return payload(5, be(p + 1, 4), Type::kBin);
     case 0xc7:
     case 0xc8:
     case 0xc9: {
@@ -109,10 +122,18 @@ Status decode(const unsigned char* p, std::size_t avail, const Limits& limits, I
       const std::uint64_t raw = be(p + 1, n);
       std::int64_t v;
       switch (n) {
-        case 1: v = static_cast<std::int8_t>(raw); break;
-        case 2: v = static_cast<std::int16_t>(raw); break;
-        case 4: v = static_cast<std::int32_t>(raw); break;
-        default: v = static_cast<std::int64_t>(raw); break;
+        case 1:
+          v = static_cast<std::int8_t>(raw);
+          break;
+        case 2:
+          v = static_cast<std::int16_t>(raw);
+          break;
+        case 4:
+          v = static_cast<std::int32_t>(raw);
+          break;
+        default:
+          v = static_cast<std::int64_t>(raw);
+          break;
       }
       if (v >= 0) {
         out.type = Type::kUint;
@@ -133,14 +154,29 @@ Status decode(const unsigned char* p, std::size_t avail, const Limits& limits, I
       out.ext_type = static_cast<std::int8_t>(p[1]);
       return payload(2, std::size_t{1} << (b - 0xd4), Type::kExt);
     }
-    case 0xd9: if (!need(2)) return Status::kNeedMore; return payload(2, p[1], Type::kStr);
-    case 0xda: if (!need(3)) return Status::kNeedMore; return payload(3, be(p + 1, 2), Type::kStr);
-    case 0xdb: if (!need(5)) return Status::kNeedMore; return payload(5, be(p + 1, 4), Type::kStr);
-    case 0xdc: if (!need(3)) return Status::kNeedMore; return container(3, be(p + 1, 2), Type::kArray);
-    case 0xdd: if (!need(5)) return Status::kNeedMore; return container(5, be(p + 1, 4), Type::kArray);
-    case 0xde: if (!need(3)) return Status::kNeedMore; return container(3, be(p + 1, 2), Type::kMap);
-    case 0xdf: if (!need(5)) return Status::kNeedMore; return container(5, be(p + 1, 4), Type::kMap);
-    default: return Status::kMalformed;  // 0xc1: never used
+    case 0xd9:
+      if (!need(2)) return Status::kNeedMore;
+      return payload(2, p[1], Type::kStr);
+    case 0xda:
+      if (!need(3)) return Status::kNeedMore;
+      return payload(3, be(p + 1, 2), Type::kStr);
+    case 0xdb:
+      if (!need(5)) return Status::kNeedMore;
+      return payload(5, be(p + 1, 4), Type::kStr);
+    case 0xdc:
+      if (!need(3)) return Status::kNeedMore;
+      return container(3, be(p + 1, 2), Type::kArray);
+    case 0xdd:
+      if (!need(5)) return Status::kNeedMore;
+      return container(5, be(p + 1, 4), Type::kArray);
+    case 0xde:
+      if (!need(3)) return Status::kNeedMore;
+      return container(3, be(p + 1, 2), Type::kMap);
+    case 0xdf:
+      if (!need(5)) return Status::kNeedMore;
+      return container(5, be(p + 1, 4), Type::kMap);
+    default:
+      return Status::kMalformed;  // 0xc1: never used
   }
 }
 
@@ -183,8 +219,12 @@ void append_scalar_json(std::string& out, const Item& it) {
   LineStats stats;
   char buf[40];
   switch (it.type) {
-    case Type::kNil: out.append("null"); break;
-    case Type::kBool: out.append(it.boolean ? "true" : "false"); break;
+    case Type::kNil:
+      out.append("null");
+      break;
+    case Type::kBool:
+      out.append(it.boolean ? "true" : "false");
+      break;
     case Type::kInt: {
       const auto r = std::to_chars(buf, buf + sizeof buf, it.i);
       out.append(buf, r.ptr);
@@ -205,7 +245,9 @@ void append_scalar_json(std::string& out, const Item& it) {
         out.append(buf, r.ptr);
       }
       break;
-    case Type::kStr: append_json_string(out, it.bytes, SIZE_MAX, stats); break;
+    case Type::kStr:
+      append_json_string(out, it.bytes, SIZE_MAX, stats);
+      break;
     case Type::kBin:
       out.append("{\"$bin\":\"");
       append_hex_bytes(out, it.bytes);
@@ -232,7 +274,8 @@ void append_scalar_json(std::string& out, const Item& it) {
       break;
     }
     case Type::kArray:
-    case Type::kMap: break;
+    case Type::kMap:
+      break;
   }
 }
 
@@ -325,8 +368,8 @@ Status to_json(std::string_view value, std::string& out, const Limits& limits) {
         continue;
       }
       out.push_back(it.type == Type::kMap ? '{' : '[');
-      stack[depth++] = Frame{it.type == Type::kMap,
-                             it.type == Type::kMap ? 2ull * it.count : it.count, 0};
+      stack[depth++] =
+          Frame{it.type == Type::kMap, it.type == Type::kMap ? 2ull * it.count : it.count, 0};
       continue;
     }
     if (is_key && it.type != Type::kStr) {

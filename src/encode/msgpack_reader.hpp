@@ -32,8 +32,8 @@ enum class Status : std::uint8_t {
 };
 
 struct Limits {
-  std::size_t max_depth = 32;               // nested containers; at most 64
-  std::uint32_t max_container = 1u << 20;   // elements of one array, pairs of one map
+  std::size_t max_depth = 32;              // nested containers; at most 64
+  std::uint32_t max_container = 1u << 20;  // elements of one array, pairs of one map
 };
 
 // One value header. For kStr/kBin/kExt `bytes` holds the payload; for kArray
@@ -56,8 +56,7 @@ struct Item {
 
 class Reader {
  public:
-  explicit Reader(std::string_view buf, Limits limits = {}) noexcept
-      : buf_(buf), limits_(limits) {}
+  explicit Reader(std::string_view buf, Limits limits = {}) noexcept : buf_(buf), limits_(limits) {}
 
   // Reads one header at the cursor and advances past it (and past the payload
   // of str/bin/ext). On kNeedMore/kMalformed the cursor does not move.
@@ -69,9 +68,7 @@ class Reader {
   bool at_end() const noexcept { return pos_ >= buf_.size(); }
   std::string_view rest() const noexcept { return buf_.substr(pos_); }
   // The bytes between `from` (an earlier offset()) and the cursor.
-  std::string_view since(std::size_t from) const noexcept {
-    return buf_.substr(from, pos_ - from);
-  }
+  std::string_view since(std::size_t from) const noexcept { return buf_.substr(from, pos_ - from); }
   const Limits& limits() const noexcept { return limits_; }
 
  private:

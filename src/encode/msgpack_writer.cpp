@@ -151,11 +151,21 @@ void Writer::map_header(std::uint32_t n) {
 void Writer::ext(std::int8_t type, std::string_view data) {
   const std::size_t n = data.size();
   switch (n) {
-    case 1: out_.push_back(static_cast<char>(0xd4)); break;
-    case 2: out_.push_back(static_cast<char>(0xd5)); break;
-    case 4: out_.push_back(static_cast<char>(0xd6)); break;
-    case 8: out_.push_back(static_cast<char>(0xd7)); break;
-    case 16: out_.push_back(static_cast<char>(0xd8)); break;
+    case 1:
+      out_.push_back(static_cast<char>(0xd4));
+      break;
+    case 2:
+      out_.push_back(static_cast<char>(0xd5));
+      break;
+    case 4:
+      out_.push_back(static_cast<char>(0xd6));
+      break;
+    case 8:
+      out_.push_back(static_cast<char>(0xd7));
+      break;
+    case 16:
+      out_.push_back(static_cast<char>(0xd8));
+      break;
     default:
       if (n <= 0xff) {
         out_.push_back(static_cast<char>(0xc7));

@@ -27,7 +27,7 @@ class Writer {
 
   void nil() { out_.push_back(static_cast<char>(0xc0)); }
   void boolean(bool v) { out_.push_back(static_cast<char>(v ? 0xc3 : 0xc2)); }
-  void integer(std::int64_t v);    // positive values use the unsigned forms
+  void integer(std::int64_t v);  // positive values use the unsigned forms
   void uinteger(std::uint64_t v);
   void float64(double v);
   // UTF-8 text; ill-formed sequences become U+FFFD. `max_bytes` cuts the

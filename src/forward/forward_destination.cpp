@@ -65,9 +65,15 @@ DeliveryResult ForwardDestination::deliver(const deliver::Payload& payload,
   r.elapsed =
       std::chrono::duration_cast<std::chrono::milliseconds>(deliver::SteadyClock::now() - start);
   switch (r.outcome) {
-    case Outcome::kDelivered: delivered_.fetch_add(1); break;
-    case Outcome::kRetryable: retryable_.fetch_add(1); break;
-    default: permanent_.fetch_add(1); break;
+    case Outcome::kDelivered:
+      delivered_.fetch_add(1);
+      break;
+    case Outcome::kRetryable:
+      retryable_.fetch_add(1);
+      break;
+    default:
+      permanent_.fetch_add(1);
+      break;
   }
   return r;
 }
@@ -106,7 +112,8 @@ bool ForwardDestination::open(deliver::Deadline deadline, DeliveryResult& r) {
   }
   waker_.drain();
   inbox_.clear();
-  const IoResult io = stream_.connect(settings_.host, settings_.port, tls_.get(), deadline, &waker_);
+  const IoResult io =
+      stream_.connect(settings_.host, settings_.port, tls_.get(), deadline, &waker_);
   if (!io.ok()) {
     r.cancelled = io.status == IoStatus::kCancelled || deadline.cancelled();
     // An untrusted certificate will not become trusted by retrying.
@@ -120,8 +127,9 @@ bool ForwardDestination::open(deliver::Deadline deadline, DeliveryResult& r) {
 
 bool ForwardDestination::handshake(deliver::Deadline deadline, DeliveryResult& r) {
   Helo helo;
-  if (!read_value(deadline, r, "HELO",
-                  [&](std::string_view b, std::size_t& used) { return read_helo(b, used, helo); })) {
+  if (!read_value(deadline, r, "HELO", [&](std::string_view b, std::size_t& used) {
+        return read_helo(b, used, helo);
+      })) {
     return false;
   }
   if (!helo.auth.empty() && settings_.username.empty()) {
@@ -164,8 +172,7 @@ bool ForwardDestination::handshake(deliver::Deadline deadline, DeliveryResult& r
     fail(r, Outcome::kPermanent, "shared key rejected: " + pong.reason.substr(0, 256));
     return false;
   }
-  const std::string expected =
-      sha512_hex({salt, pong.hostname, helo.nonce, settings_.shared_key});
+  const std::string expected = sha512_hex({salt, pong.hostname, helo.nonce, settings_.shared_key});
   if (pong.digest != expected) {
     fail(r, Outcome::kPermanent, "the server did not prove the shared key (PONG digest mismatch)");
     return false;

@@ -32,7 +32,7 @@ struct ForwardSettings {
   std::string host;
   std::uint16_t port = 24224;
   bool tls = false;
-  std::string ca_file;     // empty: the system store
+  std::string ca_file;  // empty: the system store
   bool tls_verify = true;
   std::string shared_key;  // empty: no handshake expected
   std::string username;

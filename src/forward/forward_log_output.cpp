@@ -144,8 +144,8 @@ std::unique_ptr<deliver::DeliveryWorker> make_forward_worker(const Config& c,
   so.export_timeout = c.fluentd_timeout;
   so.stream = "fluentd/logs";
   if (c.spool_enabled) {
-    so.spool_dir = stream_spool_directory(
-        c.spool_dir, so.stream, c.fluentd_host + ":" + std::to_string(c.fluentd_port));
+    so.spool_dir = stream_spool_directory(c.spool_dir, so.stream,
+                                          c.fluentd_host + ":" + std::to_string(c.fluentd_port));
     so.spool.max_bytes = c.spool_max_bytes;
   }
   return std::make_unique<deliver::DeliveryWorker>(

@@ -86,8 +86,8 @@ void append_log_entry(std::string& entries, const encode::LogRecordView& r,
   const bool has_worker = !ctx.worker_id.empty();
   const bool has_trace = r.trace_id != nullptr;
   const bool has_span = r.span_id != nullptr;
-  const std::size_t keys = 9 + (has_worker ? 1 : 0) + (has_trace ? 1 : 0) + (has_span ? 1 : 0) +
-                           r.fields.size();
+  const std::size_t keys =
+      9 + (has_worker ? 1 : 0) + (has_trace ? 1 : 0) + (has_span ? 1 : 0) + r.fields.size();
   w.map_header(static_cast<std::uint32_t>(keys));
   w.str("timestamp");
   std::string scratch;
@@ -137,11 +137,21 @@ void append_log_entry(std::string& entries, const encode::LogRecordView& r,
     }
     const FieldValue& v = f.value;
     switch (v.type()) {
-      case FieldValue::Type::kString: w.str(v.as_string(), limits.max_field_bytes); break;
-      case FieldValue::Type::kInt: w.integer(v.as_int()); break;
-      case FieldValue::Type::kDouble: w.float64(v.as_double()); break;
-      case FieldValue::Type::kBool: w.boolean(v.as_bool()); break;
-      case FieldValue::Type::kNull: w.nil(); break;
+      case FieldValue::Type::kString:
+        w.str(v.as_string(), limits.max_field_bytes);
+        break;
+      case FieldValue::Type::kInt:
+        w.integer(v.as_int());
+        break;
+      case FieldValue::Type::kDouble:
+        w.float64(v.as_double());
+        break;
+      case FieldValue::Type::kBool:
+        w.boolean(v.as_bool());
+        break;
+      case FieldValue::Type::kNull:
+        w.nil();
+        break;
     }
   }
   if (stats != nullptr) {

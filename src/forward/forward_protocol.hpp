@@ -111,7 +111,7 @@ struct Event {
 };
 
 struct FrameInfo {
-  std::string chunk;            // empty: no ack asked
+  std::string chunk;  // empty: no ack asked
   std::size_t events = 0;
   bool compressed = false;
   enum class Mode : std::uint8_t { kMessage, kForward, kPackedForward } mode = Mode::kMessage;

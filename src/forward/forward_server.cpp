@@ -43,7 +43,8 @@ ForwardServer::ForwardServer(ForwardServerOptions options, OnEvent on_event,
 Expected<std::unique_ptr<ForwardServer>> ForwardServer::start(ForwardServerOptions options,
                                                               OnEvent on_event,
                                                               ForwardServerHooks* hooks) {
-  std::unique_ptr<ForwardServer> s(new ForwardServer(std::move(options), std::move(on_event), hooks));
+  std::unique_ptr<ForwardServer> s(
+      new ForwardServer(std::move(options), std::move(on_event), hooks));
   if (!s->options_.tls_cert_file.empty() || !s->options_.tls_key_file.empty()) {
     auto ctx = TlsContext::server(s->options_.tls_cert_file, s->options_.tls_key_file);
     if (!ctx) return ctx.errors();
@@ -61,7 +62,8 @@ Expected<std::unique_ptr<ForwardServer>> ForwardServer::start(ForwardServerOptio
   const int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   if (fd >= 0) ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  const bool ok = fd >= 0 && ::bind(fd, res->ai_addr, res->ai_addrlen) == 0 && ::listen(fd, 64) == 0;
+  const bool ok =
+      fd >= 0 && ::bind(fd, res->ai_addr, res->ai_addrlen) == 0 && ::listen(fd, 64) == 0;
   const int err = errno;
   ::freeaddrinfo(res);
   if (!ok) {
@@ -72,9 +74,8 @@ Expected<std::unique_ptr<ForwardServer>> ForwardServer::start(ForwardServerOptio
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  s->port_ = ntohs(addr.ss_family == AF_INET6
-                       ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port
-                       : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+  s->port_ = ntohs(addr.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port
+                                              : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
   s->listen_fd_ = fd;
   ForwardServer* raw = s.get();
   s->acceptor_ = std::thread([raw] { raw->accept_loop(); });
@@ -183,9 +184,9 @@ bool ForwardServer::handshake(Stream& s, std::string& inbox, Deadline deadline) 
   if (what == ForwardServerHooks::Handshake::kClose) return false;
   Pong pong;
   pong.hostname = options_.hostname;
-  const bool key_ok = what == ForwardServerHooks::Handshake::kAnswer &&
-                      ping.digest == sha512_hex({ping.salt, ping.hostname, helo.nonce,
-                                                 options_.shared_key});
+  const bool key_ok =
+      what == ForwardServerHooks::Handshake::kAnswer &&
+      ping.digest == sha512_hex({ping.salt, ping.hostname, helo.nonce, options_.shared_key});
   if (!key_ok) {
     note("shared key mismatch from " + ping.hostname);
     return false;  // as Fluent Bit: close without a PONG
@@ -280,7 +281,9 @@ void ForwardServer::serve(int fd) noexcept {
           const Deadline until = Deadline::after(delay, stop);
           while (!until.expired()) {
             pollfd p{waker_.fd(), POLLIN, 0};
-            if (::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(until.remaining().count(), 100))) > 0) {
+            if (::poll(&p, 1,
+                       static_cast<int>(std::min<std::int64_t>(until.remaining().count(), 100))) >
+                0) {
               return;
             }
           }

@@ -37,7 +37,7 @@ namespace emp::telemetry::forward {
 
 struct ForwardServerOptions {
   std::string host = "127.0.0.1";
-  std::uint16_t port = 0;  // 0: an ephemeral port (see port())
+  std::uint16_t port = 0;     // 0: an ephemeral port (see port())
   std::string tls_cert_file;  // both set: TLS
   std::string tls_key_file;
   std::string shared_key;  // set: the handshake is required

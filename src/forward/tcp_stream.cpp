@@ -205,8 +205,8 @@ IoResult Stream::tls_handshake(bool server, const std::string& host, Deadline de
     if (!server) {
       const long v = SSL_get_verify_result(ssl_);
       if (v != X509_V_OK) {
-        return {IoStatus::kError, "TLS certificate of " + host +
-                                      " not trusted: " + X509_verify_cert_error_string(v)};
+        return {IoStatus::kError,
+                "TLS certificate of " + host + " not trusted: " + X509_verify_cert_error_string(v)};
       }
     }
     if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {

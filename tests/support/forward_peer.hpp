@@ -96,7 +96,8 @@ struct TestPki {
     cert = d + "/server.pem";
     key = d + "/server.key";
     const std::string cmd =
-        "cd '" + d + "' && "
+        "cd '" + d +
+        "' && "
         "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 "
         "-subj /CN=emp-test-ca >/dev/null 2>&1 && "
         "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr "

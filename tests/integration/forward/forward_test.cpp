@@ -1,6 +1,7 @@
 // The forward client (through a real Client: log().info -> file + Fluentd)
 // against the real forward server on loopback, with every misbehaviour the
 // protocol allows; and the frames checked by python3-msgpack.
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -9,12 +10,10 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <thread>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "emp/telemetry/client.hpp"
 #include "encode/json_lines.hpp"
@@ -202,10 +201,9 @@ TEST_F(Forward, TlsVerifiedAgainstTheCaFile) {
   o.shared_key = "tls-key";
   ForwardPeer peer(o);
   ASSERT_TRUE(peer.ok());
-  auto c = make({{"FLUENTD_SECURE", "true"},
-                 {"FLUENTD_CA_FILE", pki.ca},
-                 {"FLUENTD_SHARED_KEY", "tls-key"}},
-                peer.port());
+  auto c = make(
+      {{"FLUENTD_SECURE", "true"}, {"FLUENTD_CA_FILE", pki.ca}, {"FLUENTD_SHARED_KEY", "tls-key"}},
+      peer.port());
   ASSERT_TRUE(c) << c.errors().front().to_string();
   ASSERT_TRUE(log_n(*c, 200));
   EXPECT_EQ(fluentd(*c).delivered, 200u);
@@ -240,8 +238,7 @@ TEST_F(Forward, TlsWithAnUntrustedCertificateIsRefused) {
 TEST_F(Forward, NeverAckedBatchesAreRetriedThenDroppedWithAReason) {
   ForwardPeer peer;
   peer.hooks.reply = Hooks::Reply::kNoAck;
-  auto c = make({{"FLUENTD_TIMEOUT", "200ms"}, {"EMP_RETRY_MAX_ELAPSED_TIME", "1s"}},
-                peer.port());
+  auto c = make({{"FLUENTD_TIMEOUT", "200ms"}, {"EMP_RETRY_MAX_ELAPSED_TIME", "1s"}}, peer.port());
   ASSERT_TRUE(c);
   log_n(*c, 50, 10s);
   const auto d = fluentd(*c);
@@ -325,8 +322,11 @@ TEST_F(Forward, FramesReadByAnIndependentDecoder) {
   std::string frames;
   for (bool gzip : {false, true}) {
     std::string entries;
-    const Field fields[] = {{"job.id", "job-7"}, {"n", std::int64_t{-5}}, {"x", 1.25},
-                            {"message", "dup"}, {"bad", "\xff\xfe"}};
+    const Field fields[] = {{"job.id", "job-7"},
+                            {"n", std::int64_t{-5}},
+                            {"x", 1.25},
+                            {"message", "dup"},
+                            {"bad", "\xff\xfe"}};
     const std::uint8_t trace[16] = {1, 2, 3}, span[8] = {4};
     encode::LogRecordView r;
     r.time_unix_nano = 1700000000123456789;

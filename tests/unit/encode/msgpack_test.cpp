@@ -14,9 +14,25 @@ namespace emp::telemetry::encode::msgpack {
 namespace {
 
 TEST(Msgpack, IntegersRoundTripInTheSmallestForm) {
-  const std::int64_t values[] = {0, 1, 127, 128, 255, 256, 65535, 65536, 4294967295LL,
-                                 4294967296LL, -1, -32, -33, -128, -129, -32768, -32769,
-                                 INT32_MIN, static_cast<std::int64_t>(INT32_MIN) - 1,
+  const std::int64_t values[] = {0,
+                                 1,
+                                 127,
+                                 128,
+                                 255,
+                                 256,
+                                 65535,
+                                 65536,
+                                 4294967295LL,
+                                 4294967296LL,
+                                 -1,
+                                 -32,
+                                 -33,
+                                 -128,
+                                 -129,
+                                 -32768,
+                                 -32769,
+                                 INT32_MIN,
+                                 static_cast<std::int64_t>(INT32_MIN) - 1,
                                  std::numeric_limits<std::int64_t>::min(),
                                  std::numeric_limits<std::int64_t>::max()};
   const std::size_t sizes[] = {1, 1, 1, 2, 2, 3, 3, 5, 5, 9, 1, 1, 2, 2, 3, 3, 5, 5, 9, 9, 9};
