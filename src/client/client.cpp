@@ -49,7 +49,7 @@ Expected<Client> Client::create(Config config) noexcept {
     // The log handler goes into the pipeline last: the installers before
     // that may give it outputs.
     for (auto install : {client::install_logs, client::install_traces, client::install_metrics,
-                         client::install_status}) {
+                         client::install_status, client::install_forward}) {
       std::string problem = install(ctx);
       if (!problem.empty()) return Error{"client", problem};
     }

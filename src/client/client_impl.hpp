@@ -81,6 +81,7 @@ std::string install_logs(InstallContext& ctx);
 std::string install_traces(InstallContext& ctx);
 std::string install_metrics(InstallContext& ctx);
 std::string install_status(InstallContext& ctx);
+std::string install_forward(InstallContext& ctx);  // after install_logs
 
 }  // namespace client
 }  // namespace emp::telemetry

@@ -73,6 +73,7 @@ class Finalizer {
   void validate(const VarSpec& s);
   void resolve_service_name();
   void check_cross_field();
+  void check_fluentd();
   void check_mtls_pair(Var key, Var cert, Var generic_key, Var generic_cert);
   void fill(Config& c);
   OtlpExport resolve_signal(std::string_view signal, Var endpoint, std::optional<Var> collector,
@@ -411,6 +412,23 @@ void Finalizer::check_cross_field() {
                   Var::kOtlpClientKey, Var::kOtlpClientCertificate);
   check_mtls_pair(Var::kOtlpLogsClientKey, Var::kOtlpLogsClientCertificate, Var::kOtlpClientKey,
                   Var::kOtlpClientCertificate);
+  check_fluentd();
+}
+
+// FLUENTD_* settings that would otherwise be accepted and have no effect.
+void Finalizer::check_fluentd() {
+  auto needs = [&](Var v, bool ok, std::string_view what) {
+    const bool set = provided(v) && slot(v).origin != Origin::kDefault;
+    if (set && !ok) error(spec(v).name, "has no effect without " + std::string(what));
+  };
+  const auto* secure = get<bool>(Var::kFluentdSecure);
+  const bool tls = secure != nullptr && *secure;
+  needs(Var::kFluentdCaFile, tls, "FLUENTD_SECURE=true");
+  needs(Var::kFluentdTlsVerify, tls, "FLUENTD_SECURE=true");
+  needs(Var::kFluentdUsername, provided(Var::kFluentdSharedKey),
+        "FLUENTD_SHARED_KEY (user authentication is part of the shared-key handshake)");
+  needs(Var::kFluentdUsername, provided(Var::kFluentdPassword), "FLUENTD_PASSWORD");
+  needs(Var::kFluentdPassword, provided(Var::kFluentdUsername), "FLUENTD_USERNAME");
 }
 
 OtlpExport Finalizer::resolve_signal(std::string_view signal, Var endpoint,
@@ -526,6 +544,13 @@ void Finalizer::fill(Config& c) {
   if (const auto* p = get<std::uint64_t>(Var::kFluentdPort))
     c.fluentd_port = static_cast<std::uint16_t>(*p);
   flag(Var::kFluentdSecure, c.fluentd_secure);
+  flag(Var::kFluentdCompress, c.fluentd_compress);
+  str(Var::kFluentdCaFile, c.fluentd_ca_file);
+  flag(Var::kFluentdTlsVerify, c.fluentd_tls_verify);
+  str(Var::kFluentdSharedKey, c.fluentd_shared_key);
+  str(Var::kFluentdUsername, c.fluentd_username);
+  str(Var::kFluentdPassword, c.fluentd_password);
+  ms(Var::kFluentdTimeout, c.fluentd_timeout);
   if (get<config::SentryDsn>(Var::kSentryDsn) != nullptr)
     c.sentry_dsn = *slot(Var::kSentryDsn).text;
   if (const auto* r = get<double>(Var::kSentrySampleRate)) c.sentry_sample_rate = *r;

@@ -198,6 +198,20 @@ inline constexpr std::int64_t kHour = 60 * kMin;
     "Fluentd forward port, 1..65535.")                                                              \
   X(kFluentdSecure, "FLUENTD_SECURE", Type::kBool, "false", false, 0, 0, "all",                     \
     "Use TLS to Fluentd.")                                                                          \
+  X(kFluentdCompress, "FLUENTD_COMPRESS", Type::kBool, "false", false, 0, 0, "all",                 \
+    "Send CompressedPackedForward frames (gzip) to Fluentd instead of PackedForward.")              \
+  X(kFluentdCaFile, "FLUENTD_CA_FILE", Type::kFile, "", false, 0, 0, "all",                         \
+    "PEM CA bundle that verifies the Fluentd server (FLUENTD_SECURE=true). Default: the system store.")\
+  X(kFluentdTlsVerify, "FLUENTD_TLS_VERIFY", Type::kBool, "true", false, 0, 0, "all",               \
+    "Verify the Fluentd server's certificate and host name. false only by explicit choice.")        \
+  X(kFluentdSharedKey, "FLUENTD_SHARED_KEY", Type::kToken, "", true, 0, 0, "all",                   \
+    "Shared key of the forward handshake (HELO/PING/PONG, SHA-512). Secret.")                       \
+  X(kFluentdUsername, "FLUENTD_USERNAME", Type::kName, "", false, 0, 0, "all",                      \
+    "User name for the forward handshake's user authentication (needs FLUENTD_SHARED_KEY).")        \
+  X(kFluentdPassword, "FLUENTD_PASSWORD", Type::kToken, "", true, 0, 0, "all",                      \
+    "Password for FLUENTD_USERNAME. Secret.")                                                       \
+  X(kFluentdTimeout, "FLUENTD_TIMEOUT", Type::kDuration, "10s", false, 100, 600000, "all",          \
+    "Limit of one forward attempt: connect, TLS and key handshakes, send and the ack.")             \
   X(kCollectorTracesEndpoint, "OTEL_COLLECTOR_TRACES_ENDPOINT", Type::kUrl, "", false, 0, 0, "all", \
     "Full OTLP/HTTP traces URL (name kept from the original system), used as is. "                  \
     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT wins over it; it wins over OTEL_EXPORTER_OTLP_ENDPOINT.")   \

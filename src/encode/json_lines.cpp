@@ -317,6 +317,13 @@ constexpr std::size_t kNoLimit = SIZE_MAX;
 
 }  // namespace
 
+std::string_view log_level_text(Level level) noexcept { return level_name(level); }
+
+bool is_standard_log_key(std::string_view key, bool has_worker, bool has_trace,
+                         bool has_span) noexcept {
+  return is_taken_key(key, has_worker, has_trace, has_span);
+}
+
 void append_json_string(std::string& out, std::string_view s, std::size_t max_bytes,
                         LineStats& stats) {
   append_quoted(out, s, max_bytes, stats);

@@ -96,6 +96,16 @@ void append_json_string(std::string& out, std::string_view s, std::size_t max_by
 // second, so consecutive lines within one second cost only the milliseconds.
 void append_rfc3339_millis(std::string& out, std::int64_t time_unix_nano);
 
+// "debug", "info", "warn" or "error": the level as a log line spells it.
+std::string_view log_level_text(Level level) noexcept;
+
+// True when a caller's field named `key` would repeat a standard key of a line
+// with these optional keys; such a field is written as "field.<key>". Other
+// encoders of the log-line format (e.g. the Fluentd forward records) follow
+// the same rule.
+bool is_standard_log_key(std::string_view key, bool has_worker, bool has_trace,
+                         bool has_span) noexcept;
+
 // Lowercase hex of `n` bytes.
 void append_hex(std::string& out, const std::uint8_t* bytes, std::size_t n);
 

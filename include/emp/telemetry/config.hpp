@@ -193,6 +193,13 @@ struct Config {
   std::string fluentd_host;                   // FLUENTD_HOST
   std::uint16_t fluentd_port = 24224;         // FLUENTD_PORT
   bool fluentd_secure = false;                // FLUENTD_SECURE
+  bool fluentd_compress = false;              // FLUENTD_COMPRESS
+  std::string fluentd_ca_file;                // FLUENTD_CA_FILE
+  bool fluentd_tls_verify = true;             // FLUENTD_TLS_VERIFY
+  std::string fluentd_shared_key;             // FLUENTD_SHARED_KEY (secret)
+  std::string fluentd_username;               // FLUENTD_USERNAME
+  std::string fluentd_password;               // FLUENTD_PASSWORD (secret)
+  std::chrono::milliseconds fluentd_timeout{10000};  // FLUENTD_TIMEOUT
   std::string sentry_dsn;                     // SENTRY_DSN (secret key part)
   double sentry_sample_rate = 1.0;            // SENTRY_SAMPLE_RATE
 

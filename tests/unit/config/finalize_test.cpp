@@ -744,6 +744,31 @@ TEST(Finalize, EnvironmentNameAndSentry) {
   EXPECT_EQ(r->fluentd_port, 24225);
 }
 
+TEST(Finalize, FluentdSettingsThatWouldHaveNoEffectAreErrors) {
+  auto ok = finalize(with_env({{"FLUENTD_HOST", "127.0.0.1"},
+                               {"FLUENTD_SECURE", "true"},
+                               {"FLUENTD_TLS_VERIFY", "false"},
+                               {"FLUENTD_COMPRESS", "true"},
+                               {"FLUENTD_SHARED_KEY", "k"},
+                               {"FLUENTD_USERNAME", "u"},
+                               {"FLUENTD_PASSWORD", "p"},
+                               {"FLUENTD_TIMEOUT", "3s"}}));
+  ASSERT_TRUE(ok);
+  EXPECT_TRUE(ok->fluentd_compress);
+  EXPECT_FALSE(ok->fluentd_tls_verify);
+  EXPECT_EQ(ok->fluentd_shared_key, "k");
+  EXPECT_EQ(ok->fluentd_password, "p");
+  EXPECT_EQ(ok->fluentd_timeout, std::chrono::milliseconds(3000));
+  EXPECT_EQ(setting(*ok, "FLUENTD_SHARED_KEY").display.find('k'), std::string::npos);
+
+  auto r = finalize(with_env({{"FLUENTD_HOST", "127.0.0.1"},
+                              {"FLUENTD_TLS_VERIFY", "false"},
+                              {"FLUENTD_USERNAME", "u"}}));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(subjects(r), (std::vector<std::string>{"FLUENTD_TLS_VERIFY", "FLUENTD_USERNAME",
+                                                   "FLUENTD_USERNAME"}));
+}
+
 TEST(Finalize, ThrowingEnvironmentIsReportedNotThrown) {
   Options o;
   o.env = [](std::string_view) -> std::optional<std::string> {

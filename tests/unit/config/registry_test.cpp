@@ -108,7 +108,9 @@ TEST(Registry, SecretsAreFlagged) {
                                                "OTEL_EXPORTER_OTLP_HEADERS",
                                                "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
                                                "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
-                                               "OTEL_EXPORTER_OTLP_LOGS_HEADERS"};
+                                               "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+                                               "FLUENTD_SHARED_KEY",
+                                               "FLUENTD_PASSWORD"};
   EXPECT_EQ(secrets, expected);
 }
 
