@@ -106,9 +106,13 @@ json metric_json(const Stmt& st) {
           {"attributes", parse_or(st.text(9), json::object())}};
 }
 
+// Span counts cover the job's whole trace: child spans rarely carry the job
+// id, and they often arrive before the root span that does.
 constexpr const char* kJobCols =
-    "job_id,first_ns,last_ns,service,machine,worker,status,trace_id,spans,logs,events,errors,"
-    "error_spans,metric_points";
+    "job_id,first_ns,last_ns,service,machine,worker,status,trace_id,"
+    "max(spans,(SELECT count(*) FROM spans s WHERE s.trace_id=jobs.trace_id)),logs,events,errors,"
+    "max(error_spans,(SELECT count(*) FROM spans s WHERE s.trace_id=jobs.trace_id AND "
+    "s.status_code=2)),metric_points";
 
 json job_row_json(const Stmt& st) {
   const std::int64_t first = st.int64(1), last = st.int64(2);
