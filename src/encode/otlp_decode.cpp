@@ -771,7 +771,8 @@ bool ProtoDecoder::metric(std::string_view msg, const std::string& path, MetricD
                    : f == 7  ? MetricKind::kSum
                    : f == 10 ? MetricKind::kExponentialHistogram
                              : MetricKind::kHistogram;
-        if (f == 5) out.temporality = AggregationTemporality::kUnspecified;
+        // Absent on the wire means unspecified, not the struct's default.
+        out.temporality = AggregationTemporality::kUnspecified;
         return message(v, dp,
                        [&](std::uint32_t f2, WireType t2, Reader& r2) -> int {
                          std::uint64_t u2;

@@ -62,7 +62,7 @@ struct Store::Impl {
   bool write(std::deque<Batch>& batches, std::size_t rows, std::size_t bytes,
              std::string& error);
   std::int64_t resource_id(const std::string& json);
-  void enforce_retention();
+  void enforce_retention(bool check_age);
   std::int64_t used_bytes();
 };
 
@@ -143,9 +143,18 @@ std::int64_t Store::Impl::resource_id(const std::string& json) {
 
 bool Store::Impl::write(std::deque<Batch>& batches, std::size_t rows, std::size_t bytes,
                         std::string& error) {
+  // Another process holding the database (or a stalled disk) makes BEGIN
+  // wait busy_timeout and fail with SQLITE_BUSY: keep the batches and try
+  // again (senders meanwhile get 503) rather than dropping them; only a
+  // stopping store gives up.
   bool done = false;
-  begin.step(&done);
-  begin.reset();
+  for (;;) {
+    begin.step(&done);
+    begin.reset();
+    if (done || sqlite3_errcode(db.get()) != SQLITE_BUSY) break;
+    std::lock_guard lock(mutex);
+    if (stopping) break;
+  }
   if (!done) {
     error = "BEGIN: " + db.errmsg();
     return false;
@@ -337,9 +346,9 @@ std::int64_t Store::Impl::used_bytes() {
   return st.int64(0) * st.int64(1);
 }
 
-void Store::Impl::enforce_retention() {
+void Store::Impl::enforce_retention(bool check_age) {
   const bool by_size = options.max_bytes != 0;
-  const bool by_age = options.max_age.count() != 0;
+  const bool by_age = check_age && options.max_age.count() != 0;
   if (!by_size && !by_age) return;
   std::string error;
   for (int round = 0; round < 64; ++round) {
@@ -452,11 +461,13 @@ void Store::Impl::run() {
     }
     std::string error;
     const bool ok = write(work, rows, bytes, error);
-    // Retention at most once a second: the size check costs a few pragmas.
+    // The size check (three pragmas) after every commit, the age check (a
+    // query) at most once a second.
     const auto now = std::chrono::steady_clock::now();
-    if (ok && now - last_retention >= std::chrono::seconds(1)) {
-      last_retention = now;
-      enforce_retention();
+    if (ok) {
+      const bool check_age = now - last_retention >= std::chrono::seconds(1);
+      if (check_age) last_retention = now;
+      enforce_retention(check_age);
     }
     lock.lock();
     stats.pending_bytes -= std::min(stats.pending_bytes, bytes);
@@ -477,7 +488,7 @@ std::unique_ptr<Store> Store::open(const StoreOptions& options, std::string& err
   impl->options = options;
   if (!impl->setup(error)) return nullptr;
   // Apply the limits to what an earlier run left, before taking new data.
-  impl->enforce_retention();
+  impl->enforce_retention(true);
   Impl* raw = impl.get();
   impl->writer = std::thread([raw] { raw->run(); });
   return std::unique_ptr<Store>(new Store(std::move(impl)));
