@@ -48,6 +48,7 @@ const $=(t,a={},...kids)=>{const e=document.createElement(t);
   for(const[k,v]of Object.entries(a)){if(k==="class")e.className=v;else if(k==="onclick")e.onclick=v;else e.setAttribute(k,v);}
   for(const c of kids){if(c==null)continue;e.append(c instanceof Node?c:String(c));}return e;};
 const app=document.getElementById("app");
+const show=(...kids)=>app.replaceChildren(...kids.filter(k=>k!=null));
 const ms=v=>v>=1000?(v/1000).toFixed(2)+" s":v.toFixed(1)+" ms";
 const when=ns=>ns?new Date(ns/1e6).toISOString().replace("T"," ").replace("Z",""):"-";
 const link=(href,text)=>$("a",{href},text);
@@ -56,7 +57,7 @@ const path=location.pathname;
 function table(head,rows){return $("table",{},$("thead",{},$("tr",{},...head.map(h=>$("th",{},h)))),$("tbody",{},...rows));}
 
 function renderJobs(jobs){
-  app.replaceChildren($("h1",{},"Jobs"),jobs.length?table(
+  show($("h1",{},"Jobs"),jobs.length?table(
     ["job","status","service","machine","worker","started","duration","spans","logs","events","errors"],
     jobs.map(j=>$("tr",{},$("td",{class:"mono"},link("/jobs/"+encodeURIComponent(j.job_id),j.job_id)),
       $("td",{},$("span",{class:"st "+j.status},j.status)),$("td",{},j.service||"-"),
@@ -103,7 +104,7 @@ function timeline(items){
 
 function renderJob(d){
   const j=d.job;
-  app.replaceChildren($("h1",{class:"mono"},"Job "+j.job_id),
+  show($("h1",{class:"mono"},"Job "+j.job_id),
     $("div",{class:"meta"},$("span",{class:"st "+j.status},j.status),
       $("span",{},"service: "+(j.service||"-")),$("span",{},"machine: "+(j.machine||"-")),
       $("span",{},"worker: "+(j.worker||"-")),$("span",{},"duration: "+ms(j.duration_ms||0)),
@@ -121,14 +122,14 @@ function renderJob(d){
 }
 
 function renderTrace(d){
-  app.replaceChildren($("h1",{class:"mono"},"Trace "+d.trace_id),
+  show($("h1",{class:"mono"},"Trace "+d.trace_id),
     $("div",{class:"meta"},...d.job_ids.map(id=>$("span",{},link("/jobs/"+encodeURIComponent(id),"job "+id)))),
     $("h2",{},"Waterfall"),waterfall(d.spans),$("h2",{},"Timeline"),timeline(d.timeline));
 }
 
 function renderError(e){
   const frames=(e.stacktrace||[]).slice().reverse();
-  app.replaceChildren($("h1",{class:"k-error"},(e.exception_type||"error")+": "+(e.exception_value||e.message||"")),
+  show($("h1",{class:"k-error"},(e.exception_type||"error")+": "+(e.exception_value||e.message||"")),
     $("div",{class:"meta"},$("span",{},when(e.time_ns)),$("span",{},"level: "+(e.level||"-")),
       $("span",{},"service: "+(e.service||"-")),e.job_id?$("span",{},link("/jobs/"+encodeURIComponent(e.job_id),"job "+e.job_id)):null,
       e.trace_id?$("span",{},link("/traces/"+e.trace_id,"trace "+e.trace_id)):null),
@@ -142,7 +143,7 @@ function renderError(e){
 }
 
 function renderSearch(q,logs){
-  app.replaceChildren($("h1",{},"Logs matching “"+q+"”"),logs.length?table(["time","level","service","message","job"],
+  show($("h1",{},"Logs matching “"+q+"”"),logs.length?table(["time","level","service","message","job"],
     logs.map(l=>$("tr",{},$("td",{},when(l.time_ns)),$("td",{class:"lv-"+(l.severity_text||"")},l.severity_text||""),
       $("td",{},l.service||"-"),$("td",{},l.body),$("td",{class:"mono"},l.job_id?link("/jobs/"+encodeURIComponent(l.job_id),l.job_id):"")))):
     $("div",{class:"empty"},"no log message contains it"));
@@ -159,12 +160,14 @@ const q=document.getElementById("q");
 q.onkeydown=e=>{if(e.key==="Enter"&&q.value)location.href="/search?q="+encodeURIComponent(q.value);};
 (async()=>{
   for(const[re,api,render,every]of routes){const m=path.match(re);if(!m)continue;
-    const show=d=>{try{render(d);}catch(err){app.replaceChildren($("div",{class:"empty"},"cannot render: "+err));}};
-    if(window.INITIAL!==null)show(window.INITIAL);else{try{show(await get(api(m)));}catch(err){app.replaceChildren($("div",{class:"empty"},String(err)));}}
-    if(every){document.getElementById("live").textContent="live";
-      setInterval(async()=>{try{show(await get(api(m)));}catch(_){}},every);}
+    const draw=d=>{try{render(d);}catch(err){show($("div",{class:"empty"},"cannot render: "+err));}};
+    if(window.INITIAL!==null)draw(window.INITIAL);else{try{draw(await get(api(m)));}catch(err){show($("div",{class:"empty"},String(err)));}}
+    // A finished job does not change: refresh only lists and running jobs.
+    const done=window.INITIAL&&window.INITIAL.job&&window.INITIAL.job.status!=="running";
+    if(every&&!done){document.getElementById("live").textContent="live";
+      setInterval(async()=>{try{draw(await get(api(m)));}catch(_){}},every);}
     return;}
-  app.replaceChildren($("div",{class:"empty"},"not found"));
+  show($("div",{class:"empty"},"not found"));
 })();
 </script></body></html>
 )html";

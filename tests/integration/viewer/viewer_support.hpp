@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -97,7 +98,9 @@ inline std::string sentry_envelope(const std::string& event_id, const std::strin
                                    const std::string& trace_id, const std::string& message) {
   const json event = {
       {"event_id", event_id},
-      {"timestamp", "2026-11-25T07:56:09.123Z"},
+      {"timestamp", std::chrono::duration<double>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count()},
       {"platform", "native"},
       {"level", "error"},
       {"server_name", "gpu-7"},
