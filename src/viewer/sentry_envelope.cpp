@@ -42,13 +42,18 @@ json tags_object(const json& event) {
   return out;
 }
 
+// Unix seconds to nanoseconds; false outside what int64 nanoseconds hold
+// (1677..2262) or for NaN.
+bool seconds_to_ns(double secs, std::int64_t* ns) {
+  if (!(secs > -9.2e9 && secs < 9.2e9)) return false;
+  *ns = static_cast<std::int64_t>(std::llround(secs * 1e9));
+  return true;
+}
+
 bool event_time(const json& event, std::int64_t* ns) {
   auto it = event.find("timestamp");
   if (it == event.end()) return false;
-  if (it->is_number()) {
-    *ns = static_cast<std::int64_t>(std::llround(it->get<double>() * 1e9));
-    return true;
-  }
+  if (it->is_number()) return seconds_to_ns(it->get<double>(), ns);
   return it->is_string() && parse_timestamp(it->get<std::string>(), ns);
 }
 
@@ -167,10 +172,7 @@ bool parse_timestamp(const std::string& text, std::int64_t* ns) {
   if (text.empty()) return false;
   char* end = nullptr;
   const double secs = std::strtod(text.c_str(), &end);
-  if (*end == '\0') {
-    *ns = static_cast<std::int64_t>(std::llround(secs * 1e9));
-    return true;
-  }
+  if (*end == '\0') return seconds_to_ns(secs, ns);
   int y, mo, d, h, mi;
   double s;
   int consumed = 0;
@@ -195,9 +197,8 @@ bool parse_timestamp(const std::string& text, std::int64_t* ns) {
   } else if (*rest != 'Z' && *rest != 'z' && *rest != '\0') {
     return false;
   }
-  *ns = (static_cast<std::int64_t>(base) - offset) * 1000000000 +
-        static_cast<std::int64_t>(std::llround(s * 1e9));
-  return true;
+  if (!(s >= 0 && s < 61)) return false;
+  return seconds_to_ns(static_cast<double>(static_cast<std::int64_t>(base) - offset) + s, ns);
 }
 
 bool parse_sentry_envelope(std::string_view body, Batch& batch, EnvelopeResult& result,

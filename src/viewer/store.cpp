@@ -68,7 +68,13 @@ struct Store::Impl {
 
 bool Store::Impl::setup(std::string& error) {
   if (!db.open(options.path, false, error)) return false;
-  if (!db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;",
+  // WAL: readers never wait for the writer. synchronous=NORMAL: a power
+  // loss may drop the last commits but never corrupts. A 64 MiB page cache
+  // keeps the indexes' hot pages in memory (the default 2 MiB made inserts
+  // re-read index pages from the file), and checkpoints run every ~16 MiB
+  // of WAL instead of 4.
+  if (!db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;"
+               "PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=4000;",
                error) ||
       !db.exec(kSchemaSql, error)) {
     error = options.path + ": " + error;
