@@ -59,16 +59,33 @@ const char* wire_type_name(WireType t) {
 // ===========================================================================
 // Protobuf
 
+// Where in the request a field is, for error messages: built only when
+// `on` (see ProtoDecoder), so the fast path pays no allocation for it.
+struct Path {
+  std::string s;
+  bool on = false;
+  friend Path operator+(const Path& a, std::string_view b) {
+    if (!a.on) return Path{{}, false};
+    Path p{a.s, true};
+    p.s += b;
+    return p;
+  }
+};
+
 // Walks one message: calls `on_field(field, type, reader)` for every field;
 // the callback consumes the value (or returns 1 to have it skipped as
 // unknown, 0 on error). Errors name the path of the message being read.
 class ProtoDecoder {
  public:
-  explicit ProtoDecoder(std::string& error) : error_(error) {}
+  // With `paths` off no error path is built (decoding allocates nothing
+  // for them); the public functions decode again with paths on to describe
+  // a failure.
+  ProtoDecoder(std::string& error, bool paths) : error_(error), root_{{}, paths} {}
+  const Path& root() const { return root_; }
 
   // Runs `f` over the fields of `msg`; `what` extends the error path.
   template <typename F>
-  bool message(std::string_view msg, const std::string& path, F&& f) {
+  bool message(std::string_view msg, const Path& path, F&& f) {
     Reader r(msg);
     while (!r.done()) {
       std::uint32_t field;
@@ -85,46 +102,46 @@ class ProtoDecoder {
     return true;
   }
 
-  bool fail(const std::string& path, const std::string& what) {
-    error_ = (path.empty() ? std::string("request") : path) + ": " + what;
+  bool fail(const Path& path, const std::string& what) {
+    error_ = (path.s.empty() ? std::string("request") : path.s) + ": " + what;
     return false;
   }
 
   // Typed reads for a known field; they check the wire type.
-  int len(const std::string& path, WireType t, Reader& r, std::string_view* out) {
+  int len(const Path& path, WireType t, Reader& r, std::string_view* out) {
     if (t != WireType::kLen) return bad_type(path, t, WireType::kLen);
     if (!r.read_len(out)) return fail(path, "length exceeds the message") ? 0 : 0;
     return 2;
   }
-  int str(const std::string& path, WireType t, Reader& r, std::string* out) {
+  int str(const Path& path, WireType t, Reader& r, std::string* out) {
     std::string_view v;
     const int rc = len(path, t, r, &v);
     if (rc == 2) *out = sanitized(v);
     return rc;
   }
-  int varint(const std::string& path, WireType t, Reader& r, std::uint64_t* out) {
+  int varint(const Path& path, WireType t, Reader& r, std::uint64_t* out) {
     if (t != WireType::kVarint) return bad_type(path, t, WireType::kVarint);
     if (!r.read_varint(out)) return fail(path, "malformed varint") ? 0 : 0;
     return 2;
   }
-  int fixed64(const std::string& path, WireType t, Reader& r, std::uint64_t* out) {
+  int fixed64(const Path& path, WireType t, Reader& r, std::uint64_t* out) {
     if (t != WireType::kFixed64) return bad_type(path, t, WireType::kFixed64);
     if (!r.read_fixed64(out)) return fail(path, "truncated fixed64") ? 0 : 0;
     return 2;
   }
-  int fixed32(const std::string& path, WireType t, Reader& r, std::uint32_t* out) {
+  int fixed32(const Path& path, WireType t, Reader& r, std::uint32_t* out) {
     if (t != WireType::kFixed32) return bad_type(path, t, WireType::kFixed32);
     if (!r.read_fixed32(out)) return fail(path, "truncated fixed32") ? 0 : 0;
     return 2;
   }
-  int dbl(const std::string& path, WireType t, Reader& r, double* out) {
+  int dbl(const Path& path, WireType t, Reader& r, double* out) {
     std::uint64_t bits;
     const int rc = fixed64(path, t, r, &bits);
     if (rc == 2) *out = std::bit_cast<double>(bits);
     return rc;
   }
   template <std::size_t N>
-  int id(const std::string& path, WireType t, Reader& r, std::array<std::uint8_t, N>* out,
+  int id(const Path& path, WireType t, Reader& r, std::array<std::uint8_t, N>* out,
          bool* present) {
     std::string_view v;
     const int rc = len(path, t, r, &v);
@@ -139,27 +156,27 @@ class ProtoDecoder {
     return 2;
   }
 
-  bool any_value(std::string_view msg, const std::string& path, AnyValue& out, int depth);
-  bool key_value(std::string_view msg, const std::string& path, KeyValue& out, int depth);
-  int attributes(const std::string& path, WireType t, Reader& r, std::vector<KeyValue>& out,
+  bool any_value(std::string_view msg, const Path& path, AnyValue& out, int depth);
+  bool key_value(std::string_view msg, const Path& path, KeyValue& out, int depth);
+  int attributes(const Path& path, WireType t, Reader& r, std::vector<KeyValue>& out,
                  int depth = 0) {
     std::string_view v;
-    const std::string p = path + "[" + std::to_string(out.size()) + "]";
+    const Path p = path + "[" + std::to_string(out.size()) + "]";
     const int rc = len(p, t, r, &v);
     if (rc != 2) return rc;
     out.emplace_back();
     return key_value(v, p, out.back(), depth) ? 2 : 0;
   }
-  bool resource(std::string_view msg, const std::string& path, Resource& out);
-  bool scope(std::string_view msg, const std::string& path, Scope& out);
-  bool span(std::string_view msg, const std::string& path, SpanData& out);
-  bool log(std::string_view msg, const std::string& path, LogData& out);
-  bool metric(std::string_view msg, const std::string& path, MetricData& out);
-  bool exemplar(std::string_view msg, const std::string& path, Exemplar& out);
-  bool number_point(std::string_view msg, const std::string& path, NumberPoint& out);
-  bool histogram_point(std::string_view msg, const std::string& path, HistogramPoint& out);
-  bool summary_point(std::string_view msg, const std::string& path, HistogramPoint& out);
-  bool exp_point(std::string_view msg, const std::string& path, ExponentialHistogramPoint& out);
+  bool resource(std::string_view msg, const Path& path, Resource& out);
+  bool scope(std::string_view msg, const Path& path, Scope& out);
+  bool span(std::string_view msg, const Path& path, SpanData& out);
+  bool log(std::string_view msg, const Path& path, LogData& out);
+  bool metric(std::string_view msg, const Path& path, MetricData& out);
+  bool exemplar(std::string_view msg, const Path& path, Exemplar& out);
+  bool number_point(std::string_view msg, const Path& path, NumberPoint& out);
+  bool histogram_point(std::string_view msg, const Path& path, HistogramPoint& out);
+  bool summary_point(std::string_view msg, const Path& path, HistogramPoint& out);
+  bool exp_point(std::string_view msg, const Path& path, ExponentialHistogramPoint& out);
 
   // Export*ServiceRequest -> Resource* -> Scope* -> items, the same shape
   // and field numbers for the three signals.
@@ -168,15 +185,16 @@ class ProtoDecoder {
                const char* scope_name, const char* item_name, ItemFn&& item_fn);
 
  private:
-  int bad_type(const std::string& path, WireType got, WireType want) {
+  int bad_type(const Path& path, WireType got, WireType want) {
     fail(path, std::string("wire type ") + wire_type_name(got) + ", expected " +
                    wire_type_name(want));
     return 0;
   }
   std::string& error_;
+  Path root_;
 };
 
-bool ProtoDecoder::any_value(std::string_view msg, const std::string& path, AnyValue& out,
+bool ProtoDecoder::any_value(std::string_view msg, const Path& path, AnyValue& out,
                              int depth) {
   if (depth > kMaxAnyValueDepth) return fail(path, "AnyValue nested too deeply");
   return message(msg, path, [&](std::uint32_t f, WireType t, Reader& r) -> int {
@@ -203,7 +221,7 @@ bool ProtoDecoder::any_value(std::string_view msg, const std::string& path, AnyV
       case 5:
       case 6: {
         const bool is_array = f == 5;
-        const std::string p = path + (is_array ? ".arrayValue" : ".kvlistValue");
+        const Path p = path + (is_array ? ".arrayValue" : ".kvlistValue");
         rc = len(p, t, r, &v);
         if (rc != 2) return rc;
         out.type = is_array ? AnyValue::Type::kArray : AnyValue::Type::kKvList;
@@ -212,7 +230,7 @@ bool ProtoDecoder::any_value(std::string_view msg, const std::string& path, AnyV
         const bool ok = message(v, p, [&](std::uint32_t f2, WireType t2, Reader& r2) -> int {
           if (f2 != 1) return 1;
           std::string_view item;
-          const std::string ip =
+          const Path ip =
               p + ".values[" + std::to_string(is_array ? out.array.size() : out.kvlist.size()) +
               "]";
           const int rc2 = len(ip, t2, r2, &item);
@@ -237,7 +255,7 @@ bool ProtoDecoder::any_value(std::string_view msg, const std::string& path, AnyV
   });
 }
 
-bool ProtoDecoder::key_value(std::string_view msg, const std::string& path, KeyValue& out,
+bool ProtoDecoder::key_value(std::string_view msg, const Path& path, KeyValue& out,
                              int depth) {
   return message(msg, path, [&](std::uint32_t f, WireType t, Reader& r) -> int {
     if (f == 1) return str(path + ".key", t, r, &out.key);
@@ -251,7 +269,7 @@ bool ProtoDecoder::key_value(std::string_view msg, const std::string& path, KeyV
   });
 }
 
-bool ProtoDecoder::resource(std::string_view msg, const std::string& path, Resource& out) {
+bool ProtoDecoder::resource(std::string_view msg, const Path& path, Resource& out) {
   return message(msg, path, [&](std::uint32_t f, WireType t, Reader& r) -> int {
     std::uint64_t u;
     if (f == 1) return attributes(path + ".attributes", t, r, out.attributes);
@@ -264,7 +282,7 @@ bool ProtoDecoder::resource(std::string_view msg, const std::string& path, Resou
   });
 }
 
-bool ProtoDecoder::scope(std::string_view msg, const std::string& path, Scope& out) {
+bool ProtoDecoder::scope(std::string_view msg, const Path& path, Scope& out) {
   return message(msg, path, [&](std::uint32_t f, WireType t, Reader& r) -> int {
     std::uint64_t u;
     switch (f) {
@@ -290,10 +308,9 @@ bool ProtoDecoder::request(std::string_view body, DecodedRequest<Item>& out,
                            const char* resource_name, const char* scope_name,
                            const char* item_name, ItemFn&& item_fn) {
   out.resources.clear();
-  return message(body, "", [&](std::uint32_t f, WireType t, Reader& r) -> int {
+  return message(body, root_, [&](std::uint32_t f, WireType t, Reader& r) -> int {
     if (f != 1) return 1;
-    const std::string rp =
-        std::string(resource_name) + "[" + std::to_string(out.resources.size()) + "]";
+    const Path rp = root_ + resource_name + "[" + std::to_string(out.resources.size()) + "]";
     std::string_view rv;
     int rc = len(rp, t, r, &rv);
     if (rc != 2) return rc;
@@ -307,7 +324,7 @@ bool ProtoDecoder::request(std::string_view body, DecodedRequest<Item>& out,
       }
       if (f2 == 3) return str(rp + ".schemaUrl", t2, r2, &res.resource.schema_url);
       if (f2 != 2) return 1;
-      const std::string sp =
+      const Path sp =
           rp + "." + scope_name + "[" + std::to_string(res.scopes.size()) + "]";
       int rc2 = len(sp, t2, r2, &v);
       if (rc2 != 2) return rc2;
@@ -321,7 +338,7 @@ bool ProtoDecoder::request(std::string_view body, DecodedRequest<Item>& out,
         }
         if (f3 == 3) return str(sp + ".schemaUrl", t3, r3, &sc.scope.schema_url);
         if (f3 != 2) return 1;
-        const std::string ip =
+        const Path ip =
             sp + "." + item_name + "[" + std::to_string(sc.items.size()) + "]";
         const int rc3 = len(ip, t3, r3, &iv);
         if (rc3 != 2) return rc3;
@@ -333,7 +350,7 @@ bool ProtoDecoder::request(std::string_view body, DecodedRequest<Item>& out,
   });
 }
 
-bool ProtoDecoder::span(std::string_view msg, const std::string& path, SpanData& out) {
+bool ProtoDecoder::span(std::string_view msg, const Path& path, SpanData& out) {
   bool has_trace = false, has_span = false;
   const bool ok = message(msg, path, [&](std::uint32_t f, WireType t, Reader& r) -> int {
     std::uint64_t u;
@@ -366,7 +383,7 @@ bool ProtoDecoder::span(std::string_view msg, const std::string& path, SpanData&
         out.dropped_attributes_count = static_cast<std::uint32_t>(u);
         return rc;
       case 11: {
-        const std::string ep = path + ".events[" + std::to_string(out.events.size()) + "]";
+        const Path ep = path + ".events[" + std::to_string(out.events.size()) + "]";
         rc = len(ep, t, r, &v);
         if (rc != 2) return rc;
         auto& ev = out.events.emplace_back();
@@ -397,7 +414,7 @@ bool ProtoDecoder::span(std::string_view msg, const std::string& path, SpanData&
         out.dropped_events_count = static_cast<std::uint32_t>(u);
         return rc;
       case 13: {
-        const std::string lp = path + ".links[" + std::to_string(out.links.size()) + "]";
+        const Path lp = path + ".links[" + std::to_string(out.links.size()) + "]";
         rc = len(lp, t, r, &v);
         if (rc != 2) return rc;
         auto& link = out.links.emplace_back();
@@ -432,7 +449,7 @@ bool ProtoDecoder::span(std::string_view msg, const std::string& path, SpanData&
         out.dropped_links_count = static_cast<std::uint32_t>(u);
         return rc;
       case 15: {
-        const std::string sp = path + ".status";
+        const Path sp = path + ".status";
         rc = len(sp, t, r, &v);
         if (rc != 2) return rc;
         return message(v, sp,
@@ -461,7 +478,7 @@ bool ProtoDecoder::span(std::string_view msg, const std::string& path, SpanData&
   return true;
 }
 
-bool ProtoDecoder::log(std::string_view msg, const std::string& path, LogData& out) {
+bool ProtoDecoder::log(std::string_view msg, const Path& path, LogData& out) {
   return message(msg, path, [&](std::uint32_t f, WireType t, Reader& r) -> int {
     std::uint64_t u;
     std::string_view v;
@@ -501,7 +518,7 @@ bool ProtoDecoder::log(std::string_view msg, const std::string& path, LogData& o
   });
 }
 
-bool ProtoDecoder::exemplar(std::string_view msg, const std::string& path, Exemplar& out) {
+bool ProtoDecoder::exemplar(std::string_view msg, const Path& path, Exemplar& out) {
   return message(msg, path, [&](std::uint32_t f, WireType t, Reader& r) -> int {
     std::uint64_t u;
     int rc;
@@ -528,7 +545,7 @@ bool ProtoDecoder::exemplar(std::string_view msg, const std::string& path, Exemp
   });
 }
 
-bool ProtoDecoder::number_point(std::string_view msg, const std::string& path, NumberPoint& out) {
+bool ProtoDecoder::number_point(std::string_view msg, const Path& path, NumberPoint& out) {
   return message(msg, path, [&](std::uint32_t f, WireType t, Reader& r) -> int {
     std::uint64_t u;
     std::string_view v;
@@ -549,7 +566,7 @@ bool ProtoDecoder::number_point(std::string_view msg, const std::string& path, N
         out.int_value = static_cast<std::int64_t>(u);
         return rc;
       case 5: {
-        const std::string ep = path + ".exemplars[" + std::to_string(out.exemplars.size()) + "]";
+        const Path ep = path + ".exemplars[" + std::to_string(out.exemplars.size()) + "]";
         rc = len(ep, t, r, &v);
         if (rc != 2) return rc;
         return exemplar(v, ep, out.exemplars.emplace_back()) ? 2 : 0;
@@ -566,7 +583,7 @@ bool ProtoDecoder::number_point(std::string_view msg, const std::string& path, N
 
 // Packed or unpacked repeated fixed64 (counts or doubles).
 template <typename T>
-int repeated_fixed64(ProtoDecoder& d, const std::string& path, WireType t, Reader& r,
+int repeated_fixed64(ProtoDecoder& d, const Path& path, WireType t, Reader& r,
                      std::vector<T>& out) {
   std::uint64_t u;
   if (t == WireType::kFixed64) {
@@ -586,7 +603,7 @@ int repeated_fixed64(ProtoDecoder& d, const std::string& path, WireType t, Reade
   return 2;
 }
 
-bool ProtoDecoder::histogram_point(std::string_view msg, const std::string& path,
+bool ProtoDecoder::histogram_point(std::string_view msg, const Path& path,
                                    HistogramPoint& out) {
   out.has_sum = false;
   return message(msg, path, [&](std::uint32_t f, WireType t, Reader& r) -> int {
@@ -610,7 +627,7 @@ bool ProtoDecoder::histogram_point(std::string_view msg, const std::string& path
       case 7:
         return repeated_fixed64(*this, path + ".explicitBounds", t, r, out.bounds);
       case 8: {
-        const std::string ep = path + ".exemplars[" + std::to_string(out.exemplars.size()) + "]";
+        const Path ep = path + ".exemplars[" + std::to_string(out.exemplars.size()) + "]";
         rc = len(ep, t, r, &v);
         if (rc != 2) return rc;
         return exemplar(v, ep, out.exemplars.emplace_back()) ? 2 : 0;
@@ -631,7 +648,7 @@ bool ProtoDecoder::histogram_point(std::string_view msg, const std::string& path
   });
 }
 
-bool ProtoDecoder::summary_point(std::string_view msg, const std::string& path,
+bool ProtoDecoder::summary_point(std::string_view msg, const Path& path,
                                  HistogramPoint& out) {
   return message(msg, path, [&](std::uint32_t f, WireType t, Reader& r) -> int {
     std::uint64_t u;
@@ -662,7 +679,7 @@ std::int32_t zigzag32(std::uint64_t u) {
   return static_cast<std::int32_t>((v >> 1) ^ (~(v & 1) + 1));
 }
 
-bool ProtoDecoder::exp_point(std::string_view msg, const std::string& path,
+bool ProtoDecoder::exp_point(std::string_view msg, const Path& path,
                              ExponentialHistogramPoint& out) {
   out.has_sum = false;
   return message(msg, path, [&](std::uint32_t f, WireType t, Reader& r) -> int {
@@ -690,7 +707,7 @@ bool ProtoDecoder::exp_point(std::string_view msg, const std::string& path,
       case 8:
       case 9: {
         auto& b = f == 8 ? out.positive : out.negative;
-        const std::string bp = path + (f == 8 ? ".positive" : ".negative");
+        const Path bp = path + (f == 8 ? ".positive" : ".negative");
         rc = len(bp, t, r, &v);
         if (rc != 2) return rc;
         return message(v, bp,
@@ -728,7 +745,7 @@ bool ProtoDecoder::exp_point(std::string_view msg, const std::string& path,
         out.flags = static_cast<std::uint32_t>(u);
         return rc;
       case 11: {
-        const std::string ep = path + ".exemplars[" + std::to_string(out.exemplars.size()) + "]";
+        const Path ep = path + ".exemplars[" + std::to_string(out.exemplars.size()) + "]";
         rc = len(ep, t, r, &v);
         if (rc != 2) return rc;
         return exemplar(v, ep, out.exemplars.emplace_back()) ? 2 : 0;
@@ -747,7 +764,7 @@ bool ProtoDecoder::exp_point(std::string_view msg, const std::string& path,
   });
 }
 
-bool ProtoDecoder::metric(std::string_view msg, const std::string& path, MetricData& out) {
+bool ProtoDecoder::metric(std::string_view msg, const Path& path, MetricData& out) {
   return message(msg, path, [&](std::uint32_t f, WireType t, Reader& r) -> int {
     std::string_view v;
     switch (f) {
@@ -764,7 +781,7 @@ bool ProtoDecoder::metric(std::string_view msg, const std::string& path, MetricD
       case 11: {
         const char* names[] = {"", "", "", "", "", ".gauge", "", ".sum", "", ".histogram",
                                ".exponentialHistogram", ".summary"};
-        const std::string dp = path + names[f];
+        const Path dp = path + names[f];
         const int rc = len(dp, t, r, &v);
         if (rc != 2) return rc;
         out.kind = f == 5    ? MetricKind::kGauge
@@ -791,7 +808,7 @@ bool ProtoDecoder::metric(std::string_view msg, const std::string& path, MetricD
                          std::size_t n = f == 5 || f == 7 ? out.number_points.size()
                                          : f == 10        ? out.exponential_points.size()
                                                           : out.histogram_points.size();
-                         const std::string pp = dp + ".dataPoints[" + std::to_string(n) + "]";
+                         const Path pp = dp + ".dataPoints[" + std::to_string(n) + "]";
                          const int rc2 = len(pp, t2, r2, &pv);
                          if (rc2 != 2) return rc2;
                          bool ok;
@@ -1367,28 +1384,46 @@ class JsonDecoder {
 
 }  // namespace
 
+namespace {
+
+// Decodes without error paths; on failure decodes again with them.
+template <typename Item, typename ItemFn>
+bool decode_proto(std::string_view body, DecodedRequest<Item>& out, std::string& error,
+                  const char* resource_name, const char* scope_name, const char* item_name,
+                  ItemFn item_fn) {
+  for (const bool paths : {false, true}) {
+    ProtoDecoder d(error, paths);
+    if (d.request(body, out, resource_name, scope_name, item_name,
+                  [&](std::string_view v, const Path& p, Item& item) {
+                    return item_fn(d, v, p, item);
+                  })) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 bool decode_traces_proto(std::string_view body, TracesRequest& out, std::string& error) {
-  ProtoDecoder d(error);
-  return d.request(body, out, "resourceSpans", "scopeSpans", "spans",
-                   [&](std::string_view v, const std::string& p, SpanData& s) {
-                     return d.span(v, p, s);
-                   });
+  return decode_proto(body, out, error, "resourceSpans", "scopeSpans", "spans",
+                      [](ProtoDecoder& d, std::string_view v, const Path& p, SpanData& s) {
+                        return d.span(v, p, s);
+                      });
 }
 
 bool decode_logs_proto(std::string_view body, LogsRequest& out, std::string& error) {
-  ProtoDecoder d(error);
-  return d.request(body, out, "resourceLogs", "scopeLogs", "logRecords",
-                   [&](std::string_view v, const std::string& p, LogData& l) {
-                     return d.log(v, p, l);
-                   });
+  return decode_proto(body, out, error, "resourceLogs", "scopeLogs", "logRecords",
+                      [](ProtoDecoder& d, std::string_view v, const Path& p, LogData& l) {
+                        return d.log(v, p, l);
+                      });
 }
 
 bool decode_metrics_proto(std::string_view body, MetricsRequest& out, std::string& error) {
-  ProtoDecoder d(error);
-  return d.request(body, out, "resourceMetrics", "scopeMetrics", "metrics",
-                   [&](std::string_view v, const std::string& p, MetricData& m) {
-                     return d.metric(v, p, m);
-                   });
+  return decode_proto(body, out, error, "resourceMetrics", "scopeMetrics", "metrics",
+                      [](ProtoDecoder& d, std::string_view v, const Path& p, MetricData& m) {
+                        return d.metric(v, p, m);
+                      });
 }
 
 bool decode_traces_json(std::string_view body, TracesRequest& out, std::string& error) {
