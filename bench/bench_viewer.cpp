@@ -13,8 +13,8 @@
 // viewer/client_spans: the peer: the client library itself (tracer ->
 //   OTLP/HTTP destination) sending job traces (5 spans per job, 4
 //   attributes each, like `emp-telemetry gen`) to the same viewer, the
-//   client flushed per iteration, the viewer's commit awaited at the end. If ingest_spans is faster, the viewer keeps up with a
-//   client sending as fast as it can.
+//   client flushed per iteration, the viewer's commit awaited at the end. If ingest_spans is
+//   faster, the viewer keeps up with a client sending as fast as it can.
 // viewer/query_job_of_10000: StoreReader::job() for a random job of a store
 //   holding 10,000 jobs (5 spans, 4 logs, 1 event each); viewer/jobs_list:
 //   the 200 newest jobs (what the jobs page loads).
@@ -43,8 +43,8 @@ using emp::telemetry::ViewerOptions;
 using namespace std::chrono_literals;
 
 fs::path bench_dir(const char* name) {
-  const fs::path d = fs::temp_directory_path() /
-                     ("emp-bench-viewer-" + std::to_string(::getpid()) + "-" + name);
+  const fs::path d =
+      fs::temp_directory_path() / ("emp-bench-viewer-" + std::to_string(::getpid()) + "-" + name);
   fs::remove_all(d);
   fs::create_directories(d);
   return d;
@@ -115,7 +115,8 @@ void ingest(benchmark::State& state, bool spans) {
     auto v = start_viewer(dir);
     // Distinct requests prepared up front: encoding is the sender's cost.
     std::vector<std::string> bodies;
-    for (std::uint32_t i = 0; i < 64; ++i) bodies.push_back(spans ? spans_request(i) : logs_request(i));
+    for (std::uint32_t i = 0; i < 64; ++i)
+      bodies.push_back(spans ? spans_request(i) : logs_request(i));
     deliver::HttpTransport transport;
     deliver::HttpRequest req;
     req.url = v->url() + (spans ? "/v1/traces" : "/v1/logs");
@@ -123,8 +124,10 @@ void ingest(benchmark::State& state, bool spans) {
     for (auto _ : state) {
       req.body = bodies[i++ % bodies.size()];
       const auto r = transport.post(req);
-      if (r.status == 503) ++refused;  // the store is behind: counted, not retried here
-      else if (r.status != 200) state.SkipWithError("viewer did not accept the request");
+      if (r.status == 503)
+        ++refused;  // the store is behind: counted, not retried here
+      else if (r.status != 200)
+        state.SkipWithError("viewer did not accept the request");
       // The last iteration waits for the commit: rows count once on disk.
       if (i == state.max_iterations) v->flush(600s);
     }
@@ -162,8 +165,8 @@ void BM_ClientSpans(benchmark::State& state) {
         const std::string id = "job-" + std::to_string(job);
         auto root = tracer.start_span("job.process", {}, {{"job.id", id}, {"job.priority", 5}});
         emp::telemetry::Scope scope(root);
-        for (const char* name : {"job.claim", "process.download_model",
-                                 "process.image_generation", "job.complete"}) {
+        for (const char* name :
+             {"job.claim", "process.download_model", "process.image_generation", "job.complete"}) {
           auto s = tracer.start_span(name, {}, {{"job.id", id}, {"job.success", true}});
         }
       }
@@ -246,7 +249,8 @@ void BM_QueryJob(benchmark::State& state) {
     spans += (*doc)["spans"].size();
     benchmark::DoNotOptimize(doc);
   }
-  state.counters["spans_per_job"] = static_cast<double>(spans) / static_cast<double>(state.iterations());
+  state.counters["spans_per_job"] =
+      static_cast<double>(spans) / static_cast<double>(state.iterations());
 }
 
 void BM_JobsList(benchmark::State& state) {

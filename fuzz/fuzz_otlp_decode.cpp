@@ -22,8 +22,8 @@ namespace otlp = emp::telemetry::encode::otlp;
 namespace {
 
 template <typename Item, typename Encode, typename Decode>
-void check(bool ok, const otlp::DecodedRequest<Item>& req, const std::string& error,
-           Encode encode, Decode decode) {
+void check(bool ok, const otlp::DecodedRequest<Item>& req, const std::string& error, Encode encode,
+           Decode decode) {
   if (!ok) {
     if (error.empty()) std::abort();
     return;
@@ -50,17 +50,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view body(reinterpret_cast<const char*>(data), size);
   std::string error;
   const auto enc_traces = [](const otlp::Resource& r, const otlp::Scope& s,
-                             const std::vector<otlp::SpanData>& items, std::string& out) {
-    otlp::encode_traces_request(r, s, items, out);
-  };
+                             const std::vector<otlp::SpanData>& items,
+                             std::string& out) { otlp::encode_traces_request(r, s, items, out); };
   const auto enc_logs = [](const otlp::Resource& r, const otlp::Scope& s,
-                           const std::vector<otlp::LogData>& items, std::string& out) {
-    otlp::encode_logs_request(r, s, items, out);
-  };
+                           const std::vector<otlp::LogData>& items,
+                           std::string& out) { otlp::encode_logs_request(r, s, items, out); };
   const auto enc_metrics = [](const otlp::Resource& r, const otlp::Scope& s,
-                              const std::vector<otlp::MetricData>& items, std::string& out) {
-    otlp::encode_metrics_request(r, s, items, out);
-  };
+                              const std::vector<otlp::MetricData>& items,
+                              std::string& out) { otlp::encode_metrics_request(r, s, items, out); };
   {
     otlp::TracesRequest req;
     check(otlp::decode_traces_proto(body, req, error), req, error, enc_traces,
@@ -72,11 +69,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   {
     otlp::LogsRequest req;
     error.clear();
-    check(otlp::decode_logs_proto(body, req, error), req, error, enc_logs,
-          otlp::decode_logs_proto);
+    check(otlp::decode_logs_proto(body, req, error), req, error, enc_logs, otlp::decode_logs_proto);
     error.clear();
-    check(otlp::decode_logs_json(body, req, error), req, error, enc_logs,
-          otlp::decode_logs_proto);
+    check(otlp::decode_logs_json(body, req, error), req, error, enc_logs, otlp::decode_logs_proto);
   }
   {
     otlp::MetricsRequest req;

@@ -11,7 +11,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
-
 #include <nlohmann/json.hpp>
 
 #include "encode/json_lines.hpp"
@@ -93,7 +92,7 @@ class ProtoDecoder {
       if (!r.read_tag(&field, &type)) return fail(path, "malformed field tag");
       const int handled = f(field, type, r);
       if (handled == 0) return false;  // f reported
-      if (handled == 2) continue;       // consumed
+      if (handled == 2) continue;      // consumed
       if (!r.skip(type)) {
         return fail(path, "field " + std::to_string(field) + " (" + wire_type_name(type) +
                               ") is truncated or has an unsupported wire type");
@@ -141,15 +140,13 @@ class ProtoDecoder {
     return rc;
   }
   template <std::size_t N>
-  int id(const Path& path, WireType t, Reader& r, std::array<std::uint8_t, N>* out,
-         bool* present) {
+  int id(const Path& path, WireType t, Reader& r, std::array<std::uint8_t, N>* out, bool* present) {
     std::string_view v;
     const int rc = len(path, t, r, &v);
     if (rc != 2) return rc;
     if (v.empty()) return 2;  // absent
     if (v.size() != N) {
-      return fail(path, std::to_string(v.size()) + " bytes, expected " + std::to_string(N)) ? 0
-                                                                                              : 0;
+      return fail(path, std::to_string(v.size()) + " bytes, expected " + std::to_string(N)) ? 0 : 0;
     }
     std::memcpy(out->data(), v.data(), N);
     if (present) *present = true;
@@ -186,16 +183,15 @@ class ProtoDecoder {
 
  private:
   int bad_type(const Path& path, WireType got, WireType want) {
-    fail(path, std::string("wire type ") + wire_type_name(got) + ", expected " +
-                   wire_type_name(want));
+    fail(path,
+         std::string("wire type ") + wire_type_name(got) + ", expected " + wire_type_name(want));
     return 0;
   }
   std::string& error_;
   Path root_;
 };
 
-bool ProtoDecoder::any_value(std::string_view msg, const Path& path, AnyValue& out,
-                             int depth) {
+bool ProtoDecoder::any_value(std::string_view msg, const Path& path, AnyValue& out, int depth) {
   if (depth > kMaxAnyValueDepth) return fail(path, "AnyValue nested too deeply");
   return message(msg, path, [&](std::uint32_t f, WireType t, Reader& r) -> int {
     std::uint64_t u;
@@ -230,9 +226,8 @@ bool ProtoDecoder::any_value(std::string_view msg, const Path& path, AnyValue& o
         const bool ok = message(v, p, [&](std::uint32_t f2, WireType t2, Reader& r2) -> int {
           if (f2 != 1) return 1;
           std::string_view item;
-          const Path ip =
-              p + ".values[" + std::to_string(is_array ? out.array.size() : out.kvlist.size()) +
-              "]";
+          const Path ip = p + ".values[" +
+                          std::to_string(is_array ? out.array.size() : out.kvlist.size()) + "]";
           const int rc2 = len(ip, t2, r2, &item);
           if (rc2 != 2) return rc2;
           if (is_array) {
@@ -255,8 +250,7 @@ bool ProtoDecoder::any_value(std::string_view msg, const Path& path, AnyValue& o
   });
 }
 
-bool ProtoDecoder::key_value(std::string_view msg, const Path& path, KeyValue& out,
-                             int depth) {
+bool ProtoDecoder::key_value(std::string_view msg, const Path& path, KeyValue& out, int depth) {
   return message(msg, path, [&](std::uint32_t f, WireType t, Reader& r) -> int {
     if (f == 1) return str(path + ".key", t, r, &out.key);
     if (f == 2) {
@@ -305,8 +299,8 @@ bool ProtoDecoder::scope(std::string_view msg, const Path& path, Scope& out) {
 
 template <typename Item, typename ItemFn>
 bool ProtoDecoder::request(std::string_view body, DecodedRequest<Item>& out,
-                           const char* resource_name, const char* scope_name,
-                           const char* item_name, ItemFn&& item_fn) {
+                           const char* resource_name, const char* scope_name, const char* item_name,
+                           ItemFn&& item_fn) {
   out.resources.clear();
   return message(body, root_, [&](std::uint32_t f, WireType t, Reader& r) -> int {
     if (f != 1) return 1;
@@ -324,8 +318,7 @@ bool ProtoDecoder::request(std::string_view body, DecodedRequest<Item>& out,
       }
       if (f2 == 3) return str(rp + ".schemaUrl", t2, r2, &res.resource.schema_url);
       if (f2 != 2) return 1;
-      const Path sp =
-          rp + "." + scope_name + "[" + std::to_string(res.scopes.size()) + "]";
+      const Path sp = rp + "." + scope_name + "[" + std::to_string(res.scopes.size()) + "]";
       int rc2 = len(sp, t2, r2, &v);
       if (rc2 != 2) return rc2;
       auto& sc = res.scopes.emplace_back();
@@ -338,8 +331,7 @@ bool ProtoDecoder::request(std::string_view body, DecodedRequest<Item>& out,
         }
         if (f3 == 3) return str(sp + ".schemaUrl", t3, r3, &sc.scope.schema_url);
         if (f3 != 2) return 1;
-        const Path ip =
-            sp + "." + item_name + "[" + std::to_string(sc.items.size()) + "]";
+        const Path ip = sp + "." + item_name + "[" + std::to_string(sc.items.size()) + "]";
         const int rc3 = len(ip, t3, r3, &iv);
         if (rc3 != 2) return rc3;
         return item_fn(iv, ip, sc.items.emplace_back()) ? 2 : 0;
@@ -603,8 +595,7 @@ int repeated_fixed64(ProtoDecoder& d, const Path& path, WireType t, Reader& r,
   return 2;
 }
 
-bool ProtoDecoder::histogram_point(std::string_view msg, const Path& path,
-                                   HistogramPoint& out) {
+bool ProtoDecoder::histogram_point(std::string_view msg, const Path& path, HistogramPoint& out) {
   out.has_sum = false;
   return message(msg, path, [&](std::uint32_t f, WireType t, Reader& r) -> int {
     std::uint64_t u;
@@ -648,8 +639,7 @@ bool ProtoDecoder::histogram_point(std::string_view msg, const Path& path,
   });
 }
 
-bool ProtoDecoder::summary_point(std::string_view msg, const Path& path,
-                                 HistogramPoint& out) {
+bool ProtoDecoder::summary_point(std::string_view msg, const Path& path, HistogramPoint& out) {
   return message(msg, path, [&](std::uint32_t f, WireType t, Reader& r) -> int {
     std::uint64_t u;
     int rc;
@@ -779,8 +769,18 @@ bool ProtoDecoder::metric(std::string_view msg, const Path& path, MetricData& ou
       case 9:
       case 10:
       case 11: {
-        const char* names[] = {"", "", "", "", "", ".gauge", "", ".sum", "", ".histogram",
-                               ".exponentialHistogram", ".summary"};
+        const char* names[] = {"",
+                               "",
+                               "",
+                               "",
+                               "",
+                               ".gauge",
+                               "",
+                               ".sum",
+                               "",
+                               ".histogram",
+                               ".exponentialHistogram",
+                               ".summary"};
         const Path dp = path + names[f];
         const int rc = len(dp, t, r, &v);
         if (rc != 2) return rc;
@@ -858,7 +858,8 @@ class JsonDecoder {
   }
 
   bool object(const json& j, const std::string& path) {
-    return j.is_object() ? true : fail(path, std::string("expected an object, got ") + j.type_name());
+    return j.is_object() ? true
+                         : fail(path, std::string("expected an object, got ") + j.type_name());
   }
   // Iterates an optional array member.
   template <typename F>
@@ -905,9 +906,11 @@ class JsonDecoder {
       std::uint64_t r = 0;
       if (s.empty() || s.size() > 20) return fail(p, "expected a decimal integer string");
       for (char c : s) {
-        if (c < '0' || c > '9') return fail(p, "expected a decimal integer string, got \"" + s + "\"");
+        if (c < '0' || c > '9')
+          return fail(p, "expected a decimal integer string, got \"" + s + "\"");
         const std::uint64_t d = static_cast<std::uint64_t>(c - '0');
-        if (r > (std::numeric_limits<std::uint64_t>::max() - d) / 10) return fail(p, "out of range");
+        if (r > (std::numeric_limits<std::uint64_t>::max() - d) / 10)
+          return fail(p, "out of range");
         r = r * 10 + d;
       }
       *out = r;
@@ -951,9 +954,12 @@ class JsonDecoder {
     }
     if (v.is_string()) {
       const auto& s = v.get_ref<const std::string&>();
-      if (s == "NaN") *out = std::numeric_limits<double>::quiet_NaN();
-      else if (s == "Infinity") *out = std::numeric_limits<double>::infinity();
-      else if (s == "-Infinity") *out = -std::numeric_limits<double>::infinity();
+      if (s == "NaN")
+        *out = std::numeric_limits<double>::quiet_NaN();
+      else if (s == "Infinity")
+        *out = std::numeric_limits<double>::infinity();
+      else if (s == "-Infinity")
+        *out = -std::numeric_limits<double>::infinity();
       else {
         char* end = nullptr;
         *out = std::strtod(s.c_str(), &end);
@@ -1276,10 +1282,10 @@ class JsonDecoder {
       const char* snake;
       int which;
     };
-    for (const Kind k : {Kind{"gauge", nullptr, 5}, Kind{"sum", nullptr, 7},
-                         Kind{"histogram", nullptr, 9},
-                         Kind{"exponentialHistogram", "exponential_histogram", 10},
-                         Kind{"summary", nullptr, 11}}) {
+    for (const Kind k :
+         {Kind{"gauge", nullptr, 5}, Kind{"sum", nullptr, 7}, Kind{"histogram", nullptr, 9},
+          Kind{"exponentialHistogram", "exponential_histogram", 10},
+          Kind{"summary", nullptr, 11}}) {
       const json* d = member(j, k.camel, k.snake);
       if (!d) continue;
       const std::string dp = p + "." + k.camel;
@@ -1309,8 +1315,8 @@ class JsonDecoder {
             pt.is_int = true;
             if (!i64_value(*v, ep + ".asInt", &pt.int_value)) return false;
           }
-          return point_common(e, ep, pt.attributes, &pt.start_time_unix_nano,
-                              &pt.time_unix_nano, &pt.flags) &&
+          return point_common(e, ep, pt.attributes, &pt.start_time_unix_nano, &pt.time_unix_nano,
+                              &pt.flags) &&
                  dbl(e, ep, "asDouble", "as_double", &pt.double_value) &&
                  exemplars(e, ep, pt.exemplars);
         }
@@ -1325,8 +1331,8 @@ class JsonDecoder {
           }
           (void)scale;
           pt.scale = static_cast<std::int32_t>(scale_i);
-          for (auto [name, b] : {std::pair{"positive", &pt.positive},
-                                 std::pair{"negative", &pt.negative}}) {
+          for (auto [name, b] :
+               {std::pair{"positive", &pt.positive}, std::pair{"negative", &pt.negative}}) {
             if (const json* bj = member(e, name)) {
               const std::string bp = ep + "." + name;
               if (!object(*bj, bp)) return false;
@@ -1338,8 +1344,8 @@ class JsonDecoder {
               if (!u64_list(*bj, bp, "bucketCounts", "bucket_counts", b->counts)) return false;
             }
           }
-          bool ok = point_common(e, ep, pt.attributes, &pt.start_time_unix_nano,
-                                 &pt.time_unix_nano, &pt.flags) &&
+          bool ok = point_common(e, ep, pt.attributes, &pt.start_time_unix_nano, &pt.time_unix_nano,
+                                 &pt.flags) &&
                     u64(e, ep, "count", nullptr, &pt.count) &&
                     dbl(e, ep, "sum", nullptr, &pt.sum, &pt.has_sum) &&
                     u64(e, ep, "zeroCount", "zero_count", &pt.zero_count) &&
@@ -1353,8 +1359,8 @@ class JsonDecoder {
         auto& pt = out.histogram_points.emplace_back();
         pt.has_sum = false;
         bool has_min = false, has_max = false;
-        bool ok = point_common(e, ep, pt.attributes, &pt.start_time_unix_nano,
-                               &pt.time_unix_nano, &pt.flags) &&
+        bool ok = point_common(e, ep, pt.attributes, &pt.start_time_unix_nano, &pt.time_unix_nano,
+                               &pt.flags) &&
                   u64(e, ep, "count", nullptr, &pt.count) &&
                   dbl(e, ep, "sum", nullptr, &pt.sum, &pt.has_sum) &&
                   dbl(e, ep, "min", nullptr, &pt.min, &has_min) &&
@@ -1428,20 +1434,17 @@ bool decode_metrics_proto(std::string_view body, MetricsRequest& out, std::strin
 
 bool decode_traces_json(std::string_view body, TracesRequest& out, std::string& error) {
   JsonDecoder d(error);
-  return d.request(body, out, "resourceSpans", "resource_spans", "scopeSpans", "scope_spans",
-                   "spans", nullptr,
-                   [&](const nlohmann::json& j, const std::string& p, SpanData& s) {
-                     return d.span(j, p, s);
-                   });
+  return d.request(
+      body, out, "resourceSpans", "resource_spans", "scopeSpans", "scope_spans", "spans", nullptr,
+      [&](const nlohmann::json& j, const std::string& p, SpanData& s) { return d.span(j, p, s); });
 }
 
 bool decode_logs_json(std::string_view body, LogsRequest& out, std::string& error) {
   JsonDecoder d(error);
-  return d.request(body, out, "resourceLogs", "resource_logs", "scopeLogs", "scope_logs",
-                   "logRecords", "log_records",
-                   [&](const nlohmann::json& j, const std::string& p, LogData& l) {
-                     return d.log(j, p, l);
-                   });
+  return d.request(
+      body, out, "resourceLogs", "resource_logs", "scopeLogs", "scope_logs", "logRecords",
+      "log_records",
+      [&](const nlohmann::json& j, const std::string& p, LogData& l) { return d.log(j, p, l); });
 }
 
 bool decode_metrics_json(std::string_view body, MetricsRequest& out, std::string& error) {

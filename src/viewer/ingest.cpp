@@ -17,7 +17,8 @@ std::string base64(std::string_view s) {
   std::size_t i = 0;
   for (; i + 2 < s.size(); i += 3) {
     const auto n = (static_cast<unsigned char>(s[i]) << 16) |
-                   (static_cast<unsigned char>(s[i + 1]) << 8) | static_cast<unsigned char>(s[i + 2]);
+                   (static_cast<unsigned char>(s[i + 1]) << 8) |
+                   static_cast<unsigned char>(s[i + 2]);
     for (int k = 18; k >= 0; k -= 6) out.push_back(kAlphabet[(n >> k) & 63]);
   }
   if (i < s.size()) {

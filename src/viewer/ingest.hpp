@@ -9,9 +9,8 @@
 // Pure functions; thread-safe.
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "encode/otlp_decode.hpp"
 #include "viewer/rows.hpp"

@@ -54,10 +54,14 @@ constexpr const char* kLogCols =
     "l.job_id,l.attributes,l.source";
 
 json log_json(const Stmt& st) {
-  return {{"time_ns", st.int64(0)},        {"severity_number", st.int64(1)},
-          {"severity_text", nullable(st, 2)}, {"body", st.text(3)},
-          {"trace_id", nullable(st, 4)},   {"span_id", nullable(st, 5)},
-          {"service", nullable(st, 6)},    {"job_id", nullable(st, 7)},
+  return {{"time_ns", st.int64(0)},
+          {"severity_number", st.int64(1)},
+          {"severity_text", nullable(st, 2)},
+          {"body", st.text(3)},
+          {"trace_id", nullable(st, 4)},
+          {"span_id", nullable(st, 5)},
+          {"service", nullable(st, 6)},
+          {"job_id", nullable(st, 7)},
           {"attributes", parse_or(st.text(8), json::object())},
           {"source", st.text(9)}};
 }
@@ -67,10 +71,14 @@ constexpr const char* kEventCols =
     "e.attributes";
 
 json event_json(const Stmt& st) {
-  return {{"time_ns", st.int64(0)},      {"event_name", st.text(1)},
-          {"severity_text", nullable(st, 2)}, {"body", st.text(3)},
-          {"trace_id", nullable(st, 4)}, {"span_id", nullable(st, 5)},
-          {"service", nullable(st, 6)},  {"job_id", nullable(st, 7)},
+  return {{"time_ns", st.int64(0)},
+          {"event_name", st.text(1)},
+          {"severity_text", nullable(st, 2)},
+          {"body", st.text(3)},
+          {"trace_id", nullable(st, 4)},
+          {"span_id", nullable(st, 5)},
+          {"service", nullable(st, 6)},
+          {"job_id", nullable(st, 7)},
           {"attributes", parse_or(st.text(8), json::object())}};
 }
 
@@ -100,10 +108,11 @@ constexpr const char* kMetricCols =
     "m.time_ns,m.name,m.unit,m.kind,m.value,m.count,m.service,m.job_id,m.trace_id,m.attributes";
 
 json metric_json(const Stmt& st) {
-  return {{"time_ns", st.int64(0)},   {"name", st.text(1)},         {"unit", nullable(st, 2)},
-          {"kind", st.text(3)},       {"value", st.real(4)},        {"count", st.int64(5)},
-          {"service", nullable(st, 6)}, {"job_id", nullable(st, 7)}, {"trace_id", nullable(st, 8)},
-          {"attributes", parse_or(st.text(9), json::object())}};
+  return {{"time_ns", st.int64(0)},      {"name", st.text(1)},
+          {"unit", nullable(st, 2)},     {"kind", st.text(3)},
+          {"value", st.real(4)},         {"count", st.int64(5)},
+          {"service", nullable(st, 6)},  {"job_id", nullable(st, 7)},
+          {"trace_id", nullable(st, 8)}, {"attributes", parse_or(st.text(9), json::object())}};
 }
 
 // Span counts cover the job's whole trace: child spans rarely carry the job
@@ -173,34 +182,53 @@ json timeline(const json& doc) {
       text += " ERROR";
       if (s["status_message"].is_string()) text += ": " + s["status_message"].get<std::string>();
     }
-    out.push_back({{"time_ns", s["start_ns"]}, {"kind", "span"}, {"text", text},
-                   {"trace_id", s["trace_id"]}, {"span_id", s["span_id"]}, {"index", i++},
+    out.push_back({{"time_ns", s["start_ns"]},
+                   {"kind", "span"},
+                   {"text", text},
+                   {"trace_id", s["trace_id"]},
+                   {"span_id", s["span_id"]},
+                   {"index", i++},
                    {"level", s["status_code"] == 2 ? "ERROR" : ""}});
   }
   i = 0;
   for (const auto& l : doc["logs"]) {
-    out.push_back({{"time_ns", l["time_ns"]}, {"kind", "log"}, {"text", l["body"]},
-                   {"level", severity_label(l)}, {"trace_id", l["trace_id"]},
-                   {"span_id", l["span_id"]}, {"index", i++}});
+    out.push_back({{"time_ns", l["time_ns"]},
+                   {"kind", "log"},
+                   {"text", l["body"]},
+                   {"level", severity_label(l)},
+                   {"trace_id", l["trace_id"]},
+                   {"span_id", l["span_id"]},
+                   {"index", i++}});
   }
   i = 0;
   for (const auto& e : doc["events"]) {
     std::string text = e["event_name"].get<std::string>();
     const std::string body = e["body"].get<std::string>();
     if (!body.empty() && body != text) text += ": " + body;
-    out.push_back({{"time_ns", e["time_ns"]}, {"kind", "event"}, {"text", text},
+    out.push_back({{"time_ns", e["time_ns"]},
+                   {"kind", "event"},
+                   {"text", text},
                    {"level", e["severity_text"].is_string() ? e["severity_text"] : json("")},
-                   {"trace_id", e["trace_id"]}, {"span_id", e["span_id"]}, {"index", i++}});
+                   {"trace_id", e["trace_id"]},
+                   {"span_id", e["span_id"]},
+                   {"index", i++}});
   }
   i = 0;
   for (const auto& x : doc["errors"]) {
     std::string text = x["exception_type"].is_string() ? x["exception_type"].get<std::string>()
-                                                        : std::string("error");
-    if (x["exception_value"].is_string()) text += ": " + x["exception_value"].get<std::string>();
-    else if (x["message"].is_string()) text += ": " + x["message"].get<std::string>();
-    out.push_back({{"time_ns", x["time_ns"]}, {"kind", "error"}, {"text", text},
-                   {"level", "ERROR"}, {"trace_id", x["trace_id"]}, {"span_id", x["span_id"]},
-                   {"event_id", x["event_id"]}, {"index", i++}});
+                                                       : std::string("error");
+    if (x["exception_value"].is_string())
+      text += ": " + x["exception_value"].get<std::string>();
+    else if (x["message"].is_string())
+      text += ": " + x["message"].get<std::string>();
+    out.push_back({{"time_ns", x["time_ns"]},
+                   {"kind", "error"},
+                   {"text", text},
+                   {"level", "ERROR"},
+                   {"trace_id", x["trace_id"]},
+                   {"span_id", x["span_id"]},
+                   {"event_id", x["event_id"]},
+                   {"index", i++}});
   }
   std::stable_sort(out.begin(), out.end(), [](const json& a, const json& b) {
     return a["time_ns"].get<std::int64_t>() < b["time_ns"].get<std::int64_t>();
@@ -323,8 +351,7 @@ std::optional<json> StoreReader::trace(const std::string& trace_id) {
   }
   json jobs = json::array();
   for (const auto& s : doc["spans"]) {
-    if (s["job_id"].is_string() &&
-        std::find(jobs.begin(), jobs.end(), s["job_id"]) == jobs.end()) {
+    if (s["job_id"].is_string() && std::find(jobs.begin(), jobs.end(), s["job_id"]) == jobs.end()) {
       jobs.push_back(s["job_id"]);
     }
   }
@@ -368,8 +395,8 @@ std::optional<json> StoreReader::error(const std::string& event_id) {
 
 json StoreReader::stats() {
   json out = json::object();
-  for (const char* t : {"spans", "logs", "events", "metric_points", "errors", "client_reports",
-                        "jobs"}) {
+  for (const char* t :
+       {"spans", "logs", "events", "metric_points", "errors", "client_reports", "jobs"}) {
     Stmt st;
     std::string error;
     if (st.prepare(db_, (std::string("SELECT count(*) FROM ") + t).c_str(), error) && st.step()) {
@@ -378,8 +405,7 @@ json StoreReader::stats() {
   }
   Stmt st;
   std::string error;
-  if (st.prepare(db_, "SELECT coalesce(sum(quantity),0) FROM client_reports", error) &&
-      st.step()) {
+  if (st.prepare(db_, "SELECT coalesce(sum(quantity),0) FROM client_reports", error) && st.step()) {
     out["client_discarded_events"] = st.int64(0);
   }
   return out;
@@ -409,14 +435,14 @@ std::string str_or(const json& j, const char* key, const char* fallback = "-") {
 
 std::string format_job_timeline(const json& doc) {
   const json& job = doc["job"];
-  std::string out = "job " + str_or(job, "job_id") + "  " + str_or(job, "status") +
-                    "  service " + str_or(job, "service") + "  machine " +
-                    str_or(job, "machine") + "  worker " + str_or(job, "worker");
+  std::string out = "job " + str_or(job, "job_id") + "  " + str_or(job, "status") + "  service " +
+                    str_or(job, "service") + "  machine " + str_or(job, "machine") + "  worker " +
+                    str_or(job, "worker");
   if (job.contains("duration_ms")) out += "  duration " + ms_text(job["duration_ms"]);
   out += "\n";
-  out += std::to_string(doc["spans"].size()) + " spans, " +
-         std::to_string(doc["logs"].size()) + " logs, " + std::to_string(doc["events"].size()) +
-         " events, " + std::to_string(doc["errors"].size()) + " errors, " +
+  out += std::to_string(doc["spans"].size()) + " spans, " + std::to_string(doc["logs"].size()) +
+         " logs, " + std::to_string(doc["events"].size()) + " events, " +
+         std::to_string(doc["errors"].size()) + " errors, " +
          std::to_string(doc["metrics"].size()) + " metric points\n";
   const json& tl = doc["timeline"];
   if (tl.empty()) return out;

@@ -22,7 +22,7 @@ struct SpanRow {
   std::int64_t start_ns = 0, end_ns = 0;
   int status_code = 0;
   std::string status_message;
-  std::string service, job_id;  // "" = unknown
+  std::string service, job_id;                      // "" = unknown
   std::string attributes, events, links, resource;  // JSON text
   // Correlation hints for the jobs table: job.machine / job.worker (or the
   // resource's machine_id / worker_id) and job.final_status.
@@ -56,7 +56,7 @@ struct ErrorRow {
   std::int64_t time_ns = 0;
   std::string event_id, level;
   std::string exception_type, exception_value, message;
-  std::string stacktrace;  // JSON array of frames, oldest first
+  std::string stacktrace;      // JSON array of frames, oldest first
   std::string tags, contexts;  // JSON objects
   std::string trace_id, span_id, job_id, service, environment, release;
   std::string raw;  // the whole event, JSON

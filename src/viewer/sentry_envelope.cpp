@@ -4,9 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
-
 #include <nlohmann/json.hpp>
-
 
 namespace emp::telemetry::viewer {
 
@@ -176,8 +174,8 @@ bool parse_timestamp(const std::string& text, std::int64_t* ns) {
   int y, mo, d, h, mi;
   double s;
   int consumed = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%lf%n", &y, &mo, &d, &h, &mi, &s,
-                  &consumed) != 6) {
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%lf%n", &y, &mo, &d, &h, &mi, &s, &consumed) !=
+      6) {
     return false;
   }
   std::tm tm{};
@@ -256,8 +254,8 @@ bool parse_sentry_envelope(std::string_view body, Batch& batch, EnvelopeResult& 
       }
     } else {
       eol = body.find('\n', pos);
-      payload = body.substr(pos, eol == std::string_view::npos ? std::string_view::npos
-                                                               : eol - pos);
+      payload =
+          body.substr(pos, eol == std::string_view::npos ? std::string_view::npos : eol - pos);
       pos = eol == std::string_view::npos ? body.size() : eol + 1;
     }
     if (type != "event" && type != "client_report") {

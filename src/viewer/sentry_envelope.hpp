@@ -23,7 +23,7 @@
 namespace emp::telemetry::viewer {
 
 struct EnvelopeResult {
-  std::string event_id;         // from the envelope header or the first event
+  std::string event_id;           // from the envelope header or the first event
   std::size_t skipped_items = 0;  // item types the viewer does not store
 };
 

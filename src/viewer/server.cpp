@@ -118,8 +118,9 @@ struct Ingest {
     bool too_big = false;
     if (!read_body(reader, body, &too_big)) {
       if (too_big) {
-        reject(413, 8, "request body over " + std::to_string(v->options.max_body_bytes) +
-                           " bytes (after decompression)");
+        reject(413, 8,
+               "request body over " + std::to_string(v->options.max_body_bytes) +
+                   " bytes (after decompression)");
       } else {
         reject(400, 3, "could not read the request body (truncated or bad gzip)");
       }
@@ -152,8 +153,9 @@ struct Ingest {
       }
     }
     if (!ok) {
-      reject(400, 3, "malformed " + std::string(is_json ? "OTLP/JSON" : "OTLP protobuf") +
-                         " request: " + error);
+      reject(400, 3,
+             "malformed " + std::string(is_json ? "OTLP/JSON" : "OTLP protobuf") +
+                 " request: " + error);
       return;
     }
     if (!submit(std::move(batch), res)) {
@@ -175,7 +177,8 @@ struct Ingest {
 
   // False (with 503 and Retry-After set) when the store is behind.
   bool submit(viewer::Batch&& batch, httplib::Response& res) const {
-    if (batch.rows() != 0 && v->store->submit(std::move(batch)) != viewer::Store::Submit::kAccepted) {
+    if (batch.rows() != 0 &&
+        v->store->submit(std::move(batch)) != viewer::Store::Submit::kAccepted) {
       v->busy.fetch_add(1, std::memory_order_relaxed);
       res.status = 503;
       res.set_header("Retry-After", "1");
@@ -263,11 +266,9 @@ Expected<std::unique_ptr<Viewer>> Viewer::start(const ViewerOptions& options) no
                                   const httplib::ContentReader& r) {
       ingest.otlp(Signal::kLogs, req, res, r);
     });
-    svr.Post(R"(/api/([^/]+)/envelope/?)", [ingest](const httplib::Request& req,
-                                                    httplib::Response& res,
-                                                    const httplib::ContentReader& r) {
-      ingest.envelope(req, res, r);
-    });
+    svr.Post(R"(/api/([^/]+)/envelope/?)",
+             [ingest](const httplib::Request& req, httplib::Response& res,
+                      const httplib::ContentReader& r) { ingest.envelope(req, res, r); });
 
     // Read API. `read` runs f on the shared reader connection.
     const auto read = [v](auto&& f) {
@@ -286,13 +287,13 @@ Expected<std::unique_ptr<Viewer>> Viewer::start(const ViewerOptions& options) no
       const std::string service = req.get_param_value("service");
       send_json(res, read([&](viewer::StoreReader& r) { return r.jobs(int(limit), service); }));
     });
-    svr.Get(R"(/api/jobs/(.+))", [read, send_json, not_found](const httplib::Request& req,
-                                                             httplib::Response& res) {
-      const std::string id = req.matches[1];
-      auto doc = read([&](viewer::StoreReader& r) { return r.job(id); });
-      if (!doc) return not_found(res, "job " + id);
-      send_json(res, *doc);
-    });
+    svr.Get(R"(/api/jobs/(.+))",
+            [read, send_json, not_found](const httplib::Request& req, httplib::Response& res) {
+              const std::string id = req.matches[1];
+              auto doc = read([&](viewer::StoreReader& r) { return r.job(id); });
+              if (!doc) return not_found(res, "job " + id);
+              send_json(res, *doc);
+            });
     svr.Get(R"(/api/traces/([0-9a-fA-F]{32}))",
             [read, send_json, not_found](const httplib::Request& req, httplib::Response& res) {
               std::string id = req.matches[1];
@@ -301,13 +302,13 @@ Expected<std::unique_ptr<Viewer>> Viewer::start(const ViewerOptions& options) no
               if (!doc) return not_found(res, "trace " + id);
               send_json(res, *doc);
             });
-    svr.Get(R"(/api/errors/(.+))", [read, send_json, not_found](const httplib::Request& req,
-                                                               httplib::Response& res) {
-      const std::string id = req.matches[1];
-      auto doc = read([&](viewer::StoreReader& r) { return r.error(id); });
-      if (!doc) return not_found(res, "error " + id);
-      send_json(res, *doc);
-    });
+    svr.Get(R"(/api/errors/(.+))",
+            [read, send_json, not_found](const httplib::Request& req, httplib::Response& res) {
+              const std::string id = req.matches[1];
+              auto doc = read([&](viewer::StoreReader& r) { return r.error(id); });
+              if (!doc) return not_found(res, "error " + id);
+              send_json(res, *doc);
+            });
     svr.Get("/api/search", [read, send_json](const httplib::Request& req, httplib::Response& res) {
       const std::string q = req.get_param_value("q");
       if (q.empty()) {
@@ -333,9 +334,9 @@ Expected<std::unique_ptr<Viewer>> Viewer::start(const ViewerOptions& options) no
 
     // Pages: the same document everywhere, with the first view's data inline.
     const auto page = [read](httplib::Response& res, const json& initial) {
-      res.set_content(viewer::render_page(
-                          initial.dump(-1, ' ', false, json::error_handler_t::replace)),
-                      "text/html; charset=utf-8");
+      res.set_content(
+          viewer::render_page(initial.dump(-1, ' ', false, json::error_handler_t::replace)),
+          "text/html; charset=utf-8");
     };
     svr.Get("/", [read, page](const httplib::Request&, httplib::Response& res) {
       page(res, read([](viewer::StoreReader& r) { return r.jobs(200); }));
@@ -360,9 +361,8 @@ Expected<std::unique_ptr<Viewer>> Viewer::start(const ViewerOptions& options) no
       if (!doc) res.status = 404;
       page(res, doc ? *doc : json(nullptr));
     });
-    svr.Get("/search", [page](const httplib::Request&, httplib::Response& res) {
-      page(res, json(nullptr));
-    });
+    svr.Get("/search",
+            [page](const httplib::Request&, httplib::Response& res) { page(res, json(nullptr)); });
 
     int bound = 0;
     if (options.port == 0) {
@@ -464,8 +464,8 @@ Expected<std::string> viewer_query_job(const std::string& db_path, const std::st
   }
 }
 
-Expected<std::string> viewer_query_trace(const std::string& db_path,
-                                         const std::string& trace_id, bool as_json) noexcept {
+Expected<std::string> viewer_query_trace(const std::string& db_path, const std::string& trace_id,
+                                         bool as_json) noexcept {
   try {
     std::string error;
     auto reader = viewer::StoreReader::open(db_path, error);

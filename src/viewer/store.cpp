@@ -59,8 +59,7 @@ struct Store::Impl {
 
   bool setup(std::string& error);
   void run();
-  bool write(std::deque<Batch>& batches, std::size_t rows, std::size_t bytes,
-             std::string& error);
+  bool write(std::deque<Batch>& batches, std::size_t rows, std::size_t bytes, std::string& error);
   std::int64_t resource_id(const std::string& json);
   void enforce_retention(bool check_age);
   std::int64_t used_bytes();
@@ -365,8 +364,7 @@ void Store::Impl::enforce_retention(bool check_age) {
     Stmt st;
     if (by_age) {
       const std::int64_t limit =
-          now_ns() -
-          std::chrono::duration_cast<std::chrono::nanoseconds>(options.max_age).count();
+          now_ns() - std::chrono::duration_cast<std::chrono::nanoseconds>(options.max_age).count();
       if (st.prepare(db, "SELECT coalesce(max(seq),0) FROM commits WHERE received_ns<?", error)) {
         st.bind(1, limit);
         if (st.step()) cut = st.int64(0);

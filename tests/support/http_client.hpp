@@ -56,7 +56,8 @@ inline HttpResult http_request(const std::string& url, bool post, const std::str
   CURL* h = curl_easy_init();
   if (h == nullptr) return r;
   curl_slist* list = nullptr;
-  if (!content_type.empty()) list = curl_slist_append(list, ("Content-Type: " + content_type).c_str());
+  if (!content_type.empty())
+    list = curl_slist_append(list, ("Content-Type: " + content_type).c_str());
   for (const auto& hd : headers) list = curl_slist_append(list, hd.c_str());
   list = curl_slist_append(list, "Expect:");
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());

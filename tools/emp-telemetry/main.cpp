@@ -132,17 +132,20 @@ int main(int argc, char** argv) {
         "stops cleanly on SIGINT or SIGTERM.");
     serve->add_option("--port", serve_args.port, "TCP port (0 = any free port)")
         ->capture_default_str();
-    serve->add_option("--host", serve_args.host,
-                      "Address to listen on (loopback by default; another address exposes the\n"
-                      "viewer to the network)")
+    serve
+        ->add_option("--host", serve_args.host,
+                     "Address to listen on (loopback by default; another address exposes the\n"
+                     "viewer to the network)")
         ->capture_default_str();
     serve->add_option("--db", serve_args.db, "SQLite database file")->capture_default_str();
-    serve->add_option("--max-mb", serve_args.max_mb,
-                      "Database size limit in MiB; the oldest data goes first (0 = none)")
+    serve
+        ->add_option("--max-mb", serve_args.max_mb,
+                     "Database size limit in MiB; the oldest data goes first (0 = none)")
         ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 30))
         ->capture_default_str();
-    serve->add_option("--max-age-hours", serve_args.max_age_hours,
-                      "Delete data received longer ago than this (0 = no limit)")
+    serve
+        ->add_option("--max-age-hours", serve_args.max_age_hours,
+                     "Delete data received longer ago than this (0 = no limit)")
         ->check(CLI::Range(0.0, 1e6))
         ->capture_default_str();
 
@@ -150,7 +153,8 @@ int main(int argc, char** argv) {
     auto* query = app.add_subcommand(
         "query", "Read the viewer's database: a job's correlated timeline or a trace's span tree.");
     query->require_subcommand(1);
-    auto* query_job = query->add_subcommand("job", "Print one job's timeline (spans, logs, events, errors)");
+    auto* query_job =
+        query->add_subcommand("job", "Print one job's timeline (spans, logs, events, errors)");
     query_job->add_option("job_id", query_args.id, "The job id")->required();
     auto* query_trace = query->add_subcommand("trace", "Print one trace as an indented span tree");
     query_trace->add_option("trace_id", query_args.id, "The trace id (32 hex digits)")->required();
@@ -177,8 +181,8 @@ int main(int argc, char** argv) {
     if (health->parsed()) return cli::run_health(global, health_args);
     if (serve->parsed()) return cli::run_serve(global, serve_args);
     if (query->parsed()) {
-      query_args.kind = query_trace->parsed() ? cli::QueryArgs::Kind::kTrace
-                                              : cli::QueryArgs::Kind::kJob;
+      query_args.kind =
+          query_trace->parsed() ? cli::QueryArgs::Kind::kTrace : cli::QueryArgs::Kind::kJob;
       return cli::run_query(global, query_args);
     }
     std::cerr << app.help();

@@ -14,7 +14,8 @@ int run_query(const GlobalArgs&, const QueryArgs& args) {
                           ? viewer_query_job(args.db, args.id, args.json)
                           : viewer_query_trace(args.db, args.id, args.json);
   if (!result) {
-    for (const auto& e : result.errors()) std::cerr << "emp-telemetry query: " << e.to_string() << "\n";
+    for (const auto& e : result.errors())
+      std::cerr << "emp-telemetry query: " << e.to_string() << "\n";
     return 1;
   }
   std::cout << result.value();

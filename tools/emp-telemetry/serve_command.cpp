@@ -30,7 +30,8 @@ int run_serve(const GlobalArgs&, const ServeArgs& args) {
   options.max_age = std::chrono::seconds(static_cast<std::int64_t>(args.max_age_hours * 3600));
   auto viewer = Viewer::start(options);
   if (!viewer) {
-    for (const auto& e : viewer.errors()) std::cerr << "emp-telemetry serve: " << e.to_string() << "\n";
+    for (const auto& e : viewer.errors())
+      std::cerr << "emp-telemetry serve: " << e.to_string() << "\n";
     return 1;
   }
   const auto& v = *viewer;

@@ -22,8 +22,8 @@ struct ViewerOptions {
   std::string host = "127.0.0.1";  // loopback unless asked otherwise
   std::uint16_t port = 4318;       // 0 = any free port
   std::string db_path = "emp-viewer.db";
-  std::uint64_t max_bytes = 1ull << 30;     // database size limit; 0 = none
-  std::chrono::seconds max_age{7 * 86400};  // oldest data kept; 0 = no limit
+  std::uint64_t max_bytes = 1ull << 30;       // database size limit; 0 = none
+  std::chrono::seconds max_age{7 * 86400};    // oldest data kept; 0 = no limit
   std::size_t max_pending_bytes = 64u << 20;  // queued for the disk before 503
   std::size_t max_body_bytes = 64u << 20;     // request body, after gunzip
   unsigned threads = 4;                       // HTTP worker threads
@@ -70,7 +70,7 @@ class Viewer {
 Expected<std::string> viewer_query_job(const std::string& db_path, const std::string& job_id,
                                        bool json) noexcept;
 // One trace as an indented span tree with durations (or the API's JSON).
-Expected<std::string> viewer_query_trace(const std::string& db_path,
-                                         const std::string& trace_id, bool json) noexcept;
+Expected<std::string> viewer_query_trace(const std::string& db_path, const std::string& trace_id,
+                                         bool json) noexcept;
 
 }  // namespace emp::telemetry

@@ -27,13 +27,12 @@ class ViewerBrowser : public ViewerFixture {
   std::string chromium(const std::string& mode, const std::string& url) {
     const fs::path profile = dir_ / ("profile-" + std::to_string(runs_++));
     fs::create_directories(profile);
-    cli_test::CliProcess p({"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                            "--no-first-run", "--disable-background-networking",
-                            "--disable-component-update", "--disable-sync",
-                            "--disable-dev-shm-usage", "--virtual-time-budget=2000",
-                            "--window-size=1280,900", "--user-data-dir=" + profile.string(),
-                            mode, url},
-                           {{"HOME", dir_.string()}}, 90s, kChromium);
+    cli_test::CliProcess p(
+        {"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-dev-shm-usage", "--virtual-time-budget=2000", "--window-size=1280,900",
+         "--user-data-dir=" + profile.string(), mode, url},
+        {{"HOME", dir_.string()}}, 90s, kChromium);
     const auto r = p.wait();
     EXPECT_EQ(r.exit_code, 0) << cli_test::describe(r);
     return r.out;

@@ -60,9 +60,8 @@ TEST_F(ViewerFixture, ServeInTheBackgroundThenQueryJobAndTrace) {
   wait_for(url + "/api/stats", [](const json&) { return true; });
 
   // A second serve on the same port says why it cannot start.
-  const auto busy = run_cli({"serve", "--port", std::to_string(port), "--db",
-                             (dir_ / "other.db").string()},
-                            {}, 30s);
+  const auto busy = run_cli(
+      {"serve", "--port", std::to_string(port), "--db", (dir_ / "other.db").string()}, {}, 30s);
   EXPECT_EQ(busy.exit_code, 1) << describe(busy);
   EXPECT_NE(busy.err.find("could not listen on 127.0.0.1:" + std::to_string(port)),
             std::string::npos)
@@ -138,9 +137,9 @@ TEST_F(ViewerFixture, ServeInTheBackgroundThenQueryJobAndTrace) {
 }
 
 TEST_F(ViewerFixture, DemoThroughTheViewerShowsItsJobsAndTheFailedOne) {
-  const auto demo = run_cli({"demo", "--jobs", "4", "--slow-ms", "10", "--log-dir",
-                             (dir_ / "demo-logs").string()},
-                            {{"OTEL_EXPORTER_OTLP_ENDPOINT", viewer_->url()}}, 120s);
+  const auto demo = run_cli(
+      {"demo", "--jobs", "4", "--slow-ms", "10", "--log-dir", (dir_ / "demo-logs").string()},
+      {{"OTEL_EXPORTER_OTLP_ENDPOINT", viewer_->url()}}, 120s);
   ASSERT_EQ(demo.exit_code, 0) << describe(demo);
   ASSERT_TRUE(viewer_->flush(20s));
   const json jobs = get_json("/api/jobs");

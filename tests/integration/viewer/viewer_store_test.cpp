@@ -122,8 +122,8 @@ TEST_F(ViewerFixture, SizeLimitDeletesTheOldestCommitsFirst) {
   std::string error;
   auto reader = viewer::StoreReader::open(path, error);
   ASSERT_TRUE(reader) << error;
-  EXPECT_TRUE(reader->job("job-59").has_value());   // the newest stays
-  EXPECT_FALSE(reader->job("job-0").has_value());   // the oldest went
+  EXPECT_TRUE(reader->job("job-59").has_value());  // the newest stays
+  EXPECT_FALSE(reader->job("job-0").has_value());  // the oldest went
   const auto jobs = reader->jobs(1000);
   EXPECT_LT(jobs.size(), 60u);
   EXPECT_EQ(jobs[0]["job_id"], "job-59");

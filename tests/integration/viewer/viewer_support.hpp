@@ -9,10 +9,9 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "emp/telemetry/client.hpp"
 #include "emp/telemetry/viewer.hpp"
@@ -98,31 +97,32 @@ inline std::string sentry_envelope(const std::string& event_id, const std::strin
                                    const std::string& trace_id, const std::string& message) {
   const json event = {
       {"event_id", event_id},
-      {"timestamp", std::chrono::duration<double>(
-                        std::chrono::system_clock::now().time_since_epoch())
-                        .count()},
+      {"timestamp",
+       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count()},
       {"platform", "native"},
       {"level", "error"},
       {"server_name", "gpu-7"},
       {"environment", "development"},
       {"release", "emp-worker@1.2.3"},
       {"exception",
-       {{"values",
-         json::array({{{"type", "ModelLoadError"},
-                       {"value", message},
-                       {"stacktrace",
-                        {{"frames",
-                          json::array({{{"function", "main"}, {"filename", "main.cpp"},
-                                        {"lineno", 10}, {"in_app", true}},
-                                       {{"function", "load_model"}, {"filename", "model.cpp"},
-                                        {"lineno", 42}, {"in_app", true}}})}}}}})}}},
+       {{"values", json::array({{{"type", "ModelLoadError"},
+                                 {"value", message},
+                                 {"stacktrace",
+                                  {{"frames", json::array({{{"function", "main"},
+                                                            {"filename", "main.cpp"},
+                                                            {"lineno", 10},
+                                                            {"in_app", true}},
+                                                           {{"function", "load_model"},
+                                                            {"filename", "model.cpp"},
+                                                            {"lineno", 42},
+                                                            {"in_app", true}}})}}}}})}}},
       {"tags", {{"job_id", job_id}, {"service_name", "viewer-test-worker"}}},
       {"contexts", {{"trace", {{"trace_id", trace_id}, {"span_id", "00f067aa0ba902b7"}}}}}};
   const std::string payload = event.dump();
-  const json report = {{"timestamp", 1764057369.5},
-                       {"discarded_events",
-                        json::array({{{"reason", "queue_overflow"}, {"category", "error"},
-                                      {"quantity", 3}}})}};
+  const json report = {
+      {"timestamp", 1764057369.5},
+      {"discarded_events",
+       json::array({{{"reason", "queue_overflow"}, {"category", "error"}, {"quantity", 3}}})}};
   return json({{"event_id", event_id}, {"sent_at", "2026-11-25T07:56:10Z"}}).dump() + "\n" +
          json({{"type", "event"}, {"length", payload.size()}}).dump() + "\n" + payload + "\n" +
          json({{"type", "client_report"}}).dump() + "\n" + report.dump() + "\n";

@@ -88,7 +88,8 @@ TEST_F(ViewerFixture, ClientJobOverOtlpProtobufIsOneCorrelatedJob) {
   EXPECT_EQ(jobs[0]["machine"], "gpu-7");
 
   const json trace = get_json("/api/traces/" + trace_id);
-  EXPECT_EQ(span_names(trace), (std::vector<std::string>{"job.process", "process.image_generation"}));
+  EXPECT_EQ(span_names(trace),
+            (std::vector<std::string>{"job.process", "process.image_generation"}));
   EXPECT_EQ(trace["job_ids"], json::array({"job-proto-1"}));
   EXPECT_EQ(trace["logs"].size(), 2u);
 
@@ -100,8 +101,8 @@ TEST_F(ViewerFixture, ClientJobOverOtlpProtobufIsOneCorrelatedJob) {
 }
 
 TEST_F(ViewerFixture, ClientJobOverOtlpJsonWithGzip) {
-  auto c = client({{"OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"},
-                   {"OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"}});
+  auto c = client(
+      {{"OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"}, {"OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"}});
   const std::string trace_id = run_job(c, "job-json-1");
   ASSERT_TRUE(c.flush(20s));
   ASSERT_TRUE(viewer_->flush(20s));
@@ -158,8 +159,8 @@ TEST_F(ViewerFixture, SentryEnvelopeErrorJoinsItsJob) {
   std::string gz;
   ASSERT_TRUE(encode::gzip_compress(
       sentry_envelope("0000000000000000000000000000beef", "job-sentry-1", trace_id, "again"), gz));
-  r = http_request(viewer_->url() + "/api/42/envelope/", true, gz,
-                   "application/x-sentry-envelope", {"Content-Encoding: gzip"});
+  r = http_request(viewer_->url() + "/api/42/envelope/", true, gz, "application/x-sentry-envelope",
+                   {"Content-Encoding: gzip"});
   ASSERT_EQ(r.status, 200) << r.body;
   ASSERT_TRUE(viewer_->flush(20s));
 
@@ -204,8 +205,8 @@ TEST_F(ViewerFixture, MalformedBodiesAreRejectedWithTheReasonAndStoreNothing) {
                    {"Content-Encoding: gzip"});
   EXPECT_EQ(r.status, 400);
 
-  r = http_request(url + "/api/1/envelope/", true,
-                   "{}\n{\"type\":\"event\",\"length\":500}\n{}\n", "application/x-sentry-envelope");
+  r = http_request(url + "/api/1/envelope/", true, "{}\n{\"type\":\"event\",\"length\":500}\n{}\n",
+                   "application/x-sentry-envelope");
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(json::parse(r.body)["detail"],
             "malformed envelope: item 0 (event): length 500 exceeds the 3 bytes left");

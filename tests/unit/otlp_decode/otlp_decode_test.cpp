@@ -2,11 +2,12 @@
 // protobuf and JSON encoders write decodes back to data that encodes to the
 // same protobuf bytes (every field survives), for traces, logs and metrics;
 // malformed bodies are refused with an error naming the place.
+#include "encode/otlp_decode.hpp"
+
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "encode/otlp_decode.hpp"
 #include "encode/otlp_json.hpp"
 #include "encode/otlp_metrics.hpp"
 #include "encode/otlp_metrics_json.hpp"
@@ -94,8 +95,7 @@ TEST(OtlpDecode, MetricsRoundTripBothFormats) {
   std::string json, proto;
   otlp::encode_metrics_request_json(samples::sample_resource(), samples::sample_scope(), metrics,
                                     json);
-  otlp::encode_metrics_request(samples::sample_resource(), samples::sample_scope(), metrics,
-                               proto);
+  otlp::encode_metrics_request(samples::sample_resource(), samples::sample_scope(), metrics, proto);
   for (const bool use_json : {false, true}) {
     otlp::MetricsRequest req;
     std::string error;
@@ -145,8 +145,7 @@ TEST(OtlpDecode, WrongIdLengthNamesTheField) {
   otlp::TracesRequest req;
   std::string error;
   EXPECT_FALSE(otlp::decode_traces_json(json, req, error));
-  EXPECT_EQ(error,
-            "resourceSpans[0].scopeSpans[0].spans[0].traceId: 30 hex digits, expected 32");
+  EXPECT_EQ(error, "resourceSpans[0].scopeSpans[0].spans[0].traceId: 30 hex digits, expected 32");
 }
 
 TEST(OtlpDecode, MissingSpanIdAndBadJsonAreRefused) {
