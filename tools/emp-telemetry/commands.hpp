@@ -56,6 +56,22 @@ struct CrashArgs {
   std::optional<std::string> dir;  // --dir: crash record directory (default <spool>/crash)
 };
 
+struct ServeArgs {
+  std::string host = "127.0.0.1";      // --host: loopback unless asked
+  std::uint16_t port = 4318;           // --port: 0 = any free port
+  std::string db = "emp-viewer.db";    // --db: the SQLite file
+  std::uint64_t max_mb = 1024;         // --max-mb: database size limit (0 = none)
+  double max_age_hours = 168;          // --max-age-hours: oldest data kept (0 = no limit)
+};
+
+struct QueryArgs {
+  enum class Kind { kJob, kTrace };
+  Kind kind = Kind::kJob;
+  std::string id;                    // the job id or trace id
+  std::string db = "emp-viewer.db";  // --db
+  bool json = false;                 // --json: the API's JSON document
+};
+
 int run_config(const GlobalArgs& global, const ConfigArgs& args);
 int run_env(const GlobalArgs& global, const EnvArgs& args);
 int run_demo(const GlobalArgs& global, const DemoArgs& args);
@@ -65,5 +81,9 @@ int run_gen(const GlobalArgs& global, const GenArgs& args);
 int run_health(const GlobalArgs& global, const HealthArgs& args);
 // Does not return when crash capture works: the process dies by the signal.
 int run_crash(const GlobalArgs& global, const CrashArgs& args);
+// Runs until SIGINT/SIGTERM; exit 0 after a clean stop, 1 when it cannot start.
+int run_serve(const GlobalArgs& global, const ServeArgs& args);
+// Exit 0 printed, 1 no such job/trace or no database.
+int run_query(const GlobalArgs& global, const QueryArgs& args);
 
 }  // namespace emp::telemetry::cli

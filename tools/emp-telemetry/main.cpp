@@ -8,6 +8,8 @@
 //                     [--duration S] [--flush-timeout S] [--json]
 //   emp-telemetry health [--dir DIR] [--json]
 //   emp-telemetry crash [--signal SEGV|BUS|ILL|FPE|ABRT|terminate] [--dir DIR]
+//   emp-telemetry serve [--port P] [--host H] [--db PATH] [--max-mb N] [--max-age-hours H]
+//   emp-telemetry query job <job_id> | trace <trace_id> [--db PATH] [--json]
 #include <exception>
 #include <iostream>
 #include <string>
@@ -134,6 +136,47 @@ int main(int argc, char** argv) {
     crash->add_option("--dir", crash_args.dir,
                       "Crash record directory (default: <EMP_SPOOL_DIR>/crash)");
 
+    cli::ServeArgs serve_args;
+    auto* serve = app.add_subcommand(
+        "serve",
+        "Run the local viewer: receive OTLP/HTTP traces, metrics and logs (protobuf or JSON,\n"
+        "gzip) and Sentry envelopes, store them in SQLite, and serve a web page and a JSON\n"
+        "API that show one job across all of them. Prints one line with the bound address;\n"
+        "stops cleanly on SIGINT or SIGTERM.");
+    serve->add_option("--port", serve_args.port, "TCP port (0 = any free port)")
+        ->capture_default_str();
+    serve
+        ->add_option("--host", serve_args.host,
+                     "Address to listen on (loopback by default; another address exposes the\n"
+                     "viewer to the network)")
+        ->capture_default_str();
+    serve->add_option("--db", serve_args.db, "SQLite database file")->capture_default_str();
+    serve
+        ->add_option("--max-mb", serve_args.max_mb,
+                     "Database size limit in MiB; the oldest data goes first (0 = none)")
+        ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 30))
+        ->capture_default_str();
+    serve
+        ->add_option("--max-age-hours", serve_args.max_age_hours,
+                     "Delete data received longer ago than this (0 = no limit)")
+        ->check(CLI::Range(0.0, 1e6))
+        ->capture_default_str();
+
+    cli::QueryArgs query_args;
+    auto* query = app.add_subcommand(
+        "query", "Read the viewer's database: a job's correlated timeline or a trace's span tree.");
+    query->require_subcommand(1);
+    auto* query_job =
+        query->add_subcommand("job", "Print one job's timeline (spans, logs, events, errors)");
+    query_job->add_option("job_id", query_args.id, "The job id")->required();
+    auto* query_trace = query->add_subcommand("trace", "Print one trace as an indented span tree");
+    query_trace->add_option("trace_id", query_args.id, "The trace id (32 hex digits)")->required();
+    for (auto* sub : {query_job, query_trace}) {
+      sub->add_option("--db", query_args.db, "SQLite database file of `serve`")
+          ->capture_default_str();
+      sub->add_flag("--json", query_args.json, "Print the API's JSON document instead");
+    }
+
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -150,6 +193,12 @@ int main(int argc, char** argv) {
     if (gen->parsed()) return cli::run_gen(global, gen_args);
     if (health->parsed()) return cli::run_health(global, health_args);
     if (crash->parsed()) return cli::run_crash(global, crash_args);
+    if (serve->parsed()) return cli::run_serve(global, serve_args);
+    if (query->parsed()) {
+      query_args.kind =
+          query_trace->parsed() ? cli::QueryArgs::Kind::kTrace : cli::QueryArgs::Kind::kJob;
+      return cli::run_query(global, query_args);
+    }
     std::cerr << app.help();
     return 2;
   } catch (const std::exception& e) {

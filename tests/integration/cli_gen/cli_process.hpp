@@ -50,8 +50,9 @@ inline std::string describe(const Result& r) {
 // that was never waited for.
 class CliProcess {
  public:
+  // `program`: another executable to run the same way (default: the CLI).
   CliProcess(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
-             std::chrono::seconds timeout)
+             std::chrono::seconds timeout, const std::string& program = cli_path())
       : deadline_(std::chrono::steady_clock::now() + timeout) {
     int out_pipe[2];
     int err_pipe[2];
@@ -61,7 +62,7 @@ class CliProcess {
       close(out_pipe[1]);
       return;
     }
-    std::vector<std::string> argv_s{cli_path()};
+    std::vector<std::string> argv_s{program};
     argv_s.insert(argv_s.end(), args.begin(), args.end());
     std::vector<std::string> env_s{"PATH=/usr/bin:/bin"};
     if (const char* home = std::getenv("HOME")) env_s.push_back(std::string("HOME=") + home);

@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "emp/telemetry/client.hpp"
+#include "support/http_client.hpp"
 #include "support/loopback_collector.hpp"
 
 namespace emp::telemetry {
@@ -95,31 +96,7 @@ double number(const json& p) {
   return p.value("asDouble", 0.0);
 }
 
-std::size_t write_cb(char* ptr, std::size_t size, std::size_t n, void* user) {
-  static_cast<std::string*>(user)->append(ptr, size * n);
-  return size * n;
-}
-
-// GET over real HTTP with libcurl; returns the status (0 on failure).
-long http_get(const std::string& url, std::string& body, std::string& content_type) {
-  body.clear();
-  CURL* h = curl_easy_init();
-  if (h == nullptr) return 0;
-  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 20000L);
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  long status = 0;
-  if (curl_easy_perform(h) == CURLE_OK) {
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    char* ct = nullptr;
-    curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct);
-    content_type = ct ? ct : "";
-  }
-  curl_easy_cleanup(h);
-  return status;
-}
+using emp::telemetry::testing::http_get;
 
 class MetricsExport : public ::testing::Test {
  protected:

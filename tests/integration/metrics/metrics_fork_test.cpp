@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "emp/telemetry/client.hpp"
+#include "support/http_client.hpp"
 #include "support/loopback_collector.hpp"
 
 namespace emp::telemetry {
@@ -42,22 +43,7 @@ int wait_child(pid_t pid, std::chrono::seconds limit) {
   return -1;
 }
 
-std::size_t write_cb(char* p, std::size_t s, std::size_t n, void* u) {
-  static_cast<std::string*>(u)->append(p, s * n);
-  return s * n;
-}
-long http_get(const std::string& url, std::string& body) {
-  CURL* h = curl_easy_init();
-  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 20000L);
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  long status = 0;
-  if (curl_easy_perform(h) == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_cleanup(h);
-  return status;
-}
+using emp::telemetry::testing::http_get;
 
 // name -> first data point of every metric in an OTLP/JSON request.
 std::map<std::string, json> points(const std::string& body) {
