@@ -706,7 +706,8 @@ Expected<Config> Finalizer::run() {
     setting.set = sl.text.has_value();
     setting.from = sl.from;
     if (sl.text) {
-      setting.display = s.secret ? config::redact(s.name, *sl.text) : *sl.text;
+      // redact() also masks userinfo in values that are not secret by name.
+      setting.display = config::redact(s.name, *sl.text);
       raw_out_[std::string(s.name)] = *sl.text;
     }
     c.settings.push_back(std::move(setting));

@@ -446,6 +446,28 @@ TEST(Finalize, SecretsNeverAppearInErrorsSettingsOrNotices) {
   EXPECT_EQ(good->sentry_dsn, "https://" + dsn_key + "@o1.ingest.sentry.io/42");
 }
 
+TEST(Finalize, UserinfoWithDelimitersNeverAppears) {
+  const std::string pw = "PASSWORD7731";
+  const std::string long_path(200, 'p');
+  auto bad = finalize(with_env({
+      {"OTEL_EXPORTER_OTLP_ENDPOINT", "http://user:" + pw + "/x@127.0.0.1:4318"},
+      {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://user:" + pw + "?q@127.0.0.1:4318"},
+      {"OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://user:" + pw + "#f@127.0.0.1:4318"},
+      // Parses as host "u", port 4318 and a path: still credentials.
+      {"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://u:4318/" + pw + "@127.0.0.1:4318"},
+      // The '@' lies beyond the length at which messages shorten a value.
+      {"DASH0_OTLP_BASE_URL", "http://user:" + pw + long_path + "@127.0.0.1:4318"},
+      {"FLUENTD_HOST", "user:" + pw + "@host"},
+  }));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.errors().size(), 6u) << all_visible_text(bad);
+  const std::string text = all_visible_text(bad);
+  EXPECT_EQ(text.find(pw), std::string::npos) << text;
+  EXPECT_NE(find_error(bad, "OTEL_EXPORTER_OTLP_ENDPOINT")->message.find("http://***@127.0.0.1"),
+            std::string::npos);
+  EXPECT_NE(find_error(bad, "FLUENTD_HOST")->message.find("***@host"), std::string::npos);
+}
+
 TEST(Finalize, ProductionRefusesAndListsExactlyWhatIsMissing) {
   auto none = finalize(with_env({{"TELEMETRY_ENV", "production"}}));
   ASSERT_FALSE(none);
