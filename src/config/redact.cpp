@@ -2,6 +2,7 @@
 #include "config/redact.hpp"
 
 #include <array>
+#include <cctype>
 
 #include "config/registry.hpp"
 #include "core/strings.hpp"
@@ -90,9 +91,16 @@ std::string redact_url_userinfo(std::string_view text) {
   // really part of a path costs a less useful message, nothing more.
   const std::size_t at = text.rfind('@');
   if (at == std::string_view::npos) return std::string(text);
+  // Only a real scheme (RFC 3986: a letter, then letters, digits, + - .) is
+  // kept: a "://" inside the userinfo ("u:pw://x@h") must not end the mask.
   const std::size_t scheme_end = text.find("://");
-  const std::size_t begin =
-      scheme_end != std::string_view::npos && scheme_end < at ? scheme_end + 3 : 0;
+  bool scheme = scheme_end != std::string_view::npos && scheme_end > 0 && scheme_end < at &&
+                std::isalpha(static_cast<unsigned char>(text[0]));
+  for (std::size_t i = 0; scheme && i < scheme_end; ++i) {
+    const char c = text[i];
+    scheme = std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+  }
+  const std::size_t begin = scheme ? scheme_end + 3 : 0;
   std::string out(text.substr(0, begin));
   out += kMask;
   out += text.substr(at);

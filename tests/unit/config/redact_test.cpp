@@ -51,6 +51,8 @@ TEST(Redact, PasswordsWithDelimitersAndBareHosts) {
             "http://***@127.0.0.1:4318/v1");
   EXPECT_EQ(redact_url_userinfo("https://u:p#w@h"), "https://***@h");
   EXPECT_EQ(redact_url_userinfo("user:pw@host"), "***@host");
+  // A "://" inside the password is not a scheme.
+  EXPECT_EQ(redact_url_userinfo("u:pw://[::1]:4318/x@h"), "***@h");
   EXPECT_EQ(redact_url_userinfo("no-at-sign/x?y#z"), "no-at-sign/x?y#z");
   EXPECT_EQ(redact("OTEL_EXPORTER_OTLP_ENDPOINT", "http://user:pw/x@127.0.0.1:4318"),
             "http://***@127.0.0.1:4318");
