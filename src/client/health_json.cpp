@@ -79,6 +79,13 @@ std::string health_to_json(const HealthSnapshot& h, const Config& c,
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
+bool destinations_healthy(const HealthSnapshot& h) noexcept {
+  for (const auto& d : h.destinations) {
+    if (d.state == "degraded" || d.state == "circuit_open") return false;
+  }
+  return true;
+}
+
 std::string status_directory(const std::string& log_dir) { return log_dir + "/status"; }
 
 std::string status_file_path(const std::string& log_dir, const Config& c) {
