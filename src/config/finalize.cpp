@@ -562,6 +562,16 @@ void Finalizer::fill(Config& c) {
   ms(Var::kBlrpExportTimeout, c.log_batch.export_timeout);
   u32(Var::kBlrpMaxQueueSize, c.log_batch.max_queue_size);
   u32(Var::kBlrpMaxExportBatchSize, c.log_batch.max_export_batch_size);
+  // OTEL_BSP_EXPORT_TIMEOUT / OTEL_BLRP_EXPORT_TIMEOUT bound one export of a
+  // batch, as OTEL_EXPORTER_OTLP_*TIMEOUT does: the tighter of the two
+  // applies to every request (0 = no limit on either side).
+  auto tighter = [](milliseconds a, milliseconds b) {
+    if (a.count() == 0) return b;
+    if (b.count() == 0) return a;
+    return std::min(a, b);
+  };
+  c.otlp_traces.timeout = tighter(c.otlp_traces.timeout, c.span_batch.export_timeout);
+  c.otlp_logs.timeout = tighter(c.otlp_logs.timeout, c.log_batch.export_timeout);
   ms(Var::kMetricExportInterval, c.metric_export_interval);
   ms(Var::kMetricExportTimeout, c.metric_export_timeout);
   if (const auto* t = get<Temporality>(Var::kTemporality)) c.metrics_temporality = *t;

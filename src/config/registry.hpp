@@ -233,15 +233,18 @@ inline constexpr std::int64_t kHour = 60 * kMin;
   X(kBspScheduleDelay, "OTEL_BSP_SCHEDULE_DELAY", Type::kMillis, "5000", false, 1, kHour, "all",    \
     "Span batch export interval, ms (units accepted).")                                             \
   X(kBspExportTimeout, "OTEL_BSP_EXPORT_TIMEOUT", Type::kMillis, "30000", false, 0, kHour, "all",   \
-    "Span batch export timeout, ms; 0 = no limit.")                                                 \
+    "Bounds each export request of a span batch, ms; the tighter of this and "                      \
+    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT applies; 0 = no limit.")                                     \
   X(kBspMaxQueueSize, "OTEL_BSP_MAX_QUEUE_SIZE", Type::kUint, "2048", false, 1, 1 << 24, "all",     \
-    "Spans buffered for export.")                                                                   \
+    "Spans waiting for export (the batch being built and batches not yet delivered, "               \
+    "dropped or spooled); more are dropped as queue_full.")                                         \
   X(kBspMaxExportBatchSize, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", Type::kUint, "512", false, 1,         \
     1 << 24, "all", "Spans per export request; must not exceed OTEL_BSP_MAX_QUEUE_SIZE.")           \
   X(kBlrpScheduleDelay, "OTEL_BLRP_SCHEDULE_DELAY", Type::kMillis, "1000", false, 1, kHour, "all",  \
     "Log record batch export interval, ms (units accepted).")                                       \
   X(kBlrpExportTimeout, "OTEL_BLRP_EXPORT_TIMEOUT", Type::kMillis, "30000", false, 0, kHour, "all", \
-    "Log record batch export timeout, ms; 0 = no limit.")                                           \
+    "Bounds each export request of a log record batch, ms; the tighter of this and "                \
+    "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT applies; 0 = no limit.")                                       \
   X(kBlrpMaxQueueSize, "OTEL_BLRP_MAX_QUEUE_SIZE", Type::kUint, "2048", false, 1, 1 << 24, "all",   \
     "Log records buffered for export.")                                                             \
   X(kBlrpMaxExportBatchSize, "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", Type::kUint, "512", false, 1,       \

@@ -352,7 +352,8 @@ TEST(Finalize, RangesOfUnitValues) {
   EXPECT_EQ(ok->log_max_file_bytes, 1ull << 30);
   EXPECT_EQ(ok->max_message_bytes, 65536u);
   EXPECT_EQ(ok->span_batch.schedule_delay, milliseconds(2000));
-  EXPECT_EQ(ok->otlp_traces.timeout, milliseconds(0));
+  // No exporter limit leaves the batch export timeout (OTEL_BSP_EXPORT_TIMEOUT, 30 s).
+  EXPECT_EQ(ok->otlp_traces.timeout, milliseconds(30000));
   EXPECT_TRUE(ok->log_to_stderr);
   EXPECT_EQ(ok->queue_full_policy, QueueFullPolicy::kBlock);
 
@@ -466,6 +467,17 @@ TEST(Finalize, UserinfoWithDelimitersNeverAppears) {
   EXPECT_NE(find_error(bad, "OTEL_EXPORTER_OTLP_ENDPOINT")->message.find("http://***@127.0.0.1"),
             std::string::npos);
   EXPECT_NE(find_error(bad, "FLUENTD_HOST")->message.find("***@host"), std::string::npos);
+}
+
+TEST(Finalize, BatchExportTimeoutBoundsEachExportRequest) {
+  auto c = finalize(with_env({{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"},
+                              {"OTEL_BSP_EXPORT_TIMEOUT", "1000"},
+                              {"OTEL_BLRP_EXPORT_TIMEOUT", "0"},
+                              {"OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "2s"}}));
+  ASSERT_TRUE(c) << c.errors().front().to_string();
+  EXPECT_EQ(c->otlp_traces.timeout, milliseconds(1000));  // tighter than the exporter's 10 s
+  EXPECT_EQ(c->otlp_logs.timeout, milliseconds(2000));    // 0 = no limit from the batch side
+  EXPECT_EQ(c->otlp_metrics.timeout, milliseconds(10000));
 }
 
 TEST(Finalize, ProductionRefusesAndListsExactlyWhatIsMissing) {
