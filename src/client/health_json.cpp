@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/clock.hpp"
+#include "core/file_modes.hpp"
 
 namespace emp::telemetry {
 
@@ -96,9 +97,9 @@ std::string status_file_path(const std::string& log_dir, const Config& c) {
 bool write_file_atomically(const std::string& path, const std::string& json) noexcept {
   try {
     std::error_code ec;
-    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+    core::make_directories(std::filesystem::path(path).parent_path().string(), ec);
     std::string tmp = path + ".tmp";
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, core::kFileMode);
     if (fd < 0) return false;
     const char* p = json.data();
     std::size_t left = json.size();

@@ -672,6 +672,24 @@ void Finalizer::check_deployment(Config& c) {
         {"SENTRY_DSN", env + " requires SENTRY_DSN (the destination of the errors track)"});
   }
 
+  // Credentials over plain http:// can be read by anyone on the path. Not
+  // refused (a sidecar collector on localhost is plain http and fine), but
+  // production says so.
+  if (c.environment == DeploymentEnv::kProduction) {
+    for (const OtlpExport* e : {&c.otlp_traces, &c.otlp_metrics, &c.otlp_logs}) {
+      if (e->headers.empty() || config::to_lower(e->url).rfind("http://", 0) != 0) continue;
+      c.notices.push_back("warning: " + e->url_from + " is plain http:// and " +
+                          (dash0 && e->url_from == "DASH0_OTLP_BASE_URL" ? "DASH0_API_KEY"
+                                                                          : "the OTLP headers") +
+                          " go with every request to " + config::redact_url_userinfo(e->url) +
+                          " unencrypted; use https:// (TELEMETRY_ENV=production)");
+    }
+    if (sentry && config::to_lower(c.sentry_dsn).rfind("http://", 0) == 0) {
+      c.notices.push_back(
+          "warning: SENTRY_DSN is plain http:// and its key goes with every event unencrypted; "
+          "use https:// (TELEMETRY_ENV=production)");
+    }
+  }
   const bool any_remote = fluentd || sentry || (otel && (traces || metrics || otlp_logs));
   switch (c.environment) {
     case DeploymentEnv::kProduction:
@@ -690,10 +708,15 @@ void Finalizer::check_deployment(Config& c) {
   }
   if (!any_remote) {
     c.local_fallback = true;
-    c.notices.push_back(
-        "no remote destination configured: writing logs, traces, metrics, events and errors to "
-        "local files under " +
-        c.log_dir);
+    // Only the tracks that exist and are on write local files.
+    std::error_code ec;
+    const std::string where =
+        std::filesystem::absolute(c.log_dir, ec).lexically_normal().string();
+    c.notices.push_back(std::string("no remote destination configured: writing ") +
+                        (otel ? "logs, traces and metrics" : "logs") + " to local files under " +
+                        (ec ? c.log_dir : where) +
+                        (otel ? "" : " (traces and metrics are off: OTEL_SDK_DISABLED or "
+                                     "OTEL_ENABLED=false)"));
   }
 }
 

@@ -2,24 +2,57 @@
 // would (code > environment > preset > default) and prints it with the origin
 // of every value, or prints every problem found. Values come from
 // Config::settings, which is already redacted, so secrets never reach output.
-#include <algorithm>
-#include <cstddef>
-#include <iostream>
-#include <string>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
 
 #include "commands.hpp"
 #include "emp/telemetry/config.hpp"
 #include "emp/telemetry/expected.hpp"
+#include "text.hpp"
 
 namespace emp::telemetry::cli {
 namespace {
 
 void print_problems(const Errors& errors) {
   for (const auto& e : errors) std::cerr << e.to_string() << "\n";
-  std::cerr << errors.size() << (errors.size() == 1 ? " problem" : " problems")
-            << " in the configuration\n";
+  std::cerr << count_noun(errors.size(), "problem") << " in the configuration\n";
+}
+
+// LOG_DIR must be a directory this process can write, or creatable: its
+// nearest existing ancestor writable. finalize() does not touch the
+// filesystem for it (a service creates it lazily), so the check is here.
+std::optional<Error> log_dir_problem(const Config& config) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path dir = fs::absolute(config.log_dir.empty() ? "./telemetry-out" : config.log_dir, ec)
+                           .lexically_normal();
+  if (ec) return Error{"LOG_DIR", "cannot resolve " + config.log_dir + ": " + ec.message()};
+  fs::path existing = dir;
+  while (!fs::exists(existing, ec) && existing.has_parent_path() &&
+         existing != existing.parent_path()) {
+    existing = existing.parent_path();
+  }
+  const std::string shown = "\"" + dir.string() + "\"";
+  if (!fs::is_directory(existing, ec)) {
+    return Error{"LOG_DIR", shown + " cannot be created: " + existing.string() +
+                                " exists and is not a directory"};
+  }
+  if (::access(existing.c_str(), W_OK | X_OK) != 0) {
+    const std::string why = std::strerror(errno);
+    return Error{"LOG_DIR", existing == dir ? shown + " is not writable (" + why + ")"
+                                            : shown + " cannot be created: " + existing.string() +
+                                                  " is not writable (" + why + ")"};
+  }
+  return std::nullopt;
 }
 
 nlohmann::json errors_json(const Errors& errors) {
@@ -72,8 +105,7 @@ void print_table(const Config& config) {
   for (const auto& s : config.settings) {
     const std::string value = s.set ? s.display : "(unset)";
     const std::string origin = s.set ? std::string(to_string(s.origin)) : "-";
-    std::cout << pad(s.name, name_width) << " " << pad(value, value_width) << " " << origin
-              << "\n";
+    std::cout << pad(s.name, name_width) << " " << pad(value, value_width) << " " << origin << "\n";
   }
   if (!config.notices.empty()) {
     std::cout << "\nnotices:\n";
@@ -86,7 +118,10 @@ void print_table(const Config& config) {
 int run_config(const GlobalArgs& global, const ConfigArgs& args) {
   Options options;
   if (global.preset) options.preset = *global.preset;
-  const Expected<Config> config = finalize(options);
+  Expected<Config> config = finalize(options);
+  if (config) {
+    if (auto problem = log_dir_problem(config.value())) config = Errors{std::move(*problem)};
+  }
 
   if (!config) {
     if (args.json && !args.check) {

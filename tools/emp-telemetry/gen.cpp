@@ -38,6 +38,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "text.hpp"
 #include "emp/telemetry/client.hpp"
 #include "emp/telemetry/health.hpp"
 #include "emp/telemetry/log.hpp"
@@ -829,8 +830,8 @@ int run_gen(const GlobalArgs& global, const GenArgs& args) {
   auto created = Client::create(options);
   if (!created) {
     for (const auto& e : created.errors()) std::fprintf(stderr, "%s\n", e.to_string().c_str());
-    std::fprintf(stderr, "emp-telemetry gen: invalid configuration (%zu problems)\n",
-                 created.errors().size());
+    std::fprintf(stderr, "emp-telemetry gen: invalid configuration (%s)\n",
+                 count_noun(created.errors().size(), "problem").c_str());
     return 1;
   }
   Client& client = created.value();

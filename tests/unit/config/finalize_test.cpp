@@ -137,9 +137,17 @@ TEST(Finalize, DevelopmentWithoutRemoteDestinationFallsBackToFiles) {
   ASSERT_TRUE(r);
   EXPECT_TRUE(r->local_fallback);
   ASSERT_EQ(r->notices.size(), 1u);
+  // Only tracks that exist and are on (no events or errors files yet).
   EXPECT_EQ(r->notices[0],
-            "no remote destination configured: writing logs, traces, metrics, events and errors "
-            "to local files under /tmp/emp-out");
+            "no remote destination configured: writing logs, traces and metrics to local files "
+            "under /tmp/emp-out");
+  auto disabled = finalize(with_env({{"LOG_DIR", "/tmp/emp-out"}, {"OTEL_SDK_DISABLED", "true"}}));
+  ASSERT_TRUE(disabled);
+  ASSERT_EQ(disabled->notices.size(), 1u);
+  EXPECT_EQ(disabled->notices[0].find("traces and metrics to"), std::string::npos);
+  EXPECT_NE(disabled->notices[0].find("writing logs to local files under /tmp/emp-out"),
+            std::string::npos)
+      << disabled->notices[0];
 
   auto remote = finalize(with_env({{"FLUENTD_HOST", "fluentd"}}));
   ASSERT_TRUE(remote);
@@ -478,6 +486,22 @@ TEST(Finalize, BatchExportTimeoutBoundsEachExportRequest) {
   EXPECT_EQ(c->otlp_traces.timeout, milliseconds(1000));  // tighter than the exporter's 10 s
   EXPECT_EQ(c->otlp_logs.timeout, milliseconds(2000));    // 0 = no limit from the batch side
   EXPECT_EQ(c->otlp_metrics.timeout, milliseconds(10000));
+}
+
+TEST(Finalize, ProductionWarnsAboutCredentialsOverPlainHttp) {
+  Env env = kProductionReady;
+  env["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://collector.example:4318";
+  env["OTEL_EXPORTER_OTLP_HEADERS"] = "Authorization=Bearer abcdef123";
+  auto r = finalize(with_env(env));
+  ASSERT_TRUE(r) << r.errors().front().to_string();
+  std::string all;
+  for (const auto& n : r->notices) all += n + "\n";
+  EXPECT_NE(all.find("plain http://"), std::string::npos) << all;
+  EXPECT_EQ(all.find("abcdef123"), std::string::npos) << all;
+  env["OTEL_EXPORTER_OTLP_ENDPOINT"] = "https://collector.example:4318";
+  auto tls = finalize(with_env(env));
+  ASSERT_TRUE(tls);
+  for (const auto& n : tls->notices) EXPECT_EQ(n.find("plain http://"), std::string::npos) << n;
 }
 
 TEST(Finalize, ProductionRefusesAndListsExactlyWhatIsMissing) {
