@@ -305,7 +305,29 @@ inline constexpr std::int64_t kHour = 60 * kMin;
   X(kSpanEventCountLimit, "OTEL_SPAN_EVENT_COUNT_LIMIT", Type::kUint, "128", false, 0, 1 << 20,     \
     "all", "Events kept per span.")                                                                 \
   X(kSpanLinkCountLimit, "OTEL_SPAN_LINK_COUNT_LIMIT", Type::kUint, "128", false, 0, 1 << 20,       \
-    "all", "Links kept per span.")
+    "all", "Links kept per span.")                                                                  \
+  X(kTracesExporter, "OTEL_TRACES_EXPORTER", Type::kName, "otlp", false, 0, 0, "all",               \
+    "Where spans go: otlp (collector, or a local OTLP/JSON file without one), console "             \
+    "(OTLP/JSON lines on stdout) or none.")                                                         \
+  X(kMetricsExporter, "OTEL_METRICS_EXPORTER", Type::kName, "otlp", false, 0, 0, "all",             \
+    "Where metrics go: otlp, console (OTLP/JSON lines on stdout) or none. The Prometheus "          \
+    "endpoint is set apart (EMP_PROMETHEUS_PORT).")                                                 \
+  X(kLogsExporter, "OTEL_LOGS_EXPORTER", Type::kName, "otlp", false, 0, 0, "all",                   \
+    "OTLP export of log records: otlp (see EMP_LOGS_OTLP), console (OTLP/JSON lines on "            \
+    "stdout) or none. The JSON-lines log file is set apart (EMP_LOG_FILES).")                       \
+  X(kOtelLogLevel, "OTEL_LOG_LEVEL", Type::kLevel, "warn", false, 0, 0, "all",                      \
+    "Level of the client's own diagnostics on stderr (debug, info, warn, error).")                  \
+  X(kOtelPrometheusHost, "OTEL_EXPORTER_PROMETHEUS_HOST", Type::kHost, "", false, 0, 0, "all",      \
+    "Same as EMP_PROMETHEUS_HOST (which wins when both are set).")                                  \
+  X(kOtelPrometheusPort, "OTEL_EXPORTER_PROMETHEUS_PORT", Type::kUint, "", false, 0, 65535,         \
+    "all", "Same as EMP_PROMETHEUS_PORT (which wins when both are set).")                           \
+  X(kLogStdout, "EMP_LOG_STDOUT", Type::kBool, "false", false, 0, 0, "all",                         \
+    "Write log records as JSON lines to stdout (containers, systemd).")                             \
+  X(kLogFiles, "EMP_LOG_FILES", Type::kBool, "true", false, 0, 0, "all",                            \
+    "Write log records to EMP_LOG_FILE under LOG_DIR; false turns file logging off.")               \
+  X(kEnvFile, "EMP_ENV_FILE", Type::kPath, "", false, 0, 0, "all",                                 \
+    "A dotenv file (NAME=value lines) read under the real environment, which wins over it; "       \
+    "no shell expansion. `--env-file` of the CLI sets it.")
 // clang-format on
 
 #define EMP_CONFIG_VAR_ID(id, ...) id,

@@ -431,7 +431,7 @@ int run_demo(const GlobalArgs& global, const DemoArgs& args) {
     std::fprintf(stderr, "emp-telemetry demo: the demo is a worker; ignoring --preset %s\n",
                  std::string(to_string(*global.preset)).c_str());
   }
-  Options options;
+  Options options = base_options(global);
   if (args.log_dir) options.log_dir = *args.log_dir;
   auto created = Client::for_worker(std::move(options));
   if (!created) {

@@ -792,11 +792,11 @@ int run_gen(const GlobalArgs& global, const GenArgs& args) {
     std::fprintf(stderr,
                  "emp-telemetry gen: nothing to generate: give --spans, --logs or --metrics "
                  "(counts), or --duration SECONDS\n");
-    return 2;
+    return kUsageExit;
   }
   if (args.threads == 0) {
     std::fprintf(stderr, "emp-telemetry gen: --threads must be at least 1\n");
-    return 2;
+    return kUsageExit;
   }
 
   Plan plan;
@@ -813,12 +813,11 @@ int run_gen(const GlobalArgs& global, const GenArgs& args) {
   }
   if (std::none_of(requested.begin(), requested.end(), [](bool r) { return r; })) {
     std::fprintf(stderr, "emp-telemetry gen: nothing to generate: every count is 0\n");
-    return 2;
+    return kUsageExit;
   }
   plan.rate = args.rate;
 
-  Options options;
-  options.preset = global.preset.value_or(Preset::kNone);
+  Options options = base_options(global);
   // Generation measures delivery, not drops: a full queue makes the
   // generating thread wait, unless the user chose a policy.
   const char* policy = std::getenv("EMP_QUEUE_FULL_POLICY");

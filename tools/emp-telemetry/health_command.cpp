@@ -261,8 +261,7 @@ void print_process(const Process& p) {
 // The directory the clients of this environment write to: LOG_DIR as the
 // finalized configuration resolves it (so presets and defaults apply).
 fs::path default_dir(const GlobalArgs& global) {
-  Options options;
-  options.preset = global.preset.value_or(Preset::kNone);
+  Options options = base_options(global);
   auto config = finalize(options);
   if (config)
     return fs::path(config.value().log_dir.empty() ? "./telemetry-out" : config.value().log_dir);
