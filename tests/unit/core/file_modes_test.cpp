@@ -66,7 +66,9 @@ TEST_F(FileModes, SpoolFilesAre0640) {
   EXPECT_EQ(mode_of(dir_ / "spool"), 0750u);
   EXPECT_EQ(mode_of(dir_ / "spool" / "traces"), 0750u);
   for (const auto& e : fs::directory_iterator(dir_ / "spool" / "traces")) {
-    if (e.is_regular_file()) EXPECT_EQ(mode_of(e.path()) & 0007, 0u) << e.path();
+    if (e.is_regular_file()) {
+      EXPECT_EQ(mode_of(e.path()) & 0007, 0u) << e.path();
+    }
   }
 }
 
