@@ -6,7 +6,8 @@
 //    in 1..65535, a rate is finite and in [0,1], a range is honoured, ...);
 //  - quoted values contain no control bytes;
 //  - a secret never appears in an error, a setting's display or a notice:
-//    secret variables get a marker that no other text may contain.
+//    secret variables, and the userinfo of URL and host variables, get a
+//    marker that no other text may contain.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -127,11 +128,20 @@ void fuzz_parsers(std::string_view text, std::uint64_t a, std::uint64_t b) {
   if (auto r = parse_token(std::string(kMarker) + clean); !r) {
     check(!contains(r.error().message, kMarker));
   }
-  if (clean.find_first_of("/?#") == std::string::npos) {
-    // The '@' is inside the authority: rejected as credentials, never echoed.
-    check(!contains(redact_url_userinfo("http://" + std::string(kMarker) + clean + "@h"), kMarker));
-    auto url = parse_url("http://" + std::string(kMarker) + clean + "@h");
-    check(!url && !contains(url.error().message, kMarker));
+  {
+    // Userinfo ends at the last '@' whatever it holds ('/', '?', '#' too):
+    // never echoed by redaction, quoting or a URL or host parser's error.
+    const std::string info = "u:" + std::string(kMarker) + clean;
+    for (const std::string& value :
+         {"http://" + info + "@h", "https://" + info + "@h:1/p", info + "@h"}) {
+      check(!contains(redact_url_userinfo(value), kMarker));
+      check(!contains(quote(value), kMarker));
+      check(!contains(redact("OTEL_EXPORTER_OTLP_ENDPOINT", value), kMarker));
+      auto url = parse_url(value);
+      check(!url && !contains(url.error().message, kMarker));
+      auto host = parse_host(value);
+      check(!host && !contains(host.error().message, kMarker));
+    }
     auto dsn = parse_sentry_dsn("https://" + std::string(kMarker) + clean + "@h/1");
     check(dsn ? dsn.value().redacted().find(kMarker) == std::string::npos
               : !contains(dsn.error().message, kMarker));
@@ -160,6 +170,10 @@ void fuzz_finalize(const std::uint8_t* data, std::size_t size) {
       value = "k=" + std::string(kMarker) + value;
     } else if (s.secret) {
       value = std::string(kMarker) + value;
+    } else if ((s.type == Type::kUrl || s.type == Type::kHost) && len % 2 == 1) {
+      // Credentials in a URL or host, with any bytes (delimiters included)
+      // between the marker and the '@'.
+      value = (s.type == Type::kUrl ? "http://u:" : "u:") + std::string(kMarker) + value + "@h";
     }
     env[std::string(s.name)] = std::move(value);
   }

@@ -25,6 +25,8 @@ namespace emp::telemetry {
 struct StatusLink {
   std::mutex mu;
   std::function<std::string()> status_json;  // empty once the client is gone
+  // GET /health: fills the body, true when healthy; empty once the client is gone.
+  std::function<bool(std::string&)> health_page;
 };
 
 struct Client::Impl {
@@ -33,6 +35,7 @@ struct Client::Impl {
     if (status_link) {
       std::lock_guard<std::mutex> lock(status_link->mu);
       status_link->status_json = nullptr;
+      status_link->health_page = nullptr;
     }
   }
   HealthSnapshot full_health() const noexcept {

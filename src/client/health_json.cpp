@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/clock.hpp"
+#include "core/file_modes.hpp"
 
 namespace emp::telemetry {
 
@@ -79,6 +80,13 @@ std::string health_to_json(const HealthSnapshot& h, const Config& c,
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
+bool destinations_healthy(const HealthSnapshot& h) noexcept {
+  for (const auto& d : h.destinations) {
+    if (d.state == "degraded" || d.state == "circuit_open") return false;
+  }
+  return true;
+}
+
 std::string status_directory(const std::string& log_dir) { return log_dir + "/status"; }
 
 std::string status_file_path(const std::string& log_dir, const Config& c) {
@@ -89,9 +97,9 @@ std::string status_file_path(const std::string& log_dir, const Config& c) {
 bool write_file_atomically(const std::string& path, const std::string& json) noexcept {
   try {
     std::error_code ec;
-    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+    core::make_directories(std::filesystem::path(path).parent_path().string(), ec);
     std::string tmp = path + ".tmp";
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, core::kFileMode);
     if (fd < 0) return false;
     const char* p = json.data();
     std::size_t left = json.size();

@@ -17,6 +17,10 @@ namespace emp::telemetry {
 std::string health_to_json(const HealthSnapshot& h, const Config& c,
                            std::chrono::milliseconds status_interval);
 
+// True when no destination is "degraded" or "circuit_open": what GET /health
+// answers with 200 (503 otherwise).
+bool destinations_healthy(const HealthSnapshot& h) noexcept;
+
 // The directory and file a client writes its status to.
 std::string status_directory(const std::string& log_dir);
 std::string status_file_path(const std::string& log_dir, const Config& c);

@@ -43,13 +43,28 @@ class StatusHandler final : public core::RecordHandler {
 
 std::string install_status(InstallContext& ctx) {
   const Config& c = ctx.config;
-  if (c.status_interval.count() <= 0) return {};
   Client::Impl& impl = ctx.impl;
   impl.status_link = std::make_shared<StatusLink>();
   Client::Impl* raw = &impl;
   impl.status_link->status_json = [raw] {
     return health_to_json(raw->full_health(), raw->config, raw->config.status_interval);
   };
+  // GET /health on the Prometheus endpoint: the same JSON, 200 unless a
+  // destination is degraded or its circuit is open. Through the link, so a
+  // request racing the client's destruction finds it gone, not freed.
+  impl.status_link->health_page = [raw](std::string& body) {
+    const HealthSnapshot h = raw->full_health();
+    body = health_to_json(h, raw->config, raw->config.status_interval);
+    return destinations_healthy(h);
+  };
+  if (impl.metrics_track) {
+    impl.metrics_track->set_health([link = impl.status_link](std::string& body) {
+      std::lock_guard<std::mutex> lock(link->mu);
+      if (!link->health_page) return false;
+      return link->health_page(body);
+    });
+  }
+  if (c.status_interval.count() <= 0) return {};
   ctx.pipeline.add_handler(core::RecordKind::kStatus,
                            std::make_unique<StatusHandler>(
                                impl.status_link, status_file_path(ctx.dir, c), c.status_interval));

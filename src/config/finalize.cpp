@@ -11,10 +11,12 @@
 #include <array>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <map>
 #include <variant>
 
+#include "config/dotenv.hpp"
 #include "config/parse.hpp"
 #include "config/process_env.hpp"
 #include "config/redact.hpp"
@@ -80,12 +82,17 @@ class Finalizer {
                             Var timeout, Var protocol, Var headers, Var compression, Var cert,
                             Var key, Var client_cert) const;
   void check_deployment(Config& c);
+  void check_names(Config& c) const;
+  void load_env_file();
+  void check_outputs(Config& c);
 
   const Options& options_;
   std::array<Slot, config::kVarCount> slots_;
   std::map<std::string, std::string, std::less<>> code_;
   Errors errors_;
   std::map<std::string, std::string, std::less<>> raw_out_;
+  std::string env_file_;  // EMP_ENV_FILE, when set
+  std::map<std::string, std::string, std::less<>> file_env_;
 };
 
 std::string host_name() {
@@ -94,36 +101,107 @@ std::string host_name() {
   return std::string(buf);
 }
 
+// Edit distance with adjacent transpositions counted as one edit (optimal
+// string alignment), so "LEVLE" is one edit from "LEVEL".
 std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+  std::vector<std::size_t> prev2(b.size() + 1), prev(b.size() + 1), cur(b.size() + 1);
   for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
   for (std::size_t i = 1; i <= a.size(); ++i) {
     cur[0] = i;
     for (std::size_t j = 1; j <= b.size(); ++j) {
       cur[j] =
           std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        cur[j] = std::min(cur[j], prev2[j - 2] + 1);
+      }
     }
+    std::swap(prev2, prev);
     std::swap(prev, cur);
   }
   return prev[b.size()];
 }
 
-std::string unknown_key_message(std::string_view key) {
-  std::string message = "unknown variable in Options::raw (`emp-telemetry env` lists them)";
+// The registry name closest to `name` (any case), when it is close enough to
+// be a likely misspelling; empty otherwise.
+std::string_view closest_name(std::string_view name) {
   std::string_view best;
   std::size_t best_distance = std::numeric_limits<std::size_t>::max();
-  const std::string upper = core::to_upper(key.substr(0, 128));
+  const std::string upper = core::to_upper(name.substr(0, 128));
+  // "EMP_LOG_LEVLE" is meant as LOG_LEVEL: a family prefix added or left out
+  // costs one edit, not four.
+  std::string_view bare = upper;
+  if (bare.substr(0, 4) == "EMP_") bare.remove_prefix(4);
   for (const VarSpec& s : specs()) {
-    const std::size_t d = edit_distance(upper, s.name);
+    std::size_t d = edit_distance(upper, s.name);
+    d = std::min(d, edit_distance(bare, s.name) + 1);
+    if (s.name.substr(0, 4) == "EMP_") d = std::min(d, edit_distance(upper, s.name.substr(4)) + 1);
     if (d < best_distance) {
       best_distance = d;
       best = s.name;
     }
   }
-  if (best_distance <= std::max<std::size_t>(2, upper.size() / 4)) {
+  if (best_distance <= std::max<std::size_t>(2, upper.size() / 4)) return best;
+  return {};
+}
+
+std::string unknown_key_message(std::string_view key) {
+  std::string message = "unknown variable in Options::raw (`emp-telemetry env` lists them)";
+  if (const std::string_view best = closest_name(key); !best.empty()) {
     message += "; did you mean " + std::string(best) + "?";
   }
   return message;
+}
+
+bool starts_with(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+// Standard OpenTelemetry variables (https://opentelemetry.io/docs/specs/otel/
+// configuration/sdk-environment-variables/ and the OTLP exporter spec) that
+// this client does not implement: named as such rather than as typos.
+constexpr std::string_view kUnsupportedOtel[] = {
+    "OTEL_EXPORTER_OTLP_INSECURE",
+    "OTEL_EXPORTER_OTLP_TRACES_INSECURE",
+    "OTEL_EXPORTER_OTLP_METRICS_INSECURE",
+    "OTEL_EXPORTER_OTLP_LOGS_INSECURE",
+    "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
+    "OTEL_METRICS_EXEMPLAR_FILTER",
+    "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT",
+    "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT",
+    "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT",
+    "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+    "OTEL_EXPORTER_ZIPKIN_ENDPOINT",
+    "OTEL_EXPORTER_ZIPKIN_TIMEOUT",
+    "OTEL_CONFIG_FILE",
+    "OTEL_EXPERIMENTAL_CONFIG_FILE",
+    "OTEL_SEMCONV_STABILITY_OPT_IN",
+};
+
+// Variables of other OpenTelemetry SDKs and agents that may share the
+// environment (a Python or Java process in the same container): not ours,
+// not typos, so not warned about.
+constexpr std::string_view kOtherSdkPrefixes[] = {
+    "OTEL_PYTHON_",
+    "OTEL_JAVA",
+    "OTEL_NODE_",
+    "OTEL_DOTNET_",
+    "OTEL_GO_",
+    "OTEL_PHP_",
+    "OTEL_RUBY_",
+    "OTEL_INSTRUMENTATION_",
+    "OTEL_EXPORTER_JAEGER_",
+};
+
+// True for names of the families this client owns (a misspelling there is
+// almost certainly meant for it).
+bool owned_family(std::string_view name) {
+  for (std::string_view prefix : {"EMP_", "OTEL_", "FLUENTD_", "SENTRY_", "DASH0_", "SERVICE_",
+                                  "MACHINE_", "WORKER_", "TELEMETRY_"}) {
+    if (starts_with(name, prefix)) return true;
+  }
+  // LOG_* is everybody's; only near-misses of our two names count.
+  return starts_with(name, "LOG_") &&
+         (edit_distance(name, "LOG_DIR") <= 2 || edit_distance(name, "LOG_LEVEL") <= 2);
 }
 
 void Finalizer::collect_code_values() {
@@ -193,6 +271,11 @@ void Finalizer::resolve(const VarSpec& s) {
     // Empty (or blank) means unset, as the OTel specification asks.
     sl.text = std::string(config::trim(*env));
     sl.origin = Origin::kEnvironment;
+  } else if (auto it = file_env_.find(s.name);
+             it != file_env_.end() && !config::trim(it->second).empty()) {
+    sl.text = std::string(config::trim(it->second));
+    sl.origin = Origin::kEnvFile;
+    sl.from = env_file_;
   } else if (auto preset = preset_default(s.id)) {
     sl.text = std::move(*preset);
     sl.origin = Origin::kPreset;
@@ -587,6 +670,16 @@ void Finalizer::fill(Config& c) {
   ms(Var::kBlrpExportTimeout, c.log_batch.export_timeout);
   u32(Var::kBlrpMaxQueueSize, c.log_batch.max_queue_size);
   u32(Var::kBlrpMaxExportBatchSize, c.log_batch.max_export_batch_size);
+  // OTEL_BSP_EXPORT_TIMEOUT / OTEL_BLRP_EXPORT_TIMEOUT bound one export of a
+  // batch, as OTEL_EXPORTER_OTLP_*TIMEOUT does: the tighter of the two
+  // applies to every request (0 = no limit on either side).
+  auto tighter = [](milliseconds a, milliseconds b) {
+    if (a.count() == 0) return b;
+    if (b.count() == 0) return a;
+    return std::min(a, b);
+  };
+  c.otlp_traces.timeout = tighter(c.otlp_traces.timeout, c.span_batch.export_timeout);
+  c.otlp_logs.timeout = tighter(c.otlp_logs.timeout, c.log_batch.export_timeout);
   ms(Var::kMetricExportInterval, c.metric_export_interval);
   ms(Var::kMetricExportTimeout, c.metric_export_timeout);
   if (const auto* t = get<Temporality>(Var::kTemporality)) c.metrics_temporality = *t;
@@ -687,6 +780,24 @@ void Finalizer::check_deployment(Config& c) {
         {"SENTRY_DSN", env + " requires SENTRY_DSN (the destination of the errors track)"});
   }
 
+  // Credentials over plain http:// can be read by anyone on the path. Not
+  // refused (a sidecar collector on localhost is plain http and fine), but
+  // production says so.
+  if (c.environment == DeploymentEnv::kProduction) {
+    for (const OtlpExport* e : {&c.otlp_traces, &c.otlp_metrics, &c.otlp_logs}) {
+      if (e->headers.empty() || config::to_lower(e->url).rfind("http://", 0) != 0) continue;
+      c.notices.push_back(
+          "warning: " + e->url_from + " is plain http:// and " +
+          (dash0 && e->url_from == "DASH0_OTLP_BASE_URL" ? "DASH0_API_KEY" : "the OTLP headers") +
+          " go with every request to " + config::redact_url_userinfo(e->url) +
+          " unencrypted; use https:// (TELEMETRY_ENV=production)");
+    }
+    if (sentry && config::to_lower(c.sentry_dsn).rfind("http://", 0) == 0) {
+      c.notices.push_back(
+          "warning: SENTRY_DSN is plain http:// and its key goes with every event unencrypted; "
+          "use https:// (TELEMETRY_ENV=production)");
+    }
+  }
   const bool any_remote = fluentd || sentry || (otel && (traces || metrics || otlp_logs));
   switch (c.environment) {
     case DeploymentEnv::kProduction:
@@ -705,22 +816,179 @@ void Finalizer::check_deployment(Config& c) {
   }
   if (!any_remote) {
     c.local_fallback = true;
-    c.notices.push_back(
-        "no remote destination configured: writing logs, traces, metrics, events and errors to "
-        "local files under " +
-        c.log_dir);
+    // Only the tracks that exist and are on write local files.
+    std::error_code ec;
+    const std::string where = std::filesystem::absolute(c.log_dir, ec).lexically_normal().string();
+    c.notices.push_back(std::string("no remote destination configured: writing ") +
+                        (otel ? "logs, traces and metrics" : "logs") + " to local files under " +
+                        (ec ? c.log_dir : where) +
+                        (otel ? ""
+                              : " (traces and metrics are off: OTEL_SDK_DISABLED or "
+                                "OTEL_ENABLED=false)"));
   }
+}
+
+// Warnings about variables that look meant for this client but are not
+// read by it, and about values that will not do what they seem to.
+void Finalizer::check_names(Config& c) const {
+  std::vector<std::string> names;
+  if (options_.env_names) {
+    names = options_.env_names();
+  } else if (!options_.env) {
+    names = config::process_env_names();
+  }
+  for (const auto& [key, value] : file_env_) names.push_back(key);
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  for (const std::string& name : names) {
+    if (config::find_spec(name) != nullptr || !owned_family(name)) continue;
+    bool other_sdk = false;
+    for (std::string_view prefix : kOtherSdkPrefixes)
+      other_sdk = other_sdk || starts_with(name, prefix);
+    if (other_sdk) continue;
+    bool standard = false;
+    for (std::string_view known : kUnsupportedOtel) standard = standard || name == known;
+    if (standard) {
+      c.notices.push_back("warning: " + name +
+                          " is a standard OpenTelemetry variable that this client does not "
+                          "support; it has no effect");
+      continue;
+    }
+    std::string message =
+        "warning: " + config::quote(name) + " is not a variable this client reads";
+    if (const std::string_view best = closest_name(name); !best.empty()) {
+      message += "; did you mean " + std::string(best) + "?";
+    } else {
+      message += " (`emp-telemetry env` lists them)";
+    }
+    c.notices.push_back(std::move(message));
+  }
+  // A base endpoint that already names a signal: the signal path is appended
+  // again (OTLP exporter spec: the generic endpoint is a base URL).
+  for (Var base : {Var::kOtlpEndpoint, Var::kDash0OtlpBaseUrl}) {
+    const auto* url = get<config::Url>(base);
+    if (url == nullptr) continue;
+    std::string_view path = url->path;
+    while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+    for (std::string_view signal : {"traces", "metrics", "logs"}) {
+      const std::string tail = "/v1/" + std::string(signal);
+      if (path.size() < tail.size() || path.substr(path.size() - tail.size()) != tail) continue;
+      c.notices.push_back("warning: " + std::string(spec(base).name) + " ends in " + tail +
+                          ", but it is a base URL: /v1/traces, /v1/metrics and /v1/logs are "
+                          "appended to it (" +
+                          tail + tail +
+                          "); set the base (scheme://host:port) or OTEL_EXPORTER_OTLP_" +
+                          core::to_upper(signal) + "_ENDPOINT instead");
+    }
+  }
+}
+
+// Exporters, outputs, the Prometheus aliases and where LOG_DIR lands.
+void Finalizer::check_outputs(Config& c) {
+  static const std::vector<std::string_view> kExporters = {"otlp", "console", "none"};
+  auto exporter = [&](Var v, ExporterKind& field) {
+    const Slot& sl = slot(v);
+    if (!sl.text) return;
+    auto parsed = config::parse_enum(*sl.text, kExporters);
+    if (!parsed) {
+      std::string rule = "must be otlp, console or none";
+      if (sl.text->find(',') != std::string::npos) rule += " (one exporter per signal)";
+      error(spec(v).name, config::make_error(rule, config::quote(*sl.text)).message);
+      return;
+    }
+    field = static_cast<ExporterKind>(parsed.value());
+  };
+  exporter(Var::kTracesExporter, c.traces_exporter);
+  exporter(Var::kMetricsExporter, c.metrics_exporter);
+  exporter(Var::kLogsExporter, c.logs_exporter);
+  if (const auto* l = get<Level>(Var::kOtelLogLevel)) c.diagnostics_level = *l;
+  if (const auto* b = get<bool>(Var::kLogStdout)) c.log_to_stdout = *b;
+  if (const auto* b = get<bool>(Var::kLogFiles)) c.log_files = *b;
+  // OTEL_EXPORTER_PROMETHEUS_* stand in for EMP_PROMETHEUS_* when those are unset.
+  if (!provided(Var::kPrometheusPort)) {
+    if (const auto* p = get<std::uint64_t>(Var::kOtelPrometheusPort)) {
+      c.prometheus_port = static_cast<std::uint16_t>(*p);
+    }
+  }
+  if (slot(Var::kPrometheusHost).origin <= Origin::kPreset) {
+    if (const auto* h = get<std::string>(Var::kOtelPrometheusHost)) c.prometheus_host = *h;
+  }
+  // The default LOG_DIR is relative; from a service started in / (systemd,
+  // many containers) it would land in /telemetry-out. Pick a directory meant
+  // for state instead, and say where.
+  if (slot(Var::kLogDir).origin == Origin::kDefault && !c.log_dir.empty() &&
+      c.log_dir.front() != '/') {
+    std::error_code ec;
+    const auto cwd = std::filesystem::current_path(ec);
+    if (!ec && cwd == cwd.root_path()) {
+      std::string dir;
+      const auto state = environment("XDG_STATE_HOME");
+      const auto home = environment("HOME");
+      if (state && !state->empty() && state->front() == '/') {
+        dir = *state + "/emp-telemetry";
+      } else if (home && home->size() > 1 && home->front() == '/') {
+        dir = *home + "/.local/state/emp-telemetry";
+      } else {
+        dir = "/var/tmp/emp-telemetry-" + std::to_string(::getuid());
+      }
+      c.notices.push_back("LOG_DIR is unset and the working directory is /: writing under " + dir +
+                          " instead of /telemetry-out (set LOG_DIR to choose)");
+      c.log_dir = dir;
+      if (!provided(Var::kSpoolDir)) c.spool_dir = dir + "/spool";
+    }
+  }
+}
+
+// EMP_ENV_FILE (from code or the real environment, never from itself).
+void Finalizer::load_env_file() {
+  const std::string_view name = spec(Var::kEnvFile).name;
+  std::optional<std::string> path;
+  if (auto it = code_.find(name); it != code_.end()) {
+    path = it->second;
+  } else if (auto env = environment(name); env && !config::trim(*env).empty()) {
+    path = std::string(config::trim(*env));
+  }
+  if (!path) return;
+  env_file_ = *path;
+  const std::string shown = config::quote(*path);
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(*path, ec);
+  if (ec) {
+    error(name, "cannot read the environment file " + shown + ": " + ec.message());
+    return;
+  }
+  if (size > config::kMaxDotenvBytes) {
+    error(name, "the environment file " + shown + " is larger than 1 MiB");
+    return;
+  }
+  std::ifstream in(*path, std::ios::binary);
+  std::string text(static_cast<std::size_t>(size), '\0');
+  in.read(text.data(), static_cast<std::streamsize>(size));
+  if (!in && !in.eof()) {
+    error(name, "cannot read the environment file " + shown);
+    return;
+  }
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  config::DotenvResult parsed = config::parse_dotenv(text);
+  if (!parsed.ok()) {
+    error(name, shown + " line " + std::to_string(parsed.error_line) + ": " + parsed.error);
+    return;
+  }
+  for (auto& [key, value] : parsed.variables) file_env_[key] = std::move(value);
 }
 
 Expected<Config> Finalizer::run() {
   collect_code_values();
+  load_env_file();
   for (const VarSpec& s : specs()) resolve(s);
   resolve_service_name();
   check_cross_field();
 
   Config c;
   fill(c);
+  check_outputs(c);
   check_deployment(c);
+  check_names(c);
 
   for (const VarSpec& s : specs()) {
     const Slot& sl = slot(s.id);
@@ -731,7 +999,8 @@ Expected<Config> Finalizer::run() {
     setting.set = sl.text.has_value();
     setting.from = sl.from;
     if (sl.text) {
-      setting.display = s.secret ? config::redact(s.name, *sl.text) : *sl.text;
+      // redact() also masks userinfo in values that are not secret by name.
+      setting.display = config::redact(s.name, *sl.text);
       raw_out_[std::string(s.name)] = *sl.text;
     }
     c.settings.push_back(std::move(setting));

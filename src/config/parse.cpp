@@ -123,6 +123,12 @@ ParseError make_error(std::string rule, std::string_view shown) {
   return e;
 }
 
+std::string quote(std::string_view raw) {
+  // Userinfo is masked before shortening, so a cut can never keep a password
+  // whose closing '@' fell beyond the limit.
+  return core::quote(redact_url_userinfo(raw));
+}
+
 ParseResult<bool> parse_bool(std::string_view text) {
   const std::string_view t = trim(text);
   for (std::string_view yes : {"true", "1", "yes", "on"}) {
@@ -274,7 +280,7 @@ std::string format_size(std::uint64_t bytes) {
 ParseResult<Url> parse_url(std::string_view text) {
   const std::string_view t = trim(text);
   // Never echo credentials, even from a value we are rejecting.
-  const std::string shown = quote(redact_url_userinfo(t));
+  const std::string shown = quote(t);
   auto bad = [&](std::string rule) { return make_error(std::move(rule), shown); };
   if (t.empty()) return bad("must be an http or https URL");
   for (char c : t) {
@@ -291,7 +297,9 @@ ParseResult<Url> parse_url(std::string_view text) {
   std::size_t auth_end = t.find_first_of("/?#", auth_begin);
   if (auth_end == std::string_view::npos) auth_end = t.size();
   const std::string_view authority = t.substr(auth_begin, auth_end - auth_begin);
-  if (authority.find('@') != std::string_view::npos) {
+  // An '@' anywhere, not only in the authority as parsed: "http://u:4318/x@host"
+  // is a password that happens to parse as a port and a path.
+  if (t.find('@', auth_begin) != std::string_view::npos) {
     return bad("URL must not contain credentials (user:password@); use the *_HEADERS variables");
   }
   auto parsed = parse_authority(authority);

@@ -52,10 +52,12 @@ class ParseResult {
 // Builds a ParseError whose message shows `shown` (already quoted or redacted).
 ParseError make_error(std::string rule, std::string_view shown);
 // The shared string helpers (core/strings.hpp), named here because every
-// parser uses them: quote() for messages, trim() of spaces and tabs, to_lower().
-using core::quote;
+// parser uses them: trim() of spaces and tabs, to_lower().
 using core::to_lower;
 using core::trim;
+// `value` quoted for messages (core::quote) with its userinfo masked first
+// (redact_url_userinfo): every value a configuration message shows.
+std::string quote(std::string_view value);
 
 // true/false/1/0/yes/no/on/off, any case.
 ParseResult<bool> parse_bool(std::string_view text);

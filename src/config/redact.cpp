@@ -2,6 +2,7 @@
 #include "config/redact.hpp"
 
 #include <array>
+#include <cctype>
 
 #include "config/registry.hpp"
 #include "core/strings.hpp"
@@ -83,26 +84,26 @@ std::string redact_key_values(std::string_view list) {
   return out;
 }
 
-std::string redact_url_userinfo(std::string_view url) {
-  const std::size_t scheme_end = url.find("://");
-  if (scheme_end == std::string_view::npos) {
-    // Not a URL we understand; an '@' could still hide credentials.
-    return url.find('@') == std::string_view::npos ? std::string(url) : std::string(kMask);
+std::string redact_url_userinfo(std::string_view text) {
+  // The userinfo ends at the last '@', not at the first '/', '?' or '#': a
+  // password may contain those ("http://user:pw/x@host"), and a parser that
+  // stops early leaves the password in plain sight. Masking an '@' that was
+  // really part of a path costs a less useful message, nothing more.
+  const std::size_t at = text.rfind('@');
+  if (at == std::string_view::npos) return std::string(text);
+  // Only a real scheme (RFC 3986: a letter, then letters, digits, + - .) is
+  // kept: a "://" inside the userinfo ("u:pw://x@h") must not end the mask.
+  const std::size_t scheme_end = text.find("://");
+  bool scheme = scheme_end != std::string_view::npos && scheme_end > 0 && scheme_end < at &&
+                std::isalpha(static_cast<unsigned char>(text[0]));
+  for (std::size_t i = 0; scheme && i < scheme_end; ++i) {
+    const char c = text[i];
+    scheme = std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
   }
-  const std::size_t auth_begin = scheme_end + 3;
-  const std::size_t auth_end = url.find_first_of("/?#", auth_begin);
-  const std::string_view authority =
-      url.substr(auth_begin, auth_end == std::string_view::npos ? std::string_view::npos
-                                                                : auth_end - auth_begin);
-  const std::size_t at = authority.rfind('@');
-  std::string out;
-  if (at == std::string_view::npos) {
-    out = std::string(url);
-  } else {
-    out = std::string(url.substr(0, auth_begin));
-    out += kMask;
-    out += url.substr(auth_begin + at);
-  }
+  const std::size_t begin = scheme ? scheme_end + 3 : 0;
+  std::string out(text.substr(0, begin));
+  out += kMask;
+  out += text.substr(at);
   return out;
 }
 
@@ -111,10 +112,7 @@ std::string redact(std::string_view var_name, std::string_view value) {
   if (ends_with_upper(var_name, "DSN")) return redact_dsn(value);
   if (ends_with_upper(var_name, "HEADERS")) return redact_key_values(value);
   if (is_secret_variable(var_name)) return std::string(kMask);
-  if (value.find("://") != std::string_view::npos && value.find('@') != std::string_view::npos) {
-    return redact_url_userinfo(value);
-  }
-  return std::string(value);
+  return redact_url_userinfo(value);
 }
 
 }  // namespace emp::telemetry::config

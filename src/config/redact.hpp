@@ -18,7 +18,7 @@ inline constexpr std::string_view kMask = "***";
 //  - SENTRY_DSN (and any *DSN): the DSN with its keys masked, https://***@host/42
 //  - *_HEADERS: keys kept, values masked, "Authorization=***,X-Team=***"
 //  - other secrets: "***"
-//  - URLs with credentials: user:password masked
+//  - anything with an '@' (URL or host with credentials): userinfo masked
 //  - anything else: unchanged.
 // An empty value stays empty.
 std::string redact(std::string_view var_name, std::string_view value);
@@ -32,7 +32,10 @@ std::string redact_dsn(std::string_view dsn);
 // `k=v,...` list with every value masked; keys that are not plain header
 // names (they may be a misplaced secret) are masked too.
 std::string redact_key_values(std::string_view list);
-// A URL with any user:password@ part masked as ***@.
-std::string redact_url_userinfo(std::string_view url);
+// Any userinfo masked: everything between "scheme://" (or the start, for
+// "user:pw@host") and the LAST '@' becomes ***, whatever it contains
+// ('/', '?', '#' included). Text without '@' is returned unchanged. This is
+// the one function every message and dump uses for userinfo.
+std::string redact_url_userinfo(std::string_view text);
 
 }  // namespace emp::telemetry::config

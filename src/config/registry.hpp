@@ -247,15 +247,18 @@ inline constexpr std::int64_t kHour = 60 * kMin;
   X(kBspScheduleDelay, "OTEL_BSP_SCHEDULE_DELAY", Type::kMillis, "5000", false, 1, kHour, "all",    \
     "Span batch export interval, ms (units accepted).")                                             \
   X(kBspExportTimeout, "OTEL_BSP_EXPORT_TIMEOUT", Type::kMillis, "30000", false, 0, kHour, "all",   \
-    "Span batch export timeout, ms; 0 = no limit.")                                                 \
+    "Bounds each export request of a span batch, ms; the tighter of this and "                      \
+    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT applies; 0 = no limit.")                                     \
   X(kBspMaxQueueSize, "OTEL_BSP_MAX_QUEUE_SIZE", Type::kUint, "2048", false, 1, 1 << 24, "all",     \
-    "Spans buffered for export.")                                                                   \
+    "Spans waiting for export (the batch being built and batches not yet delivered, "               \
+    "dropped or spooled); more are dropped as queue_full.")                                         \
   X(kBspMaxExportBatchSize, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", Type::kUint, "512", false, 1,         \
     1 << 24, "all", "Spans per export request; must not exceed OTEL_BSP_MAX_QUEUE_SIZE.")           \
   X(kBlrpScheduleDelay, "OTEL_BLRP_SCHEDULE_DELAY", Type::kMillis, "1000", false, 1, kHour, "all",  \
     "Log record batch export interval, ms (units accepted).")                                       \
   X(kBlrpExportTimeout, "OTEL_BLRP_EXPORT_TIMEOUT", Type::kMillis, "30000", false, 0, kHour, "all", \
-    "Log record batch export timeout, ms; 0 = no limit.")                                           \
+    "Bounds each export request of a log record batch, ms; the tighter of this and "                \
+    "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT applies; 0 = no limit.")                                       \
   X(kBlrpMaxQueueSize, "OTEL_BLRP_MAX_QUEUE_SIZE", Type::kUint, "2048", false, 1, 1 << 24, "all",   \
     "Log records buffered for export.")                                                             \
   X(kBlrpMaxExportBatchSize, "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", Type::kUint, "512", false, 1,       \
@@ -316,7 +319,29 @@ inline constexpr std::int64_t kHour = 60 * kMin;
   X(kSpanEventCountLimit, "OTEL_SPAN_EVENT_COUNT_LIMIT", Type::kUint, "128", false, 0, 1 << 20,     \
     "all", "Events kept per span.")                                                                 \
   X(kSpanLinkCountLimit, "OTEL_SPAN_LINK_COUNT_LIMIT", Type::kUint, "128", false, 0, 1 << 20,       \
-    "all", "Links kept per span.")
+    "all", "Links kept per span.")                                                                  \
+  X(kTracesExporter, "OTEL_TRACES_EXPORTER", Type::kName, "otlp", false, 0, 0, "all",               \
+    "Where spans go: otlp (collector, or a local OTLP/JSON file without one), console "             \
+    "(OTLP/JSON lines on stdout) or none.")                                                         \
+  X(kMetricsExporter, "OTEL_METRICS_EXPORTER", Type::kName, "otlp", false, 0, 0, "all",             \
+    "Where metrics go: otlp, console (OTLP/JSON lines on stdout) or none. The Prometheus "          \
+    "endpoint is set apart (EMP_PROMETHEUS_PORT).")                                                 \
+  X(kLogsExporter, "OTEL_LOGS_EXPORTER", Type::kName, "otlp", false, 0, 0, "all",                   \
+    "OTLP export of log records: otlp (see EMP_LOGS_OTLP), console (OTLP/JSON lines on "            \
+    "stdout) or none. The JSON-lines log file is set apart (EMP_LOG_FILES).")                       \
+  X(kOtelLogLevel, "OTEL_LOG_LEVEL", Type::kLevel, "warn", false, 0, 0, "all",                      \
+    "Level of the client's own diagnostics on stderr (debug, info, warn, error).")                  \
+  X(kOtelPrometheusHost, "OTEL_EXPORTER_PROMETHEUS_HOST", Type::kHost, "", false, 0, 0, "all",      \
+    "Same as EMP_PROMETHEUS_HOST (which wins when both are set).")                                  \
+  X(kOtelPrometheusPort, "OTEL_EXPORTER_PROMETHEUS_PORT", Type::kUint, "", false, 0, 65535,         \
+    "all", "Same as EMP_PROMETHEUS_PORT (which wins when both are set).")                           \
+  X(kLogStdout, "EMP_LOG_STDOUT", Type::kBool, "false", false, 0, 0, "all",                         \
+    "Write log records as JSON lines to stdout (containers, systemd).")                             \
+  X(kLogFiles, "EMP_LOG_FILES", Type::kBool, "true", false, 0, 0, "all",                            \
+    "Write log records to EMP_LOG_FILE under LOG_DIR; false turns file logging off.")               \
+  X(kEnvFile, "EMP_ENV_FILE", Type::kPath, "", false, 0, 0, "all",                                 \
+    "A dotenv file (NAME=value lines) read under the real environment, which wins over it; "       \
+    "no shell expansion. `--env-file` of the CLI sets it.")
 // clang-format on
 
 #define EMP_CONFIG_VAR_ID(id, ...) id,

@@ -15,6 +15,8 @@
 #include <filesystem>
 #include <system_error>
 
+#include "core/file_modes.hpp"
+
 namespace emp::telemetry::deliver {
 namespace {
 
@@ -309,11 +311,12 @@ Expected<std::unique_ptr<Spool>> Spool::open(const std::string& dir,
   try {
     if (dir.empty()) return Error{"spool", "the spool directory must not be empty"};
     std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    if (ec) return open_error(dir, "cannot create directory", ec.value());
+    if (!core::make_directories(dir, ec)) {
+      return open_error(dir, "cannot create directory", ec.value());
+    }
     const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir_fd < 0) return open_error(dir, "cannot open directory", errno);
-    const int lock_fd = ::openat(dir_fd, kLockName, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    const int lock_fd = ::openat(dir_fd, kLockName, O_RDWR | O_CREAT | O_CLOEXEC, core::kFileMode);
     if (lock_fd < 0) {
       const int err = errno;
       ::close(dir_fd);
@@ -450,7 +453,7 @@ void Spool::write_cursor(const Cursor& cursor) noexcept {
   put64(buf + 4, cursor.segment);
   put64(buf + 12, cursor.offset);
   put32(buf + 20, crc(buf, 20));
-  const int fd = ::openat(dir_fd_, kCursorTemp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int fd = ::openat(dir_fd_, kCursorTemp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, core::kFileMode);
   if (fd < 0) {
     fail("cannot write", kCursorTemp, errno);
     return;
@@ -568,7 +571,7 @@ bool Spool::copy_to_quarantine(int fd, std::uint64_t id, std::uint64_t from,
                                std::uint64_t to) noexcept {
   try {
     const std::string name = quarantine_name(id);
-    const int out = ::openat(dir_fd_, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    const int out = ::openat(dir_fd_, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, core::kFileMode);
     if (out < 0) {
       fail("cannot create", name, errno);
       return false;
@@ -751,7 +754,7 @@ bool Spool::create_segment() noexcept {
   const std::uint64_t id = next_id_;
   const std::string name = segment_name(id, false);
   const int fd =
-      ::openat(dir_fd_, name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+      ::openat(dir_fd_, name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, core::kFileMode);
   if (fd < 0) {
     fail("cannot create", name, errno);
     return false;

@@ -70,6 +70,8 @@ class MetricsTrack {
 
   // Starts the reader thread and the Prometheus endpoint.
   void start();
+  // What the Prometheus endpoint answers on GET /health. Call before start().
+  void set_health(PrometheusEndpoint::Health health) { prometheus_.set_health(std::move(health)); }
   Metrics& metrics() noexcept { return core_.facade(); }
   MetricsCore& core() noexcept { return core_; }
   deliver::DeliveryWorker* sink() noexcept { return sink_.get(); }

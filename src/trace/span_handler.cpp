@@ -202,12 +202,17 @@ SpanHandler::SpanHandler(const BatchSettings& batch, const otlp::Resource& resou
       proto_prelude_(resource, scope),
       json_prelude_(resource, scope),
       sink_(std::move(sink)),
-      accounting_(accounting) {
+      accounting_(accounting),
+      queue_limit_(batch.max_queue_size) {
   batch_.reserve(batch_settings_.max_export_batch_size);
 }
 
 void SpanHandler::on_record(const std::uint8_t* payload, std::size_t size) noexcept {
   try {
+    if (!queue_limit_.admit(batch_.size(), [this] { return sink_->health(); })) {
+      accounting_.dropped(Track::kTraces, DropReason::kQueueFull, 1);
+      return;
+    }
     if (batch_.empty()) batch_started_ = Clock::now();
     batch_.emplace_back();
     if (!decode_span(payload, size, batch_.back())) {
@@ -239,6 +244,7 @@ void SpanHandler::export_batch() noexcept {
     }
     if (stats.invalid_utf8_strings) accounting_.invalid_utf8(Track::kTraces, stats.invalid_utf8_strings);
     batch_.clear();
+    queue_limit_.submitted(n);
     sink_->submit(std::move(p));
   } catch (...) {
     batch_.clear();

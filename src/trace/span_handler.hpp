@@ -2,11 +2,15 @@
 // decodes finished spans from the queues into OTLP spans, batches them
 // (OTEL_BSP_MAX_EXPORT_BATCH_SIZE, OTEL_BSP_SCHEDULE_DELAY), encodes each
 // batch (protobuf or JSON) and hands it to the destination's DeliveryWorker.
+// At most OTEL_BSP_MAX_QUEUE_SIZE spans wait for export; more are dropped as
+// `queue_full` (OTEL_BSP_EXPORT_TIMEOUT bounds each export request; see
+// finalize()).
 #pragma once
 
 #include <memory>
 #include <vector>
 
+#include "core/export_queue_limit.hpp"
 #include "core/pipeline.hpp"
 #include "deliver/worker.hpp"
 #include "emp/telemetry/config.hpp"
@@ -49,6 +53,7 @@ class SpanHandler final : public core::RecordHandler {
   std::unique_ptr<deliver::DeliveryWorker> sink_;
   core::Accounting& accounting_;
   std::vector<encode::otlp::SpanData> batch_;
+  core::ExportQueueLimit queue_limit_;
   std::chrono::steady_clock::time_point batch_started_{};
 };
 

@@ -1,26 +1,45 @@
 // The subcommands of the emp-telemetry CLI. main.cpp parses the command line
 // with CLI11 and calls one of these; each returns the process exit code
-// (0 success, 1 failure such as an invalid configuration) and writes its
-// results to stdout and its problems to stderr.
+// (0 success, 1 failure such as an invalid configuration, 2 only from
+// `health`: something is not healthy, kUsageExit a usage error) and writes
+// its results to stdout and its problems to stderr.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "emp/telemetry/config.hpp"
 
 namespace emp::telemetry::cli {
 
+// Exit code of every usage error (unknown command or option, bad argument):
+// EX_USAGE of sysexits.h, apart from the codes a command's result uses.
+inline constexpr int kUsageExit = 64;
+
 // Options shared by every command.
 struct GlobalArgs {
   // --preset: the service preset whose defaults apply (none when unset).
   std::optional<Preset> preset;
+  // --env-file: a dotenv file read under the real environment (EMP_ENV_FILE).
+  std::optional<std::string> env_file;
 };
+
+// The Options every command starts from: the global preset and env file.
+inline Options base_options(const GlobalArgs& global) {
+  Options options;
+  if (global.preset) options.preset = *global.preset;
+  if (global.env_file) options.raw["EMP_ENV_FILE"] = *global.env_file;
+  return options;
+}
 
 struct ConfigArgs {
   bool json = false;   // --json: one JSON object instead of a table
   bool check = false;  // --check: only validate; problems on stderr
+  // Positional: show only variables whose name contains one of these (any
+  // case), or that belong to a group named here (see config_command.cpp).
+  std::vector<std::string> filters;
 };
 
 struct EnvArgs {
@@ -29,8 +48,8 @@ struct EnvArgs {
 };
 
 struct DemoArgs {
-  std::uint32_t jobs = 12;        // --jobs: how many jobs the simulated queue holds
-  std::uint32_t slow_ms = 1500;   // --slow-ms: duration of the one slow job
+  std::uint32_t jobs = 12;             // --jobs: how many jobs the simulated queue holds
+  std::uint32_t slow_ms = 1500;        // --slow-ms: duration of the one slow job
   std::optional<std::string> log_dir;  // --log-dir: overrides LOG_DIR
 };
 

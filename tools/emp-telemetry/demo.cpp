@@ -21,9 +21,9 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
-#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -40,6 +40,7 @@
 #include "emp/telemetry/log.hpp"
 #include "emp/telemetry/metrics.hpp"
 #include "emp/telemetry/trace.hpp"
+#include "text.hpp"
 
 namespace emp::telemetry::cli {
 namespace {
@@ -218,9 +219,9 @@ void process_job(Client& client, const Job& job, const std::string& worker_id, T
                            {"status", "in_progress"}});
   {
     // The "work": half, a progress report, the other half.
-    Span work = tracer.start_span(work_span_name(job.type), {},
-                                  {{"lifecycle.stage", "process"},
-                                   {"component.type", "connector"}});
+    Span work =
+        tracer.start_span(work_span_name(job.type), {},
+                          {{"lifecycle.stage", "process"}, {"component.type", "connector"}});
     Scope work_scope(work);
     std::this_thread::sleep_for(job.work / 2);
     log.debug("job progress",
@@ -372,8 +373,7 @@ void print_destinations(const HealthSnapshot& health) {
     std::printf("  %-8s %-50s %-12s delivered %llu in %llu requests, dropped %llu%s%s\n",
                 std::string(to_string(d.track)).c_str(), d.name.c_str(), d.state.c_str(),
                 static_cast<unsigned long long>(d.delivered),
-                static_cast<unsigned long long>(d.requests),
-                static_cast<unsigned long long>([&d] {
+                static_cast<unsigned long long>(d.requests), static_cast<unsigned long long>([&d] {
                   std::uint64_t n = 0;
                   for (auto x : d.dropped) n += x;
                   return n;
@@ -384,8 +384,10 @@ void print_destinations(const HealthSnapshot& health) {
 
 void print_health(const HealthSnapshot& health) {
   std::printf("\nhealth per track (client.health()):\n");
-  std::printf("  %-8s %9s %9s %9s %9s %7s  %s\n", "track", "offered", "accepted", "written",
-              "dropped", "errors", "drops by reason");
+  // The spooled column makes offered = written + spooled + dropped visible
+  // (spooled: on disk, to be delivered by this or a later run).
+  std::printf("  %-8s %9s %9s %9s %9s %9s %7s  %s\n", "track", "offered", "accepted", "written",
+              "spooled", "dropped", "errors", "drops by reason");
   std::string idle;
   for (std::size_t t = 0; t < static_cast<std::size_t>(Track::kCount); ++t) {
     const auto track = static_cast<Track>(t);
@@ -401,13 +403,12 @@ void print_health(const HealthSnapshot& health) {
                  std::string(to_string(static_cast<DropReason>(r))) + "=" +
                  std::to_string(h.dropped[r]);
     }
-    std::printf("  %-8s %9llu %9llu %9llu %9llu %7llu  %s\n",
-                std::string(to_string(track)).c_str(),
-                static_cast<unsigned long long>(h.offered),
-                static_cast<unsigned long long>(h.accepted),
-                static_cast<unsigned long long>(h.written),
-                static_cast<unsigned long long>(h.dropped_total()),
-                static_cast<unsigned long long>(h.errors), reasons.empty() ? "-" : reasons.c_str());
+    std::printf(
+        "  %-8s %9llu %9llu %9llu %9llu %9llu %7llu  %s\n", std::string(to_string(track)).c_str(),
+        static_cast<unsigned long long>(h.offered), static_cast<unsigned long long>(h.accepted),
+        static_cast<unsigned long long>(h.written), static_cast<unsigned long long>(h.spooled),
+        static_cast<unsigned long long>(h.dropped_total()),
+        static_cast<unsigned long long>(h.errors), reasons.empty() ? "-" : reasons.c_str());
     if (h.truncated || h.invalid_utf8) {
       std::printf("  %-8s %llu records truncated, %llu with invalid UTF-8 replaced\n", "",
                   static_cast<unsigned long long>(h.truncated),
@@ -416,8 +417,9 @@ void print_health(const HealthSnapshot& health) {
   }
   if (!idle.empty()) std::printf("  no records: %s\n", idle.c_str());
   if (health.track(Track::kMetrics).offered > 0) {
-    std::printf("  (metrics: offered/accepted count measurements, written counts exported data\n"
-                "   points, including the client's own and the machine's metrics)\n");
+    std::printf(
+        "  (metrics: offered/accepted count measurements, written counts exported data\n"
+        "   points, including the client's own and the machine's metrics)\n");
   }
   if (!health.last_error.empty()) std::printf("  last error: %s\n", health.last_error.c_str());
 }
@@ -429,13 +431,13 @@ int run_demo(const GlobalArgs& global, const DemoArgs& args) {
     std::fprintf(stderr, "emp-telemetry demo: the demo is a worker; ignoring --preset %s\n",
                  std::string(to_string(*global.preset)).c_str());
   }
-  Options options;
+  Options options = base_options(global);
   if (args.log_dir) options.log_dir = *args.log_dir;
   auto created = Client::for_worker(std::move(options));
   if (!created) {
     for (const auto& e : created.errors()) std::fprintf(stderr, "%s\n", e.to_string().c_str());
-    std::fprintf(stderr, "emp-telemetry demo: invalid configuration (%zu problems)\n",
-                 created.errors().size());
+    std::fprintf(stderr, "emp-telemetry demo: invalid configuration (%s)\n",
+                 count_noun(created.errors().size(), "problem").c_str());
     return 1;
   }
   Client& client = created.value();
@@ -443,8 +445,8 @@ int run_demo(const GlobalArgs& global, const DemoArgs& args) {
   Logger& log = client.log();
 
   const auto started = SteadyClock::now();
-  log.info("worker started", {{"event", "worker_started"},
-                              {"jobs", static_cast<std::int64_t>(args.jobs)}});
+  log.info("worker started",
+           {{"event", "worker_started"}, {"jobs", static_cast<std::int64_t>(args.jobs)}});
 
   std::vector<Job> jobs = make_jobs(args);
   for (Job& job : jobs) submit_job(client, job);
@@ -472,8 +474,7 @@ int run_demo(const GlobalArgs& global, const DemoArgs& args) {
               args.jobs, completed, failed, tally.slow.load(),
               static_cast<double>(elapsed_ms) / 1000.0);
   std::printf("service %s (%s), machine %s, worker %s, environment %s\n",
-              config.service_name.c_str(), config.service_type.c_str(),
-              config.machine_id.c_str(),
+              config.service_name.c_str(), config.service_type.c_str(), config.machine_id.c_str(),
               config.worker_id.empty() ? "-" : config.worker_id.c_str(),
               std::string(to_string(config.environment)).c_str());
 
@@ -500,6 +501,21 @@ int run_demo(const GlobalArgs& global, const DemoArgs& args) {
   print_destinations(health);
   print_health(health);
 
+  // Data a destination refused is lost: the demo did not do its job.
+  // (Per destination, since not every destination counts in its track.)
+  std::uint64_t rejected = 0, rejected_in_tracks = 0;
+  for (const auto& d : health.destinations) {
+    rejected += d.dropped[static_cast<std::size_t>(DropReason::kRejected)];
+  }
+  for (const auto& t : health.tracks) rejected_in_tracks += t.dropped_for(DropReason::kRejected);
+  rejected = std::max(rejected, rejected_in_tracks);
+  if (rejected > 0) {
+    std::fprintf(stderr,
+                 "emp-telemetry demo: destinations rejected records (%llu counted rejected, see "
+                 "the last errors above)\n",
+                 static_cast<unsigned long long>(rejected));
+    return 1;
+  }
   const TrackHealth& logs = health.track(Track::kLogs);
   if (!stopped) {
     std::fprintf(stderr, "emp-telemetry demo: shutdown did not finish within %lld ms\n",

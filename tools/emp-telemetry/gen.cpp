@@ -38,6 +38,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "text.hpp"
 #include "emp/telemetry/client.hpp"
 #include "emp/telemetry/health.hpp"
 #include "emp/telemetry/log.hpp"
@@ -791,11 +792,11 @@ int run_gen(const GlobalArgs& global, const GenArgs& args) {
     std::fprintf(stderr,
                  "emp-telemetry gen: nothing to generate: give --spans, --logs or --metrics "
                  "(counts), or --duration SECONDS\n");
-    return 2;
+    return kUsageExit;
   }
   if (args.threads == 0) {
     std::fprintf(stderr, "emp-telemetry gen: --threads must be at least 1\n");
-    return 2;
+    return kUsageExit;
   }
 
   Plan plan;
@@ -812,12 +813,11 @@ int run_gen(const GlobalArgs& global, const GenArgs& args) {
   }
   if (std::none_of(requested.begin(), requested.end(), [](bool r) { return r; })) {
     std::fprintf(stderr, "emp-telemetry gen: nothing to generate: every count is 0\n");
-    return 2;
+    return kUsageExit;
   }
   plan.rate = args.rate;
 
-  Options options;
-  options.preset = global.preset.value_or(Preset::kNone);
+  Options options = base_options(global);
   // Generation measures delivery, not drops: a full queue makes the
   // generating thread wait, unless the user chose a policy.
   const char* policy = std::getenv("EMP_QUEUE_FULL_POLICY");
@@ -829,8 +829,8 @@ int run_gen(const GlobalArgs& global, const GenArgs& args) {
   auto created = Client::create(options);
   if (!created) {
     for (const auto& e : created.errors()) std::fprintf(stderr, "%s\n", e.to_string().c_str());
-    std::fprintf(stderr, "emp-telemetry gen: invalid configuration (%zu problems)\n",
-                 created.errors().size());
+    std::fprintf(stderr, "emp-telemetry gen: invalid configuration (%s)\n",
+                 count_noun(created.errors().size(), "problem").c_str());
     return 1;
   }
   Client& client = created.value();

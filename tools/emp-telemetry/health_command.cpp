@@ -9,6 +9,11 @@
 // status is "stale" when the file is older than three status intervals: the
 // process is there but its telemetry thread stopped writing.
 //
+// Status files are input like any other: every string read from one is
+// printed through terminal_safe() (an escape sequence in a file must not
+// drive the operator's terminal), and a file larger than kMaxStatusBytes is
+// reported and skipped rather than read whole.
+//
 // Exit codes: 0 every running process is healthy (or only exited processes
 // left files), 1 no status file found, 2 a running process has a destination
 // that is degraded or circuit_open, or a stale status file.
@@ -24,20 +29,23 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "commands.hpp"
 #include "emp/telemetry/config.hpp"
+#include "text.hpp"
 
 namespace emp::telemetry::cli {
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+
+// A status file is one line of a few KiB; anything far larger is not one.
+constexpr std::uintmax_t kMaxStatusBytes = 1u << 20;
 
 struct Process {
   fs::path file;
@@ -68,7 +76,7 @@ std::string str(const json& j, const char* key) {
   if (!j.is_object()) return {};
   auto it = j.find(key);
   if (it == j.end() || !it->is_string()) return {};
-  return it->get<std::string>();
+  return terminal_safe(it->get<std::string>());
 }
 
 std::string dropped_text(const json& dropped, std::int64_t* total) {
@@ -78,7 +86,8 @@ std::string dropped_text(const json& dropped, std::int64_t* total) {
   for (const auto& [reason, n] : dropped.items()) {
     if (!n.is_number()) continue;
     *total += n.get<std::int64_t>();
-    out += (out.empty() ? "" : ", ") + reason + "=" + std::to_string(n.get<std::int64_t>());
+    out += (out.empty() ? "" : ", ") + terminal_safe(reason, 64) + "=" +
+           std::to_string(n.get<std::int64_t>());
   }
   return out.empty() ? "-" : out;
 }
@@ -136,15 +145,26 @@ std::vector<Process> read_status_files(const fs::path& status_dir) {
   for (fs::directory_iterator it(status_dir, ec), end; !ec && it != end; it.increment(ec)) {
     const fs::path& path = it->path();
     if (path.extension() != ".json" || !it->is_regular_file(ec)) continue;
+    const std::uintmax_t size = it->file_size(ec);
+    if (ec || size > kMaxStatusBytes) {
+      std::fprintf(stderr,
+                   "emp-telemetry health: %s: not a status file (%ju bytes; a status file is at "
+                   "most %ju)\n",
+                   terminal_safe(path.string()).c_str(), ec ? std::uintmax_t{0} : size,
+                   kMaxStatusBytes);
+      ec.clear();
+      continue;
+    }
     std::ifstream in(path, std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
+    std::string text(static_cast<std::size_t>(size), '\0');
+    in.read(text.data(), static_cast<std::streamsize>(size));
+    text.resize(static_cast<std::size_t>(in.gcount()));
     Process p;
     p.file = path;
-    p.doc = json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+    p.doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (!p.doc.is_object()) {
       std::fprintf(stderr, "emp-telemetry health: %s: not a status file (not a JSON object)\n",
-                   path.string().c_str());
+                   terminal_safe(path.string()).c_str());
       continue;
     }
     p.pid = num(p.doc, "pid");
@@ -192,7 +212,8 @@ void print_process(const Process& p) {
               "dropped", "errors", "drops by reason");
   const json tracks = d.value("tracks", json::object());
   if (tracks.empty()) std::printf("  (no records yet)\n");
-  for (const auto& [name, t] : tracks.items()) {
+  for (const auto& [key, t] : tracks.items()) {
+    const std::string name = terminal_safe(key, 16);
     std::int64_t dropped = 0;
     const std::string reasons = dropped_text(t.value("dropped", json::object()), &dropped);
     std::printf("  %-8s %10lld %10lld %10lld %8lld %8lld  %s\n", name.c_str(),
@@ -234,14 +255,13 @@ void print_process(const Process& p) {
       for (const auto& problem : p.problems) std::printf("  NOT HEALTHY: %s\n", problem.c_str());
     }
   }
-  std::printf("  (%s)\n", p.file.string().c_str());
+  std::printf("  (%s)\n", terminal_safe(p.file.string()).c_str());
 }
 
 // The directory the clients of this environment write to: LOG_DIR as the
 // finalized configuration resolves it (so presets and defaults apply).
 fs::path default_dir(const GlobalArgs& global) {
-  Options options;
-  options.preset = global.preset.value_or(Preset::kNone);
+  Options options = base_options(global);
   auto config = finalize(options);
   if (config)
     return fs::path(config.value().log_dir.empty() ? "./telemetry-out" : config.value().log_dir);
@@ -277,7 +297,7 @@ int run_health(const GlobalArgs& global, const HealthArgs& args) {
   }
   if (processes.empty()) {
     std::fprintf(stderr, "emp-telemetry health: no status files in %s\n",
-                 status_dir.string().c_str());
+                 terminal_safe(status_dir.string()).c_str());
     return 1;
   }
   std::size_t running = 0, unhealthy = 0;
@@ -290,8 +310,9 @@ int run_health(const GlobalArgs& global, const HealthArgs& args) {
       print_process(p);
       std::printf("\n");
     }
-    std::printf("%zu process%s: %zu running (%zu not healthy), %zu exited\n", processes.size(),
-                processes.size() == 1 ? "" : "es", running, unhealthy, processes.size() - running);
+    std::printf("%s: %zu running (%zu not healthy), %zu exited\n",
+                count_noun(processes.size(), "process", "processes").c_str(), running, unhealthy,
+                processes.size() - running);
   }
   return unhealthy > 0 ? 2 : 0;
 }

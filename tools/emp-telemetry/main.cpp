@@ -1,7 +1,9 @@
 // Entry point of the emp-telemetry CLI: parses the command line and dispatches
 // to the subcommands declared in commands.hpp.
 //
-//   emp-telemetry [--preset api|webhook|machine|worker] config [--json] [--check]
+//   emp-telemetry [--preset api|webhook|machine|worker] [--env-file FILE] COMMAND ...
+//   emp-telemetry --version
+//   emp-telemetry config [--json] [--check] [FILTER...]
 //   emp-telemetry env [--markdown | --json]
 //   emp-telemetry demo [--jobs N] [--slow-ms MS] [--log-dir DIR]
 //   emp-telemetry gen [--spans N] [--logs N] [--metrics N] [--rate R] [--threads T]
@@ -10,11 +12,12 @@
 //   emp-telemetry crash [--signal SEGV|BUS|ILL|FPE|ABRT|terminate] [--dir DIR]
 //   emp-telemetry serve [--port P] [--host H] [--db PATH] [--max-mb N] [--max-age-hours H]
 //   emp-telemetry query job <job_id> | trace <trace_id> [--db PATH] [--json]
+#include <CLI/CLI.hpp>
 #include <exception>
 #include <iostream>
+#include <set>
 #include <string>
-
-#include <CLI/CLI.hpp>
+#include <string_view>
 
 #include "commands.hpp"
 #include "emp/telemetry/config.hpp"
@@ -22,14 +25,46 @@
 namespace cli = emp::telemetry::cli;
 namespace et = emp::telemetry;
 
+namespace {
+
+constexpr const char* kFooter =
+    "Global options (--preset, --env-file) may also follow the command name.\n"
+    "Exit codes: 0 success; 1 failure (invalid configuration, records not delivered or\n"
+    "rejected, no status file for health); 2 health only: a running process is not\n"
+    "healthy; 64 usage error (unknown command or option, bad argument).";
+
+// The first argument that is not an option (or an option's value): the
+// command the user asked for, or empty.
+std::string first_command(int argc, char** argv) {
+  static const std::set<std::string_view> kWithValue = {"--preset", "--env-file"};
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--") return i + 1 < argc ? argv[i + 1] : "";
+    if (!arg.empty() && arg.front() == '-') {
+      if (kWithValue.count(arg) != 0) ++i;  // "--preset=x" carries its own value
+      continue;
+    }
+    return std::string(arg);
+  }
+  return {};
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   try {
     CLI::App app{
         "emp-telemetry: inspect the configuration of the emp telemetry client, list the\n"
         "environment variables it reads, run a demo worker that writes real telemetry,\n"
         "generate load through the library, and show the health of running services."};
+    app.name("emp-telemetry");  // usage lines never show this machine's path to the binary
     app.require_subcommand(1);
     app.fallthrough();  // global options may also follow the subcommand name
+    app.footer(kFooter);
+#ifdef EMP_TELEMETRY_VERSION
+    app.set_version_flag("--version", std::string("emp-telemetry ") + EMP_TELEMETRY_VERSION,
+                         "Print the version and exit");
+#endif
 
     cli::GlobalArgs global;
     std::string preset_name;
@@ -41,6 +76,10 @@ int main(int argc, char** argv) {
               return "unknown preset '" + value + "' (expected api, webhook, machine or worker)";
             },
             "PRESET"));
+    std::string env_file;
+    app.add_option("--env-file", env_file,
+                   "Read variables from this dotenv file (like EMP_ENV_FILE); the real\n"
+                   "environment wins over it");
 
     cli::ConfigArgs config_args;
     auto* config = app.add_subcommand(
@@ -50,7 +89,12 @@ int main(int argc, char** argv) {
         "problem when the configuration is invalid.");
     config->add_flag("--json", config_args.json, "Print one JSON object instead of a table");
     config->add_flag("--check", config_args.check,
-                     "Only validate: exit 0 when valid, else 1 with every problem on stderr");
+                     "Only validate: exit 0 when valid, else 1 with every problem on stderr;\n"
+                     "warnings (unknown or unsupported variables) go to stderr too");
+    config->add_option("FILTER", config_args.filters,
+                       "Show only variables whose name contains FILTER (any case), or of a\n"
+                       "group: identity, logs, traces, metrics, otlp, delivery, prometheus,\n"
+                       "dash0, fluentd, sentry");
 
     cli::EnvArgs env_args;
     auto* env = app.add_subcommand(
@@ -177,15 +221,29 @@ int main(int argc, char** argv) {
       sub->add_flag("--json", query_args.json, "Print the API's JSON document instead");
     }
 
+    // CLI11 would answer "A subcommand is required" for a misspelt command.
+    if (const std::string command = first_command(argc, argv); !command.empty()) {
+      bool known = false;
+      for (const auto* sub : app.get_subcommands({})) known = known || sub->get_name() == command;
+      if (!known) {
+        std::string names;
+        for (const auto* sub : app.get_subcommands({}))
+          names += (names.empty() ? "" : ", ") + sub->get_name();
+        std::cerr << "emp-telemetry: unknown command '" << command << "' (commands: " << names
+                  << "; see emp-telemetry --help)\n";
+        return cli::kUsageExit;
+      }
+    }
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-      // --help prints and exits 0; a usage error exits 2, kept apart from the
-      // 1 that means "the configuration is invalid".
-      return app.exit(e) == 0 ? 0 : 2;
+      // --help and --version print and exit 0; a usage error exits
+      // kUsageExit, kept apart from the codes of a command's result.
+      return app.exit(e) == 0 ? 0 : cli::kUsageExit;
     }
 
     if (!preset_name.empty()) global.preset = et::parse_preset(preset_name);
+    if (!env_file.empty()) global.env_file = env_file;
 
     if (config->parsed()) return cli::run_config(global, config_args);
     if (env->parsed()) return cli::run_env(global, env_args);
@@ -200,7 +258,7 @@ int main(int argc, char** argv) {
       return cli::run_query(global, query_args);
     }
     std::cerr << app.help();
-    return 2;
+    return cli::kUsageExit;
   } catch (const std::exception& e) {
     std::cerr << "emp-telemetry: " << e.what() << "\n";
     return 1;

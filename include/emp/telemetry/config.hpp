@@ -29,14 +29,15 @@ namespace emp::telemetry {
 enum class Preset : std::uint8_t { kNone, kApi, kWebhook, kMachine, kWorker };
 enum class DeploymentEnv : std::uint8_t { kDevelopment, kStaging, kProduction };
 enum class Level : std::uint8_t { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
-enum class Origin : std::uint8_t { kDefault, kPreset, kEnvironment, kCode };
+// kEnvFile: from the dotenv file of EMP_ENV_FILE (below the real environment).
+enum class Origin : std::uint8_t { kDefault, kPreset, kEnvFile, kEnvironment, kCode };
 // What a telemetry call does when its queue is full.
 enum class QueueFullPolicy : std::uint8_t { kDrop, kBlock };
 
 std::string_view to_string(Preset) noexcept;         // "api", "worker", ... ("" for kNone)
 std::string_view to_string(DeploymentEnv) noexcept;  // "development", ...
 std::string_view to_string(Level) noexcept;          // "debug", "info", "warn", "error"
-std::string_view to_string(Origin) noexcept;         // "default", "preset", "env", "code"
+std::string_view to_string(Origin) noexcept;  // "default", "preset", "env-file", "env", "code"
 std::optional<Preset> parse_preset(std::string_view) noexcept;
 
 // Wire protocol of an OTLP exporter (OTEL_EXPORTER_OTLP_*PROTOCOL). grpc is
@@ -53,6 +54,10 @@ enum class SamplerKind : std::uint8_t {
   kParentBasedAlwaysOff,
   kParentBasedTraceIdRatio,
 };
+
+// OTEL_TRACES_EXPORTER, OTEL_METRICS_EXPORTER, OTEL_LOGS_EXPORTER.
+enum class ExporterKind : std::uint8_t { kOtlp, kConsole, kNone };
+std::string_view to_string(ExporterKind) noexcept;     // "otlp", "console", "none"
 
 std::string_view to_string(QueueFullPolicy) noexcept;  // "drop", "block"
 std::string_view to_string(OtlpProtocol) noexcept;     // "http/protobuf", "http/json", "grpc"
@@ -134,6 +139,11 @@ struct Options {
   // Where environment values come from; defaults to the process environment.
   // Tests inject a map here instead of calling setenv().
   std::function<std::optional<std::string>(std::string_view)> env;
+  // The names `env` knows, for the warnings about variables that look meant
+  // for this client but are not read by it (misspellings, unsupported
+  // OpenTelemetry variables). Defaults to the process environment's names
+  // when `env` is unset; an injected `env` without names skips the check.
+  std::function<std::vector<std::string>()> env_names;
 };
 
 // One resolved setting, for dumps. `display` is already redacted for secrets.
@@ -256,6 +266,16 @@ struct Config {
   // true when development had no remote destination and fell back to files.
   bool local_fallback = false;
 
+  // Exporters and outputs (OTEL_*_EXPORTER, EMP_LOG_STDOUT, EMP_LOG_FILES).
+  // kNone: the signal is not exported at all (not even to a local file);
+  // kConsole: OTLP/JSON lines on stdout instead of a collector or file.
+  ExporterKind traces_exporter = ExporterKind::kOtlp;
+  ExporterKind metrics_exporter = ExporterKind::kOtlp;
+  ExporterKind logs_exporter = ExporterKind::kOtlp;
+  bool log_to_stdout = false;  // EMP_LOG_STDOUT: log records as JSON lines on stdout
+  bool log_files = true;       // EMP_LOG_FILES: the JSON-lines log file under log_dir
+  Level diagnostics_level = Level::kWarn;  // OTEL_LOG_LEVEL: the client's own stderr notes
+
   // Every registry variable with its resolved value and origin, in registry
   // order. Secrets are redacted here; the typed fields above hold real values.
   std::vector<Setting> settings;
@@ -284,6 +304,11 @@ struct Config {
 //    (and staging) with no remote destination sets local_fallback and says so.
 // Thread-safe: reads the environment (or Options::env) and nothing else.
 Expected<Config> finalize(const Options& options);
+
+// Where each track goes, one line per track, for people: "logs: file
+// /srv/out/service.log, OTLP http://c:4318/v1/logs" or "traces: off, because
+// OTEL_SDK_DISABLED=true". Contains no secrets.
+std::vector<std::string> describe_routes(const Config& config);
 
 // A registry entry, as `emp-telemetry env` shows it.
 struct VariableInfo {

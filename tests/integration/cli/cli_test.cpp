@@ -157,11 +157,11 @@ TEST(Cli, HelpWorksForEveryCommand) {
 
 TEST(Cli, MissingCommandAndUnknownPresetAreUsageErrors) {
   const Result none = run_cli({});
-  EXPECT_EQ(none.exit_code, 2) << describe(none);
+  EXPECT_EQ(none.exit_code, 64) << describe(none);  // EX_USAGE
   EXPECT_FALSE(none.err.empty());
 
   const Result bad = run_cli({"--preset", "gpu-farm", "config"});
-  EXPECT_EQ(bad.exit_code, 2) << describe(bad);
+  EXPECT_EQ(bad.exit_code, 64) << describe(bad);
   EXPECT_NE(bad.err.find("gpu-farm"), std::string::npos) << describe(bad);
 }
 
@@ -298,7 +298,7 @@ TEST(Cli, EnvListsTheWholeRegistry) {
   for (const auto& name : names) EXPECT_NE(table.out.find(name), std::string::npos) << name;
 
   const Result both = run_cli({"env", "--json", "--markdown"});
-  EXPECT_EQ(both.exit_code, 2) << describe(both);
+  EXPECT_EQ(both.exit_code, 64) << describe(both);
 }
 
 TEST(Cli, DemoWritesJobLifecycleAsJsonLines) {

@@ -258,7 +258,7 @@ TEST(CliGen, UsageErrors) {
                                              {"gen", "--spans", "10", "--duration", "-1"},
                                              {"health", "--dir"}}) {
     const Result r = run_cli(args, {}, 30s);
-    EXPECT_EQ(r.exit_code, 2) << args[1] << " " << describe(r);
+    EXPECT_EQ(r.exit_code, 64) << args[1] << " " << describe(r);  // EX_USAGE
   }
   EXPECT_EQ(run_cli({"gen", "--help"}, {}, 30s).exit_code, 0);
   EXPECT_EQ(run_cli({"health", "--help"}, {}, 30s).exit_code, 0);

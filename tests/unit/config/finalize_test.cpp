@@ -137,9 +137,17 @@ TEST(Finalize, DevelopmentWithoutRemoteDestinationFallsBackToFiles) {
   ASSERT_TRUE(r);
   EXPECT_TRUE(r->local_fallback);
   ASSERT_EQ(r->notices.size(), 1u);
+  // Only tracks that exist and are on (no events or errors files yet).
   EXPECT_EQ(r->notices[0],
-            "no remote destination configured: writing logs, traces, metrics, events and errors "
-            "to local files under /tmp/emp-out");
+            "no remote destination configured: writing logs, traces and metrics to local files "
+            "under /tmp/emp-out");
+  auto disabled = finalize(with_env({{"LOG_DIR", "/tmp/emp-out"}, {"OTEL_SDK_DISABLED", "true"}}));
+  ASSERT_TRUE(disabled);
+  ASSERT_EQ(disabled->notices.size(), 1u);
+  EXPECT_EQ(disabled->notices[0].find("traces and metrics to"), std::string::npos);
+  EXPECT_NE(disabled->notices[0].find("writing logs to local files under /tmp/emp-out"),
+            std::string::npos)
+      << disabled->notices[0];
 
   auto remote = finalize(with_env({{"FLUENTD_HOST", "fluentd"}}));
   ASSERT_TRUE(remote);
@@ -352,7 +360,8 @@ TEST(Finalize, RangesOfUnitValues) {
   EXPECT_EQ(ok->log_max_file_bytes, 1ull << 30);
   EXPECT_EQ(ok->max_message_bytes, 65536u);
   EXPECT_EQ(ok->span_batch.schedule_delay, milliseconds(2000));
-  EXPECT_EQ(ok->otlp_traces.timeout, milliseconds(0));
+  // No exporter limit leaves the batch export timeout (OTEL_BSP_EXPORT_TIMEOUT, 30 s).
+  EXPECT_EQ(ok->otlp_traces.timeout, milliseconds(30000));
   EXPECT_TRUE(ok->log_to_stderr);
   EXPECT_EQ(ok->queue_full_policy, QueueFullPolicy::kBlock);
 
@@ -444,6 +453,55 @@ TEST(Finalize, SecretsNeverAppearInErrorsSettingsOrNotices) {
   EXPECT_EQ(good->raw("DASH0_API_KEY"), key);
   EXPECT_EQ(good->dash0_api_key, key);
   EXPECT_EQ(good->sentry_dsn, "https://" + dsn_key + "@o1.ingest.sentry.io/42");
+}
+
+TEST(Finalize, UserinfoWithDelimitersNeverAppears) {
+  const std::string pw = "PASSWORD7731";
+  const std::string long_path(200, 'p');
+  auto bad = finalize(with_env({
+      {"OTEL_EXPORTER_OTLP_ENDPOINT", "http://user:" + pw + "/x@127.0.0.1:4318"},
+      {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://user:" + pw + "?q@127.0.0.1:4318"},
+      {"OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://user:" + pw + "#f@127.0.0.1:4318"},
+      // Parses as host "u", port 4318 and a path: still credentials.
+      {"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://u:4318/" + pw + "@127.0.0.1:4318"},
+      // The '@' lies beyond the length at which messages shorten a value.
+      {"DASH0_OTLP_BASE_URL", "http://user:" + pw + long_path + "@127.0.0.1:4318"},
+      {"FLUENTD_HOST", "user:" + pw + "@host"},
+  }));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.errors().size(), 6u) << all_visible_text(bad);
+  const std::string text = all_visible_text(bad);
+  EXPECT_EQ(text.find(pw), std::string::npos) << text;
+  EXPECT_NE(find_error(bad, "OTEL_EXPORTER_OTLP_ENDPOINT")->message.find("http://***@127.0.0.1"),
+            std::string::npos);
+  EXPECT_NE(find_error(bad, "FLUENTD_HOST")->message.find("***@host"), std::string::npos);
+}
+
+TEST(Finalize, BatchExportTimeoutBoundsEachExportRequest) {
+  auto c = finalize(with_env({{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"},
+                              {"OTEL_BSP_EXPORT_TIMEOUT", "1000"},
+                              {"OTEL_BLRP_EXPORT_TIMEOUT", "0"},
+                              {"OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "2s"}}));
+  ASSERT_TRUE(c) << c.errors().front().to_string();
+  EXPECT_EQ(c->otlp_traces.timeout, milliseconds(1000));  // tighter than the exporter's 10 s
+  EXPECT_EQ(c->otlp_logs.timeout, milliseconds(2000));    // 0 = no limit from the batch side
+  EXPECT_EQ(c->otlp_metrics.timeout, milliseconds(10000));
+}
+
+TEST(Finalize, ProductionWarnsAboutCredentialsOverPlainHttp) {
+  Env env = kProductionReady;
+  env["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://collector.example:4318";
+  env["OTEL_EXPORTER_OTLP_HEADERS"] = "Authorization=Bearer abcdef123";
+  auto r = finalize(with_env(env));
+  ASSERT_TRUE(r) << r.errors().front().to_string();
+  std::string all;
+  for (const auto& n : r->notices) all += n + "\n";
+  EXPECT_NE(all.find("plain http://"), std::string::npos) << all;
+  EXPECT_EQ(all.find("abcdef123"), std::string::npos) << all;
+  env["OTEL_EXPORTER_OTLP_ENDPOINT"] = "https://collector.example:4318";
+  auto tls = finalize(with_env(env));
+  ASSERT_TRUE(tls);
+  for (const auto& n : tls->notices) EXPECT_EQ(n.find("plain http://"), std::string::npos) << n;
 }
 
 TEST(Finalize, ProductionRefusesAndListsExactlyWhatIsMissing) {

@@ -35,12 +35,30 @@ TEST(Redact, MalformedSecretsAreFullyMasked) {
 
 TEST(Redact, UrlsAndUnknownNames) {
   EXPECT_EQ(redact("SOME_URL", "https://user:pw@host:1/x"), "https://***@host:1/x");
-  EXPECT_EQ(redact_url_userinfo("http://host/path@x"), "http://host/path@x");
+  // The userinfo ends at the last '@': a path-like '@' is masked too, as the
+  // price of never leaving a password with '/', '?' or '#' in plain sight.
+  EXPECT_EQ(redact_url_userinfo("http://host/path@x"), "http://***@x");
   EXPECT_EQ(redact("MY_SERVICE_TOKEN", "abc"), "***");
   EXPECT_EQ(redact("DB_PASSWORD", "abc"), "***");
   EXPECT_EQ(redact("OTHER_DSN", "https://k@h/1"), "https://***@h/1");
   EXPECT_EQ(redact("FLUENTD_HOST", "fluentd"), "fluentd");
   EXPECT_EQ(redact("SERVICE_NAME", "emp-api"), "emp-api");
+}
+
+TEST(Redact, PasswordsWithDelimitersAndBareHosts) {
+  EXPECT_EQ(redact_url_userinfo("http://user:pw/x@127.0.0.1:4318"), "http://***@127.0.0.1:4318");
+  EXPECT_EQ(redact_url_userinfo("http://user:p?w@127.0.0.1:4318/v1"),
+            "http://***@127.0.0.1:4318/v1");
+  EXPECT_EQ(redact_url_userinfo("https://u:p#w@h"), "https://***@h");
+  EXPECT_EQ(redact_url_userinfo("user:pw@host"), "***@host");
+  // A "://" inside the password is not a scheme.
+  EXPECT_EQ(redact_url_userinfo("u:pw://[::1]:4318/x@h"), "***@h");
+  EXPECT_EQ(redact_url_userinfo("no-at-sign/x?y#z"), "no-at-sign/x?y#z");
+  EXPECT_EQ(redact("OTEL_EXPORTER_OTLP_ENDPOINT", "http://user:pw/x@127.0.0.1:4318"),
+            "http://***@127.0.0.1:4318");
+  EXPECT_EQ(redact("FLUENTD_HOST", "user:pw@host"), "***@host");
+  // Idempotent, so a message that is redacted twice stays the same.
+  EXPECT_EQ(redact_url_userinfo(redact_url_userinfo("http://a:b/c@d")), "http://***@d");
 }
 
 }  // namespace
