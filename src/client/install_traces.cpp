@@ -31,9 +31,14 @@ std::string install_traces(InstallContext& ctx) {
                                "otlp-traces.jsonl", ctx.pipeline.accounting(), /*primary=*/true);
     deliver::DeliveryWorker* raw = worker.get();
     ctx.add_destination([raw] { return raw->health(); });
+    // OTEL_BSP_MAX_QUEUE_SIZE bounds the spans waiting for export when it is
+    // set. Unset, the backlog is bounded by EMP_DELIVERY_MEMORY_CAP alone, so
+    // that an outage inside the memory budget loses nothing (docs/delivery.md).
+    BatchSettings batch = c.span_batch;
+    if (!c.raw("OTEL_BSP_MAX_QUEUE_SIZE")) batch.max_queue_size = 0;
     ctx.pipeline.add_handler(
         core::RecordKind::kSpan,
-        std::make_unique<trace::SpanHandler>(c.span_batch, ctx.resource, ctx.scope,
+        std::make_unique<trace::SpanHandler>(batch, ctx.resource, ctx.scope,
                                              std::move(worker), ctx.pipeline.accounting()));
   }
   return {};

@@ -209,7 +209,9 @@ SpanHandler::SpanHandler(const BatchSettings& batch, const otlp::Resource& resou
 
 void SpanHandler::on_record(const std::uint8_t* payload, std::size_t size) noexcept {
   try {
-    if (!queue_limit_.admit(batch_.size(), [this] { return sink_->health(); })) {
+    // 0: no span-count bound; the delivery worker's memory cap bounds the backlog.
+    if (queue_limit_.max_items() > 0 &&
+        !queue_limit_.admit(batch_.size(), [this] { return sink_->health(); })) {
       accounting_.dropped(Track::kTraces, DropReason::kQueueFull, 1);
       return;
     }

@@ -42,7 +42,6 @@ inline std::map<std::string, std::string> fast_delivery_env(const std::string& b
           {"OTEL_EXPORTER_OTLP_TIMEOUT", "1000"},
           {"OTEL_BSP_SCHEDULE_DELAY", "50"},
           {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "100"},
-          {"OTEL_BSP_MAX_QUEUE_SIZE", "2048"},
           {"EMP_RETRY_INITIAL_INTERVAL", "20ms"},
           {"EMP_RETRY_MAX_INTERVAL", "200ms"},
           {"EMP_RETRY_MAX_ELAPSED_TIME", "1s"},
