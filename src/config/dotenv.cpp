@@ -62,7 +62,8 @@ DotenvResult parse_dotenv(std::string_view text) {
     const std::string_view name = line.substr(0, i);
     std::string_view rest = trim(line.substr(i));
     if (rest.empty() || rest.front() != '=') {
-      return fail("expected '=' after the name " + std::string(name));
+      // Not quoted: a line with no '=' may be a pasted secret on its own.
+      return fail("expected NAME=value, found a word with no '=' (its text is not shown)");
     }
     rest = trim(rest.substr(1));
     std::string value;
