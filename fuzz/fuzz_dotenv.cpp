@@ -47,6 +47,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (c == '=') marked += kMarker;
   }
   const auto m = emp::telemetry::config::parse_dotenv(marked);
-  if (!m.ok()) check(m.error.find(kMarker) == std::string::npos);
+  // (Names are not secret: an input that already spells the marker, as a
+  // name, proves nothing.)
+  if (!m.ok() && in.find(kMarker) == std::string_view::npos)
+    check(m.error.find(kMarker) == std::string::npos);
   return 0;
 }
