@@ -53,11 +53,7 @@ DeliveryWorker::DeliveryWorker(Track track, std::unique_ptr<deliver::Destination
                                        "disk spool unavailable, continuing without it: " + why);
     }
   }
-  if (options_.manual) {
-    finished_ = false;
-  } else {
-    thread_ = std::thread([this] { run(); });
-  }
+  if (!options_.manual) thread_ = std::thread([this] { run(); });
 }
 
 DeliveryWorker::~DeliveryWorker() { shutdown(Clock::now()); }
