@@ -96,6 +96,13 @@ void DeliveryWorker::submit(deliver::Payload payload) noexcept {
   if (!queued) count_dropped(finished ? DropReason::kShutdown : DropReason::kMemoryCap, n);
 }
 
+std::uint64_t DeliveryWorker::resolved_items() const noexcept {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::uint64_t n = delivered_ + spool_items_;
+  for (auto d : dropped_) n += d;
+  return n;
+}
+
 bool DeliveryWorker::wait_idle(Clock::time_point deadline) noexcept {
   std::unique_lock<std::mutex> lock(mu_);
   return idle_cv_.wait_until(lock, deadline, [&] {

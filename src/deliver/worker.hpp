@@ -84,6 +84,14 @@ class DeliveryWorker {
   // memory cap the oldest waiting batches are dropped (`memory_cap`); the
   // worker moves batches to the spool before that when it has one.
   void submit(deliver::Payload payload) noexcept;
+  // Items submitted that are no longer in memory: delivered, dropped or on
+  // disk (delivered + dropped + spooled). Cheap: one uncontended lock, no
+  // allocation; a batch processor's queue limit reads it per record.
+  std::uint64_t resolved_items() const noexcept;
+  // Counts `n` items its producer dropped before submitting them (a batch
+  // processor's queue limit): they show in this destination's health, and in
+  // the track's when it is the primary destination. They count as resolved.
+  void count_dropped_upstream(DropReason r, std::size_t n) noexcept { count_dropped(r, n); }
   // Waits until everything submitted has been delivered or dropped (and,
   // unless the worker is stopping, the spool is empty too), or `deadline`.
   // False when something is still pending.

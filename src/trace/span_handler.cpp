@@ -211,8 +211,11 @@ void SpanHandler::on_record(const std::uint8_t* payload, std::size_t size) noexc
   try {
     // 0: no span-count bound; the delivery worker's memory cap bounds the backlog.
     if (queue_limit_.max_items() > 0 &&
-        !queue_limit_.admit(batch_.size(), [this] { return sink_->health(); })) {
-      accounting_.dropped(Track::kTraces, DropReason::kQueueFull, 1);
+        !queue_limit_.admit(batch_.size(), [this] { return sink_->resolved_items(); })) {
+      // The destination counts it (and, as the primary one, the track): it
+      // is resolved there, so it counts as handed over here.
+      queue_limit_.submitted(1);
+      sink_->count_dropped_upstream(DropReason::kQueueFull, 1);
       return;
     }
     if (batch_.empty()) batch_started_ = Clock::now();
