@@ -58,6 +58,16 @@ struct Client::Impl {
 
 namespace client {
 
+// True when the named variable was given a value (environment, env file or
+// code), not taken from its default.
+inline bool set_by_user(const Config& c, std::string_view name) {
+  for (const Setting& s : c.settings)
+    if (s.name == name)
+      return s.origin == Origin::kEnvironment || s.origin == Origin::kCode ||
+             s.origin == Origin::kEnvFile;
+  return false;
+}
+
 // What installers share while Client::create() runs (before the pipeline
 // starts). The log handler is installed first and added to the pipeline
 // last, so other installers can give it outputs (OTLP, Fluentd forward...).

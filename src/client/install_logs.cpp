@@ -27,8 +27,12 @@ std::string install_logs(InstallContext& ctx) {
                                          /*primary=*/false);
     deliver::DeliveryWorker* raw = worker.get();
     ctx.add_destination([raw] { return raw->health(); });
+    // As for spans: OTEL_BLRP_MAX_QUEUE_SIZE bounds the records waiting for
+    // export when it is set; unset, EMP_DELIVERY_MEMORY_CAP alone does.
+    BatchSettings batch = c.log_batch;
+    if (!set_by_user(c, "OTEL_BLRP_MAX_QUEUE_SIZE")) batch.max_queue_size = 0;
     ctx.log_handler->add_output(std::make_unique<logs::OtlpLogBatcher>(
-        c.log_batch, ctx.resource, ctx.scope, std::move(worker)));
+        batch, ctx.resource, ctx.scope, std::move(worker)));
   }
   Client::Impl& impl = ctx.impl;
   impl.log_front.pipeline = impl.pipeline.get();

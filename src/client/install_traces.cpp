@@ -1,7 +1,5 @@
 // The trace track: the tracer's limits and sampler, and the batch span
 // processor in front of the OTLP traces destination.
-#include <algorithm>
-
 #include "client/client_impl.hpp"
 #include "otlp/otlp_worker.hpp"
 #include "trace/span_handler.hpp"
@@ -37,12 +35,7 @@ std::string install_traces(InstallContext& ctx) {
     // set. Unset, the backlog is bounded by EMP_DELIVERY_MEMORY_CAP alone, so
     // that an outage inside the memory budget loses nothing (docs/delivery.md).
     BatchSettings batch = c.span_batch;
-    const bool queue_size_set = std::any_of(c.settings.begin(), c.settings.end(), [](const Setting& s) {
-      return s.name == "OTEL_BSP_MAX_QUEUE_SIZE" &&
-             (s.origin == Origin::kEnvironment || s.origin == Origin::kCode ||
-              s.origin == Origin::kEnvFile);
-    });
-    if (!queue_size_set) batch.max_queue_size = 0;
+    if (!set_by_user(c, "OTEL_BSP_MAX_QUEUE_SIZE")) batch.max_queue_size = 0;
     ctx.pipeline.add_handler(
         core::RecordKind::kSpan,
         std::make_unique<trace::SpanHandler>(batch, ctx.resource, ctx.scope,

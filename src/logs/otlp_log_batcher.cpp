@@ -30,12 +30,27 @@ std::string_view severity_text(Level level) noexcept {
 OtlpLogBatcher::OtlpLogBatcher(const BatchSettings& batch, const otlp::Resource& resource,
                                const otlp::Scope& scope, std::unique_ptr<deliver::DeliveryWorker> sink)
     : settings_(batch), proto_prelude_(resource, scope), json_prelude_(resource, scope),
-      sink_(std::move(sink)) {
+      sink_(std::move(sink)),
+      queue_limit_(batch.max_queue_size) {
   batch_.reserve(settings_.max_export_batch_size);
 }
 
+void OtlpLogBatcher::drop(DropReason r, std::size_t n) noexcept {
+  // The destination counts these as resolved: count them as handed over too,
+  // so that the queue limit's arithmetic stays even.
+  queue_limit_.submitted(n);
+  sink_->count_dropped_upstream(r, n);
+}
+
 void OtlpLogBatcher::add(const DecodedLog& r, std::string_view log_file_path) noexcept {
+  const std::size_t before = batch_.size();
   try {
+    // 0: no record-count bound; the delivery worker's memory cap bounds the backlog.
+    if (queue_limit_.max_items() > 0 &&
+        !queue_limit_.admit(batch_.size(), [this] { return sink_->resolved_items(); })) {
+      drop(DropReason::kQueueFull, 1);
+      return;
+    }
     if (batch_.empty()) batch_started_ = Clock::now();
     otlp::LogData& d = batch_.emplace_back();
     d.time_unix_nano = static_cast<std::uint64_t>(r.time_unix_nano);
@@ -66,6 +81,8 @@ void OtlpLogBatcher::add(const DecodedLog& r, std::string_view log_file_path) no
     if (batch_.size() >= settings_.max_export_batch_size) export_batch();
   } catch (...) {
     // Out of memory: this destination loses the record; the file still has it.
+    if (batch_.size() > before) batch_.pop_back();  // a half-built record
+    drop(DropReason::kMemoryCap, 1);
   }
 }
 
@@ -81,9 +98,12 @@ void OtlpLogBatcher::export_batch() noexcept {
     } else {
       otlp::encode_logs_request(proto_prelude_, batch_, p.bytes);
     }
+    const std::size_t n = batch_.size();
     batch_.clear();
+    queue_limit_.submitted(n);
     sink_->submit(std::move(p));
   } catch (...) {
+    drop(DropReason::kMemoryCap, batch_.size());
     batch_.clear();
   }
 }

@@ -9,6 +9,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/export_queue_limit.hpp"
 #include "deliver/worker.hpp"
 #include "emp/telemetry/config.hpp"
 #include "encode/otlp_json.hpp"
@@ -40,6 +41,8 @@ class OtlpLogBatcher final : public LogOutput {
 
  private:
   void export_batch() noexcept;
+  // This destination loses `n` records (the file still has them).
+  void drop(DropReason r, std::size_t n) noexcept;
 
   const BatchSettings settings_;
   encode::otlp::ProtoPrelude proto_prelude_;
@@ -47,6 +50,7 @@ class OtlpLogBatcher final : public LogOutput {
   std::unique_ptr<deliver::DeliveryWorker> sink_;
   std::vector<encode::otlp::LogData> batch_;
   std::chrono::steady_clock::time_point batch_started_{};
+  core::ExportQueueLimit queue_limit_;
 };
 
 // OpenTelemetry severity numbers for our levels (docs/otlp.md, "Data model numbers").

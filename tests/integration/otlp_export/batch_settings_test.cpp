@@ -1,8 +1,9 @@
-// The batch span processor's OTEL_BSP_MAX_QUEUE_SIZE and
-// OTEL_BSP_EXPORT_TIMEOUT against a loopback collector that never answers:
-// no more spans wait for export than the queue size (the rest are dropped
-// as queue_full, and the counts add up), and one export request ends at the
-// export timeout rather than at the (longer) OTLP exporter timeout.
+// The batch processors' queue sizes (OTEL_BSP_MAX_QUEUE_SIZE,
+// OTEL_BLRP_MAX_QUEUE_SIZE) and OTEL_BSP_EXPORT_TIMEOUT against a loopback
+// collector that never answers: no more spans or log records wait for export
+// than the queue size (the rest are dropped as queue_full, and the counts add
+// up), and one export request ends at the export timeout rather than at the
+// (longer) OTLP exporter timeout.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -77,6 +78,28 @@ TEST_F(BatchSettings, NoMoreSpansWaitThanTheQueueSize) {
   (void)c.shutdown(1s);
   const TrackHealth after = c.health().track(Track::kTraces);
   EXPECT_EQ(after.offered, after.written + after.dropped_total() + after.spooled);
+}
+
+TEST_F(BatchSettings, NoMoreLogRecordsWaitThanTheBlrpQueueSize) {
+  auto c = make({{"OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", collector_.base_url() + "/v1/logs"},
+                 {"OTEL_BLRP_MAX_QUEUE_SIZE", "10"},
+                 {"OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "5"},
+                 {"OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "60s"},
+                 {"OTEL_BLRP_EXPORT_TIMEOUT", "0"}});
+  for (int i = 0; i < 200; ++i) c.log().info("job.step", {{"i", i}});
+  (void)c.flush(1s);  // the collector hangs: nothing can be delivered over OTLP
+  const HealthSnapshot h = c.health();
+  // The JSON-lines file is the log track's own output: it has every record.
+  EXPECT_EQ(h.track(Track::kLogs).written, 200u);
+  const DestinationHealth* otlp = nullptr;
+  for (const auto& d : h.destinations)
+    if (d.track == Track::kLogs && d.name.find("/v1/logs") != std::string::npos) otlp = &d;
+  ASSERT_NE(otlp, nullptr);
+  const std::uint64_t dropped_queue_full = otlp->dropped[static_cast<std::size_t>(DropReason::kQueueFull)];
+  EXPECT_GE(dropped_queue_full, 190u);
+  EXPECT_LE(200u - dropped_queue_full, 10u);
+  EXPECT_EQ(otlp->delivered, 0u);
+  (void)c.shutdown(1s);
 }
 
 TEST_F(BatchSettings, ExportTimeoutBoundsOneExport) {
