@@ -1,7 +1,6 @@
 #include "metrics/machine_metrics.hpp"
 
 #include <dirent.h>
-#include <dlfcn.h>
 #include <sched.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -16,6 +15,7 @@
 #include <vector>
 
 #include "core/diagnostics.hpp"
+#include "metrics/gpu_metrics.hpp"
 #include "metrics/metrics_core.hpp"
 
 namespace emp::telemetry::metrics {
@@ -60,78 +60,6 @@ unsigned cpus_available() {
   }
   const long n = ::sysconf(_SC_NPROCESSORS_ONLN);
   return n > 0 ? static_cast<unsigned>(n) : 1;
-}
-
-// ---- NVML, resolved at run time so the library never links against it ----
-
-struct NvmlUtilization {
-  unsigned int gpu;
-  unsigned int memory;
-};
-struct NvmlMemory {
-  unsigned long long total;
-  unsigned long long free;
-  unsigned long long used;
-};
-using NvmlDevice = void*;
-
-struct Nvml {
-  int (*init)() = nullptr;
-  int (*device_count)(unsigned int*) = nullptr;
-  int (*device_handle)(unsigned int, NvmlDevice*) = nullptr;
-  int (*utilization)(NvmlDevice, NvmlUtilization*) = nullptr;
-  int (*memory)(NvmlDevice, NvmlMemory*) = nullptr;
-  int (*name)(NvmlDevice, char*, unsigned int) = nullptr;
-  struct Gpu {
-    NvmlDevice handle;
-    std::string name;
-  };
-  std::vector<Gpu> gpus;
-};
-
-// Loaded once per process and never unloaded (the driver library keeps
-// threads of its own).
-const Nvml* nvml() {
-  static const Nvml* loaded = []() -> const Nvml* {
-    void* lib = ::dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (lib == nullptr) {
-      core::Diagnostics::notice_once(
-          "GPU metrics off: NVML (libnvidia-ml.so.1) is not installed on this machine");
-      return nullptr;
-    }
-    auto n = std::make_unique<Nvml>();
-    auto sym = [&](const char* a, const char* b) {
-      void* p = ::dlsym(lib, a);
-      return p ? p : (b ? ::dlsym(lib, b) : nullptr);
-    };
-    n->init = reinterpret_cast<int (*)()>(sym("nvmlInit_v2", "nvmlInit"));
-    n->device_count = reinterpret_cast<int (*)(unsigned int*)>(
-        sym("nvmlDeviceGetCount_v2", "nvmlDeviceGetCount"));
-    n->device_handle = reinterpret_cast<int (*)(unsigned int, NvmlDevice*)>(
-        sym("nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetHandleByIndex"));
-    n->utilization = reinterpret_cast<int (*)(NvmlDevice, NvmlUtilization*)>(
-        sym("nvmlDeviceGetUtilizationRates", nullptr));
-    n->memory =
-        reinterpret_cast<int (*)(NvmlDevice, NvmlMemory*)>(sym("nvmlDeviceGetMemoryInfo", nullptr));
-    n->name = reinterpret_cast<int (*)(NvmlDevice, char*, unsigned int)>(
-        sym("nvmlDeviceGetName", nullptr));
-    unsigned int count = 0;
-    if (!n->init || !n->device_count || !n->device_handle || !n->utilization || !n->memory ||
-        n->init() != 0 || n->device_count(&count) != 0 || count == 0) {
-      core::Diagnostics::notice_once(
-          "GPU metrics off: NVML is installed but reports no usable GPU");
-      return nullptr;
-    }
-    for (unsigned int i = 0; i < count && i < 64; ++i) {
-      NvmlDevice h = nullptr;
-      if (n->device_handle(i, &h) != 0) continue;
-      char name[96] = {0};
-      if (n->name) n->name(h, name, sizeof name - 1);
-      n->gpus.push_back({h, name});
-    }
-    return n.release();
-  }();
-  return loaded;
 }
 
 struct CpuState {
@@ -341,46 +269,7 @@ void register_machine_metrics(MetricsCore& core, const std::string& disk_path) {
       },
       opts("{file_descriptor}", "File descriptors open in this process"));
 
-  const Nvml* gpu = nvml();
-  if (gpu == nullptr || gpu->gpus.empty()) return;
-  m.create_observable_gauge(
-      "machine.gpu.utilization",
-      [gpu](ObservableResult& r) {
-        for (std::size_t i = 0; i < gpu->gpus.size(); ++i) {
-          NvmlUtilization u{};
-          if (gpu->utilization(gpu->gpus[i].handle, &u) == 0) {
-            r.observe(u.gpu, {{"gpu.index", static_cast<std::int64_t>(i)},
-                              {"gpu.name", gpu->gpus[i].name}});
-          }
-        }
-      },
-      opts("%", "GPU busy time over the driver's last sample period"));
-  m.create_observable_gauge(
-      "machine.gpu.memory.used_bytes",
-      [gpu](ObservableResult& r) {
-        for (std::size_t i = 0; i < gpu->gpus.size(); ++i) {
-          NvmlMemory mem{};
-          if (gpu->memory(gpu->gpus[i].handle, &mem) == 0) {
-            r.observe(
-                static_cast<std::uint64_t>(mem.used),
-                {{"gpu.index", static_cast<std::int64_t>(i)}, {"gpu.name", gpu->gpus[i].name}});
-          }
-        }
-      },
-      opts("By", "GPU memory in use"));
-  m.create_observable_gauge(
-      "machine.gpu.memory.total_bytes",
-      [gpu](ObservableResult& r) {
-        for (std::size_t i = 0; i < gpu->gpus.size(); ++i) {
-          NvmlMemory mem{};
-          if (gpu->memory(gpu->gpus[i].handle, &mem) == 0) {
-            r.observe(
-                static_cast<std::uint64_t>(mem.total),
-                {{"gpu.index", static_cast<std::int64_t>(i)}, {"gpu.name", gpu->gpus[i].name}});
-          }
-        }
-      },
-      opts("By", "GPU memory installed"));
+  register_gpu_metrics(m);
 }
 
 }  // namespace emp::telemetry::metrics
