@@ -19,6 +19,8 @@
 
 #include <cstdint>
 
+#include "emp/telemetry/health.hpp"
+
 namespace emp::telemetry::core {
 
 class ExportQueueLimit {
@@ -37,6 +39,25 @@ class ExportQueueLimit {
   }
   // `n` items were handed to the destination.
   void submitted(std::uint64_t n) noexcept { submitted_ += n; }
+
+  // One more item for a batch that holds `in_batch`: true when it may join;
+  // otherwise it is dropped as queue_full on `sink` (a DeliveryWorker) and
+  // false. A limit of 0 admits everything (the destination's memory cap
+  // bounds the backlog then).
+  template <typename Sink>
+  bool admit_or_drop(std::uint64_t in_batch, Sink& sink) noexcept {
+    if (max_ == 0 || admit(in_batch, [&sink] { return sink.resolved_items(); })) return true;
+    drop(sink, DropReason::kQueueFull, 1);
+    return false;
+  }
+  // `n` items dropped before they reached `sink`: the destination counts them
+  // (and resolves them), so they count as handed over here too, which keeps
+  // the arithmetic even.
+  template <typename Sink>
+  void drop(Sink& sink, DropReason reason, std::uint64_t n) noexcept {
+    submitted(n);
+    sink.count_dropped_upstream(reason, n);
+  }
   std::uint64_t max_items() const noexcept { return max_; }
 
  private:

@@ -9,48 +9,47 @@ using Clock = std::chrono::steady_clock;
 
 int severity_number(Level level) noexcept {
   switch (level) {
-    case Level::kDebug: return 5;
-    case Level::kInfo: return 9;
-    case Level::kWarn: return 13;
-    case Level::kError: return 17;
+    case Level::kDebug:
+      return 5;
+    case Level::kInfo:
+      return 9;
+    case Level::kWarn:
+      return 13;
+    case Level::kError:
+      return 17;
   }
   return 0;
 }
 
 std::string_view severity_text(Level level) noexcept {
   switch (level) {
-    case Level::kDebug: return "DEBUG";
-    case Level::kInfo: return "INFO";
-    case Level::kWarn: return "WARN";
-    case Level::kError: return "ERROR";
+    case Level::kDebug:
+      return "DEBUG";
+    case Level::kInfo:
+      return "INFO";
+    case Level::kWarn:
+      return "WARN";
+    case Level::kError:
+      return "ERROR";
   }
   return "";
 }
 
 OtlpLogBatcher::OtlpLogBatcher(const BatchSettings& batch, const otlp::Resource& resource,
-                               const otlp::Scope& scope, std::unique_ptr<deliver::DeliveryWorker> sink)
-    : settings_(batch), proto_prelude_(resource, scope), json_prelude_(resource, scope),
+                               const otlp::Scope& scope,
+                               std::unique_ptr<deliver::DeliveryWorker> sink)
+    : settings_(batch),
+      proto_prelude_(resource, scope),
+      json_prelude_(resource, scope),
       sink_(std::move(sink)),
       queue_limit_(batch.max_queue_size) {
   batch_.reserve(settings_.max_export_batch_size);
 }
 
-void OtlpLogBatcher::drop(DropReason r, std::size_t n) noexcept {
-  // The destination counts these as resolved: count them as handed over too,
-  // so that the queue limit's arithmetic stays even.
-  queue_limit_.submitted(n);
-  sink_->count_dropped_upstream(r, n);
-}
-
 void OtlpLogBatcher::add(const DecodedLog& r, std::string_view log_file_path) noexcept {
   const std::size_t before = batch_.size();
   try {
-    // 0: no record-count bound; the delivery worker's memory cap bounds the backlog.
-    if (queue_limit_.max_items() > 0 &&
-        !queue_limit_.admit(batch_.size(), [this] { return sink_->resolved_items(); })) {
-      drop(DropReason::kQueueFull, 1);
-      return;
-    }
+    if (!queue_limit_.admit_or_drop(batch_.size(), *sink_)) return;
     if (batch_.empty()) batch_started_ = Clock::now();
     otlp::LogData& d = batch_.emplace_back();
     d.time_unix_nano = static_cast<std::uint64_t>(r.time_unix_nano);
@@ -63,11 +62,20 @@ void OtlpLogBatcher::add(const DecodedLog& r, std::string_view log_file_path) no
     for (const Field& f : r.fields) {
       otlp::AnyValue v;
       switch (f.value.type()) {
-        case FieldValue::Type::kString: v = otlp::AnyValue::string(f.value.as_string()); break;
-        case FieldValue::Type::kInt: v = otlp::AnyValue::integer(f.value.as_int()); break;
-        case FieldValue::Type::kDouble: v = otlp::AnyValue::floating(f.value.as_double()); break;
-        case FieldValue::Type::kBool: v = otlp::AnyValue::boolean(f.value.as_bool()); break;
-        case FieldValue::Type::kNull: break;  // an empty AnyValue
+        case FieldValue::Type::kString:
+          v = otlp::AnyValue::string(f.value.as_string());
+          break;
+        case FieldValue::Type::kInt:
+          v = otlp::AnyValue::integer(f.value.as_int());
+          break;
+        case FieldValue::Type::kDouble:
+          v = otlp::AnyValue::floating(f.value.as_double());
+          break;
+        case FieldValue::Type::kBool:
+          v = otlp::AnyValue::boolean(f.value.as_bool());
+          break;
+        case FieldValue::Type::kNull:
+          break;  // an empty AnyValue
       }
       d.attributes.emplace_back(std::string(f.key), std::move(v));
     }
@@ -82,7 +90,7 @@ void OtlpLogBatcher::add(const DecodedLog& r, std::string_view log_file_path) no
   } catch (...) {
     // Out of memory: this destination loses the record; the file still has it.
     if (batch_.size() > before) batch_.pop_back();  // a half-built record
-    drop(DropReason::kMemoryCap, 1);
+    queue_limit_.drop(*sink_, DropReason::kMemoryCap, 1);
   }
 }
 
@@ -103,7 +111,7 @@ void OtlpLogBatcher::export_batch() noexcept {
     queue_limit_.submitted(n);
     sink_->submit(std::move(p));
   } catch (...) {
-    drop(DropReason::kMemoryCap, batch_.size());
+    queue_limit_.drop(*sink_, DropReason::kMemoryCap, batch_.size());
     batch_.clear();
   }
 }

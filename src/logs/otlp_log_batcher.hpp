@@ -41,8 +41,6 @@ class OtlpLogBatcher final : public LogOutput {
 
  private:
   void export_batch() noexcept;
-  // This destination loses `n` records (the file still has them).
-  void drop(DropReason r, std::size_t n) noexcept;
 
   const BatchSettings settings_;
   encode::otlp::ProtoPrelude proto_prelude_;

@@ -104,7 +104,8 @@ bool decode_attributes(std::string_view blob, std::uint32_t count, std::vector<o
         v = otlp::AnyValue::array_of(std::move(items));
         break;
       }
-      default: return false;
+      default:
+        return false;
     }
     // Setting a key again replaces its value (OpenTelemetry attribute rules).
     bool replaced = false;
@@ -121,8 +122,12 @@ bool decode_attributes(std::string_view blob, std::uint32_t count, std::vector<o
   return r.done();
 }
 
-void copy_id(std::array<std::uint8_t, 16>& to, const std::uint8_t* from) { std::memcpy(to.data(), from, 16); }
-void copy_id(std::array<std::uint8_t, 8>& to, const std::uint8_t* from) { std::memcpy(to.data(), from, 8); }
+void copy_id(std::array<std::uint8_t, 16>& to, const std::uint8_t* from) {
+  std::memcpy(to.data(), from, 16);
+}
+void copy_id(std::array<std::uint8_t, 8>& to, const std::uint8_t* from) {
+  std::memcpy(to.data(), from, 8);
+}
 
 }  // namespace
 
@@ -165,7 +170,8 @@ bool decode_span(const std::uint8_t* p, std::size_t n, otlp::SpanData& s) {
     std::int64_t t;
     std::string_view en, blob;
     std::uint32_t count, dropped;
-    if (!er.get(t) || !er.blob(en) || !er.get(count) || !er.get(dropped) || !er.blob(blob)) return false;
+    if (!er.get(t) || !er.blob(en) || !er.get(count) || !er.get(dropped) || !er.blob(blob))
+      return false;
     e.time_unix_nano = static_cast<std::uint64_t>(t);
     e.name.assign(en);
     std::uint32_t edup = 0;
@@ -185,7 +191,8 @@ bool decode_span(const std::uint8_t* p, std::size_t n, otlp::SpanData& s) {
       return false;
     copy_id(l.trace_id, reinterpret_cast<const std::uint8_t*>(ids.data()));
     copy_id(l.span_id, reinterpret_cast<const std::uint8_t*>(ids.data()) + 16);
-    l.flags = flags | otlp::kSpanFlagsContextHasIsRemote | (remote ? otlp::kSpanFlagsContextIsRemote : 0);
+    l.flags =
+        flags | otlp::kSpanFlagsContextHasIsRemote | (remote ? otlp::kSpanFlagsContextIsRemote : 0);
     l.trace_state.assign(lts);
     std::uint32_t ldup = 0;
     if (!decode_attributes(blob, count, l.attributes, ldup)) return false;
@@ -209,15 +216,7 @@ SpanHandler::SpanHandler(const BatchSettings& batch, const otlp::Resource& resou
 
 void SpanHandler::on_record(const std::uint8_t* payload, std::size_t size) noexcept {
   try {
-    // 0: no span-count bound; the delivery worker's memory cap bounds the backlog.
-    if (queue_limit_.max_items() > 0 &&
-        !queue_limit_.admit(batch_.size(), [this] { return sink_->resolved_items(); })) {
-      // The destination counts it (and, as the primary one, the track): it
-      // is resolved there, so it counts as handed over here.
-      queue_limit_.submitted(1);
-      sink_->count_dropped_upstream(DropReason::kQueueFull, 1);
-      return;
-    }
+    if (!queue_limit_.admit_or_drop(batch_.size(), *sink_)) return;
     if (batch_.empty()) batch_started_ = Clock::now();
     batch_.emplace_back();
     if (!decode_span(payload, size, batch_.back())) {
@@ -247,7 +246,8 @@ void SpanHandler::export_batch() noexcept {
     } else {
       otlp::encode_traces_request(proto_prelude_, batch_, p.bytes, &stats);
     }
-    if (stats.invalid_utf8_strings) accounting_.invalid_utf8(Track::kTraces, stats.invalid_utf8_strings);
+    if (stats.invalid_utf8_strings)
+      accounting_.invalid_utf8(Track::kTraces, stats.invalid_utf8_strings);
     batch_.clear();
     queue_limit_.submitted(n);
     sink_->submit(std::move(p));
