@@ -15,10 +15,10 @@
 #include <algorithm>
 #include <cstring>
 #include <exception>
-#include <filesystem>
 #include <typeinfo>
 #include <vector>
 
+#include "core/file_modes.hpp"
 #include "errors/crash_record.hpp"
 #include "errors/stacktrace.hpp"
 
@@ -431,8 +431,7 @@ Expected<CrashHandler> CrashHandler::install(const CrashHandlerOptions& options)
   }
   if (dir.find('\0') != std::string::npos) return Error{"crash directory", "contains a NUL byte"};
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec || !std::filesystem::is_directory(dir, ec)) {
+  if (!core::make_directories(dir, ec)) {
     return Error{"crash directory", "cannot create '" + dir + "': " +
                                         (ec ? ec.message() : std::string("not a directory"))};
   }

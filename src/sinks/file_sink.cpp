@@ -12,7 +12,10 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <system_error>
 #include <utility>
+
+#include "core/file_modes.hpp"
 
 namespace emp::telemetry::sinks {
 namespace {
@@ -35,14 +38,9 @@ std::string errno_text(int err) {
 int open_append(const std::string& path) {
   int fd;
   do {
-    fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, core::kFileMode);
   } while (fd < 0 && errno == EINTR);
   return fd;
-}
-
-bool is_directory(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 }  // namespace
@@ -81,21 +79,11 @@ bool FileSink::open_file() {
     // mkdir -p of the parent, then try once more.
     const std::size_t slash = path.find_last_of('/');
     if (slash != std::string::npos && slash > 0) {
-      std::string dir;
-      std::size_t pos = 0;
-      while (pos < slash) {
-        std::size_t next = path.find('/', pos + 1);
-        if (next == std::string::npos || next > slash) next = slash;
-        dir.assign(path, 0, next);
-        pos = next;
-        if (dir.empty() || dir.back() == '/') continue;  // leading or doubled '/'
-        if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
-          const int err = errno;
-          if (!is_directory(dir)) {
-            set_error("create log directory", dir, err);
-            return false;
-          }
-        }
+      const std::string dir = path.substr(0, slash);
+      std::error_code ec;
+      if (!core::make_directories(dir, ec)) {
+        set_error("create log directory", dir, ec.value() ? ec.value() : ENOTDIR);
+        return false;
       }
     }
     fd = open_append(path);

@@ -27,6 +27,9 @@ deliver::DeliveryResult OtlpFileDestination::deliver(const deliver::Payload& pay
   } else {
     ++stats_.permanent;
     r.outcome = deliver::Outcome::kPermanent;
+    // The same failure writing the log file is io_error: a full or unwritable
+    // disk, not a refused payload.
+    r.drop_reason = DropReason::kIoError;
     r.message = file_.last_error();
   }
   return r;

@@ -11,6 +11,8 @@
 
 #include "client/health_json.hpp"
 #include "deliver/spool.hpp"
+#include "sinks/file_sink.hpp"
+#include "sinks/otlp_file_destination.hpp"
 
 namespace emp::telemetry {
 namespace {
@@ -70,6 +72,39 @@ TEST_F(FileModes, SpoolFilesAre0640) {
       EXPECT_EQ(mode_of(e.path()) & 0007, 0u) << e.path();
     }
   }
+}
+
+TEST_F(FileModes, LogFilesAre0640InDirectories0750) {
+  sinks::FileSink::Options o;
+  o.path = (dir_ / "logs" / "svc" / "svc.log").string();
+  o.max_bytes = 64;  // the second write rotates: the new file is created again
+  sinks::FileSink sink(o);
+  ASSERT_TRUE(sink.write(std::string(40, 'a') + "\n")) << sink.last_error();
+  ASSERT_TRUE(sink.write(std::string(40, 'b') + "\n")) << sink.last_error();
+  EXPECT_EQ(mode_of(o.path), 0640u);
+  EXPECT_EQ(mode_of(o.path + ".1"), 0640u);
+  EXPECT_EQ(mode_of(dir_ / "logs"), 0750u);
+  EXPECT_EQ(mode_of(dir_ / "logs" / "svc"), 0750u);
+}
+
+// A local OTLP file that cannot be written loses its batch as io_error, the
+// reason the log file's failures have, not as a refused payload.
+TEST_F(FileModes, AnUnwritableOtlpFileIsAnIoErrorNotARejection) {
+  fs::create_directories(dir_);
+  {
+    std::FILE* f = std::fopen((dir_ / "not-a-dir").c_str(), "w");
+    std::fclose(f);
+  }
+  sinks::FileSink::Options o;
+  o.path = (dir_ / "not-a-dir" / "traces.jsonl").string();
+  sinks::OtlpFileDestination dest(o);
+  deliver::Payload p;
+  p.bytes = "{}";
+  p.items = 3;
+  auto r = dest.deliver(p, deliver::Deadline::none());
+  EXPECT_EQ(r.outcome, deliver::Outcome::kPermanent);
+  EXPECT_EQ(r.drop_reason, DropReason::kIoError);
+  EXPECT_NE(r.message.find("not-a-dir"), std::string::npos) << r.message;
 }
 
 }  // namespace

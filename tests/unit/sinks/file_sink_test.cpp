@@ -117,7 +117,7 @@ TEST(FileSink, CreatesParentDirectoriesAndAppends) {
   }
   struct stat st;
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0644u & ~current_umask());
+  EXPECT_EQ(st.st_mode & 0777, 0640u & ~current_umask());  // core::kFileMode
   // A second sink appends instead of truncating.
   FileSink again({.path = path});
   EXPECT_TRUE(again.write("fourth\n"));
