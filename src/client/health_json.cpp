@@ -43,7 +43,8 @@ std::string health_to_json(const HealthSnapshot& h, const Config& c,
   nlohmann::json tracks = nlohmann::json::object();
   for (std::size_t t = 0; t < h.tracks.size(); ++t) {
     const TrackHealth& th = h.tracks[t];
-    if (th.offered == 0 && th.written == 0 && th.dropped_total() == 0) continue;
+    if (th.offered == 0 && th.written == 0 && th.dropped_total() == 0 && th.measurements == 0)
+      continue;
     nlohmann::json tj;
     tj["offered"] = th.offered;
     tj["accepted"] = th.accepted;
@@ -54,6 +55,10 @@ std::string health_to_json(const HealthSnapshot& h, const Config& c,
     tj["invalid_utf8"] = th.invalid_utf8;
     tj["truncated"] = th.truncated;
     tj["dropped"] = dropped_json(th.dropped);
+    if (static_cast<Track>(t) == Track::kMetrics) {
+      tj["measurements"] = th.measurements;
+      tj["measurements_dropped"] = dropped_json(th.measurements_dropped);
+    }
     tracks[std::string(to_string(static_cast<Track>(t)))] = tj;
   }
   j["tracks"] = tracks;

@@ -414,6 +414,7 @@ void MetricsCore::after_fork_child() noexcept {
                   &collections_, &exported_points_}) {
     c->store(0, std::memory_order_relaxed);
   }
+  for (auto& c : measurement_drops_) c.store(0, std::memory_order_relaxed);
   if (fork_hooks_.child) fork_hooks_.child();
   fork_generation_.store(gen, std::memory_order_relaxed);
 }
@@ -463,7 +464,7 @@ __attribute__((always_inline)) inline void MetricsCore::bump_accepted() noexcept
 }
 
 void MetricsCore::drop(DropReason reason) noexcept {
-  if (pipeline_ != nullptr) pipeline_->drop(Track::kMetrics, reason);
+  measurement_drops_[static_cast<std::size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
 }
 
 std::uint64_t MetricsCore::accepted() const noexcept {
@@ -474,10 +475,18 @@ std::uint64_t MetricsCore::accepted() const noexcept {
 }
 
 void MetricsCore::add_health(HealthSnapshot& h) const noexcept {
-  const std::uint64_t a = accepted();
+  // The track's own counters are in data points, the unit its destinations
+  // resolve (written, dropped, spooled); measurements are counted apart.
+  const std::uint64_t points = exported_points_.load(std::memory_order_relaxed);
   auto& t = h.tracks[static_cast<std::size_t>(Track::kMetrics)];
-  t.offered += a;
-  t.accepted += a;
+  t.offered += points;
+  t.accepted += points;
+  t.measurements += accepted();
+  for (std::size_t r = 0; r < measurement_drops_.size(); ++r) {
+    const std::uint64_t n = measurement_drops_[r].load(std::memory_order_relaxed);
+    t.measurements += n;
+    t.measurements_dropped[r] += n;
+  }
 }
 
 MetricsStats MetricsCore::stats() const noexcept {

@@ -19,6 +19,7 @@
 // handles and bound handles stay valid for the core's lifetime.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -337,6 +338,9 @@ class MetricsCore {
   std::atomic<std::uint64_t> callbacks_skipped_{0};
   std::atomic<std::uint64_t> collections_{0};
   std::atomic<std::uint64_t> exported_points_{0};
+  // Measurements refused before aggregation, by reason (TrackHealth::measurements_dropped).
+  std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(DropReason::kCount)>
+      measurement_drops_{};
 };
 
 }  // namespace emp::telemetry::metrics

@@ -3,12 +3,12 @@
 #include <new>
 
 #include "core/pipeline.hpp"
+#include "deliver/worker.hpp"
 #include "encode/otlp_metrics.hpp"
 #include "encode/otlp_metrics_json.hpp"
 #include "encode/prometheus_text.hpp"
 #include "metrics/machine_metrics.hpp"
 #include "metrics/self_metrics.hpp"
-#include "deliver/worker.hpp"
 
 namespace emp::telemetry::metrics {
 
@@ -69,7 +69,8 @@ TrackSettings TrackSettings::from(const Config& c, const std::string& dir, bool 
 }
 
 MetricsTrack::MetricsTrack(TrackSettings settings, core::Pipeline* pipeline,
-                           core::Diagnostics* diagnostics, std::unique_ptr<deliver::DeliveryWorker> sink,
+                           core::Diagnostics* diagnostics,
+                           std::unique_ptr<deliver::DeliveryWorker> sink,
                            const otlp::Resource& resource, const otlp::Scope& scope)
     : settings_(std::move(settings)),
       pipeline_(pipeline),

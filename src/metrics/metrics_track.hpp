@@ -62,8 +62,8 @@ class MetricsTrack {
   // `sink` may be null (no OTLP export: Prometheus only, or disabled);
   // `pipeline` may be null in tests (no health accounting, no self metrics).
   MetricsTrack(TrackSettings settings, core::Pipeline* pipeline, core::Diagnostics* diagnostics,
-               std::unique_ptr<deliver::DeliveryWorker> sink, const encode::otlp::Resource& resource,
-               const encode::otlp::Scope& scope);
+               std::unique_ptr<deliver::DeliveryWorker> sink,
+               const encode::otlp::Resource& resource, const encode::otlp::Scope& scope);
   ~MetricsTrack();
   MetricsTrack(const MetricsTrack&) = delete;
   MetricsTrack& operator=(const MetricsTrack&) = delete;

@@ -3,11 +3,10 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <thread>
-
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <thread>
 
 #include "metrics/metrics_core.hpp"
 
@@ -91,8 +90,7 @@ void register_self_metrics(MetricsCore& core, std::function<HealthSnapshot()> he
       },
       opts("{record}",
            "Telemetry records per track: offered to the client, accepted into its "
-           "queues, written or exported (metrics: measurements offered and accepted, "
-           "data points written)"));
+           "queues, written or exported (metrics: data points handed to export)"));
   m.create_observable_counter(
       "emp_telemetry.dropped",
       [cache](ObservableResult& r) {

@@ -418,8 +418,9 @@ void print_health(const HealthSnapshot& health) {
   if (!idle.empty()) std::printf("  no records: %s\n", idle.c_str());
   if (health.track(Track::kMetrics).offered > 0) {
     std::printf(
-        "  (metrics: offered/accepted count measurements, written counts exported data\n"
-        "   points, including the client's own and the machine's metrics)\n");
+        "  (metrics count exported data points, including the client's own and the\n"
+        "   machine's metrics: %llu measurements recorded)\n",
+        static_cast<unsigned long long>(health.track(Track::kMetrics).measurements));
   }
   if (!health.last_error.empty()) std::printf("  last error: %s\n", health.last_error.c_str());
 }

@@ -27,6 +27,7 @@
 #include <cstdlib>
 #include <limits>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
 #include <span>
@@ -35,15 +36,13 @@
 #include <thread>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "commands.hpp"
-#include "text.hpp"
 #include "emp/telemetry/client.hpp"
 #include "emp/telemetry/health.hpp"
 #include "emp/telemetry/log.hpp"
 #include "emp/telemetry/metrics.hpp"
 #include "emp/telemetry/trace.hpp"
+#include "text.hpp"
 
 namespace emp::telemetry::cli {
 namespace {
@@ -566,8 +565,15 @@ Verdict judge(Kind k, std::uint64_t generated, const HealthSnapshot& h) {
     return v;
   }
   if (k == kMetrics) {
-    if (t.accepted < generated) {
-      v.why = std::to_string(generated - t.accepted) + " measurements not accepted";
+    std::uint64_t refused = 0;
+    for (auto n : t.measurements_dropped) refused += n;
+    if (refused != 0) {
+      v.why = std::to_string(refused) + " measurements not accepted (" +
+              reasons_text(t.measurements_dropped) + ")";
+      return v;
+    }
+    if (t.measurements < generated) {
+      v.why = std::to_string(generated - t.measurements) + " measurements not recorded";
       return v;
     }
     if (t.written == 0) {
@@ -646,6 +652,10 @@ nlohmann::json summary_json(const GenArgs& args, const Outcome& o,
     tj["recovered"] = t.recovered;
     tj["dropped_total"] = t.dropped_total();
     tj["dropped"] = dropped_json(t.dropped);
+    if (k == kMetrics) {
+      tj["measurements"] = t.measurements;
+      tj["measurements_dropped"] = dropped_json(t.measurements_dropped);
+    }
     tj["delivered"] = o.verdicts[k].delivered;
     if (!o.verdicts[k].delivered) tj["problem"] = o.verdicts[k].why;
     tracks[kKindNames[k]] = std::move(tj);
@@ -715,8 +725,8 @@ void print_summary(const GenArgs& args, const Outcome& o, const std::array<bool,
   }
   if (requested[kMetrics]) {
     std::printf(
-        "  (metrics: generated/offered count measurements, written counts the data points\n"
-        "   they were aggregated into, including the client's own metrics)\n");
+        "  (metrics: generated counts measurements; offered, written, spooled and dropped\n"
+        "   count the data points they were aggregated into, with the client's own)\n");
   }
   if (!h.destinations.empty()) {
     std::printf("\ndestinations:\n");

@@ -31,17 +31,24 @@ enum class DropReason : std::uint8_t {
 std::string_view to_string(DropReason) noexcept;  // "queue_full", "rejected", ...
 
 struct TrackHealth {
-  std::uint64_t offered = 0;    // calls that reached the queue (level filter passed)
-  std::uint64_t accepted = 0;   // copied into the queue
-  std::uint64_t written = 0;    // written to a file or exported to a destination
-  std::uint64_t errors = 0;     // I/O or delivery errors seen (not records)
+  std::uint64_t offered = 0;       // calls that reached the queue (level filter passed)
+  std::uint64_t accepted = 0;      // copied into the queue
+  std::uint64_t written = 0;       // written to a file or exported to a destination
+  std::uint64_t errors = 0;        // I/O or delivery errors seen (not records)
   std::uint64_t invalid_utf8 = 0;  // records in which invalid UTF-8 was replaced
   std::uint64_t truncated = 0;     // records in which a message or field was truncated
-  std::uint64_t spooled = 0;       // records waiting in the disk spool (neither written nor dropped)
+  std::uint64_t spooled = 0;  // records waiting in the disk spool (neither written nor dropped)
   // Records an earlier run left in the disk spool; they count as offered and
   // accepted in this run, so offered == written + dropped + spooled holds.
   std::uint64_t recovered = 0;
   std::array<std::uint64_t, static_cast<std::size_t>(DropReason::kCount)> dropped{};
+  // The metrics track counts data points in the fields above (what it
+  // exports: offered == written + dropped + spooled holds for it too); the
+  // measurements the application recorded are counted here, with those
+  // refused before aggregation (invalid value or name, conflicting
+  // instrument, series limit, after shutdown). Zero for the other tracks.
+  std::uint64_t measurements = 0;
+  std::array<std::uint64_t, static_cast<std::size_t>(DropReason::kCount)> measurements_dropped{};
 
   std::uint64_t dropped_total() const noexcept {
     std::uint64_t n = 0;
@@ -59,17 +66,17 @@ struct DestinationHealth {
   std::string name;  // e.g. "otlp-http http://collector:4318/v1/traces" (no credentials)
   Track track = Track::kLogs;
   std::string state = "healthy";  // "healthy", "degraded" (last attempt failed), "circuit_open"
-  std::uint64_t requests = 0;            // export requests attempted
-  std::uint64_t retried = 0;             // of which were retries
+  std::uint64_t requests = 0;     // export requests attempted
+  std::uint64_t retried = 0;      // of which were retries
   std::uint64_t connections_opened = 0;  // new connections (keep-alive reuse shows here)
   std::uint64_t delivered = 0;           // items the destination accepted
   std::array<std::uint64_t, static_cast<std::size_t>(DropReason::kCount)> dropped{};
-  std::uint64_t queue_bytes = 0;         // encoded bytes waiting in memory
-  std::uint64_t spool_bytes = 0;         // bytes waiting on disk
-  std::uint64_t spooled = 0;             // items waiting on disk
-  bool primary = true;                   // outcomes count in the track's own counters
+  std::uint64_t queue_bytes = 0;            // encoded bytes waiting in memory
+  std::uint64_t spool_bytes = 0;            // bytes waiting on disk
+  std::uint64_t spooled = 0;                // items waiting on disk
+  bool primary = true;                      // outcomes count in the track's own counters
   std::int64_t last_success_unix_nano = 0;  // 0 = never
-  std::string last_error;                // redacted; empty when none
+  std::string last_error;                   // redacted; empty when none
 };
 
 struct HealthSnapshot {
@@ -77,9 +84,7 @@ struct HealthSnapshot {
   std::vector<DestinationHealth> destinations;
   std::string last_error;  // most recent diagnostic, redacted; empty when none
 
-  const TrackHealth& track(Track t) const noexcept {
-    return tracks[static_cast<std::size_t>(t)];
-  }
+  const TrackHealth& track(Track t) const noexcept { return tracks[static_cast<std::size_t>(t)]; }
 };
 
 }  // namespace emp::telemetry

@@ -5,13 +5,12 @@
 // over HTTP and checked by `promtool check metrics`, machine metrics for the
 // worker preset, the client's own health as metrics, and a blocking
 // observable callback that must not stall flush.
-#include <curl/curl.h>
-#include <sys/socket.h>
-#include <netinet/in.h>
 #include <arpa/inet.h>
-#include <unistd.h>
-
+#include <curl/curl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <condition_variable>
 #include <cstdio>
@@ -31,9 +30,9 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-using nlohmann::json;
 using emp::telemetry::testing::LoopbackCollector;
 using emp::telemetry::testing::RecordedRequest;
+using nlohmann::json;
 
 std::string source_root() {
   const char* src = std::getenv("EMP_TEST_SRC");
@@ -53,7 +52,8 @@ int run(const std::string& cmd, std::string& out) {
 
 // The official-schema decoder (node + @opentelemetry/otlp-transformer).
 json decode_metrics(const std::string& bytes) {
-  fs::path file = fs::temp_directory_path() / ("emp-metrics-" + std::to_string(::getpid()) + ".bin");
+  fs::path file =
+      fs::temp_directory_path() / ("emp-metrics-" + std::to_string(::getpid()) + ".bin");
   {
     std::ofstream out(file, std::ios::binary);
     out << bytes;
@@ -208,17 +208,19 @@ TEST_F(MetricsExport, ProtobufToTheCollectorDecodesWithTheOfficialSchema) {
   // The client's own health is exported too.
   ASSERT_TRUE(ms.count("emp_telemetry.records"));
 
-  // Accounting: measurements offered and accepted; data points written.
+  // Accounting: six measurements recorded; the track's counters are data
+  // points, and every point offered for export was written.
   auto h = c.health().track(Track::kMetrics);
-  EXPECT_EQ(h.accepted, 6u);
-  EXPECT_EQ(h.offered, h.accepted + h.dropped_total());
+  EXPECT_EQ(h.measurements, 6u);
   EXPECT_EQ(h.dropped_total(), 0u);
   std::size_t points = 0;
   for (auto& [name, metric] : ms) {
     for (const char* kind : {"sum", "gauge", "histogram"})
-      if (metric.contains(kind) && !metric[kind].is_null()) points += metric[kind]["dataPoints"].size();
+      if (metric.contains(kind) && !metric[kind].is_null())
+        points += metric[kind]["dataPoints"].size();
   }
   EXPECT_EQ(h.written, points);
+  EXPECT_EQ(h.offered, h.written + h.dropped_total() + h.spooled);
   bool found = false;
   for (auto& dst : c.health().destinations) {
     if (dst.track != Track::kMetrics) continue;
@@ -295,8 +297,10 @@ TEST_F(MetricsExport, ShutdownExportsAFinalTimeAndLaterCallsAreCounted) {
   EXPECT_EQ(number(ms["last_words"]["sum"]["dataPoints"][0]), 9);
   c.metrics().counter("last_words", 1);
   auto h = c.health().track(Track::kMetrics);
-  EXPECT_EQ(h.dropped_for(DropReason::kShutdown), 1u);
-  EXPECT_EQ(h.offered, 2u);
+  EXPECT_EQ(h.measurements_dropped[static_cast<std::size_t>(DropReason::kShutdown)], 1u);
+  EXPECT_EQ(h.measurements, 2u);
+  EXPECT_GT(h.offered, 0u);  // data points, which add up on their own
+  EXPECT_EQ(h.offered, h.written + h.dropped_total() + h.spooled);
 }
 
 TEST_F(MetricsExport, RejectedMeasurementsAreCountedInHealth) {
@@ -307,13 +311,14 @@ TEST_F(MetricsExport, RejectedMeasurementsAreCountedInHealth) {
   m.counter("ok", 1);
   m.gauge("ok", 1);  // conflicting kind
   auto h = c.health().track(Track::kMetrics);
-  EXPECT_EQ(h.dropped_for(DropReason::kRejected), 3u);
-  EXPECT_EQ(h.accepted, 1u);
-  EXPECT_EQ(h.offered, 4u);
+  EXPECT_EQ(h.measurements_dropped[static_cast<std::size_t>(DropReason::kRejected)], 3u);
+  EXPECT_EQ(h.measurements, 4u);
+  EXPECT_EQ(h.dropped_total(), 0u);  // no data point was lost
 }
 
 TEST_F(MetricsExport, PrometheusEndpointServesTextThatPromtoolAccepts) {
-  auto c = make({{"EMP_PROMETHEUS_PORT", "0"}, {"OTEL_EXPORTER_OTLP_ENDPOINT", collector_.base_url()},
+  auto c = make({{"EMP_PROMETHEUS_PORT", "0"},
+                 {"OTEL_EXPORTER_OTLP_ENDPOINT", collector_.base_url()},
                  {"OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "delta"}});
   auto& m = c.metrics();
   const std::uint16_t port = m.prometheus_port();
@@ -363,10 +368,11 @@ TEST_F(MetricsExport, PrometheusEndpointServesTextThatPromtoolAccepts) {
     out << body;
   }
   std::string out;
-  const int rc = run("command -v promtool >/dev/null || { echo 'promtool missing: run ./run setup "
-                     "(Debian package prometheus)'; exit 127; }; promtool check metrics < " +
-                         file.string(),
-                     out);
+  const int rc =
+      run("command -v promtool >/dev/null || { echo 'promtool missing: run ./run setup "
+          "(Debian package prometheus)'; exit 127; }; promtool check metrics < " +
+              file.string(),
+          out);
   EXPECT_EQ(rc, 0) << out;
 
   std::string nf;
@@ -393,7 +399,7 @@ TEST_F(MetricsExport, PrometheusPortInUseIsReportedAndTheClientStillWorks) {
   EXPECT_NE(c.health().last_error.find("Prometheus endpoint not started"), std::string::npos)
       << c.health().last_error;
   c.metrics().counter("still_counted", 1);
-  EXPECT_EQ(c.health().track(Track::kMetrics).accepted, 1u);
+  EXPECT_EQ(c.health().track(Track::kMetrics).measurements, 1u);
   ::close(s);
 }
 

@@ -4,11 +4,10 @@
 // exports its own measurements through its own sink, and shutting it down
 // leaves the parent's Prometheus endpoint serving.
 #include <curl/curl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
@@ -26,8 +25,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-using nlohmann::json;
 using emp::telemetry::testing::LoopbackCollector;
+using nlohmann::json;
 
 // Waits (bounded) for a child; kills it when it hangs. Its exit status, or -1.
 int wait_child(pid_t pid, std::chrono::seconds limit) {
@@ -60,7 +59,8 @@ std::map<std::string, json> points(const std::string& body) {
 
 TEST(MetricsFork, ChildStartsFromZeroExportsItsOwnAndLeavesTheParentServing) {
   LoopbackCollector collector;
-  const fs::path dir = fs::temp_directory_path() / ("emp-metrics-fork-" + std::to_string(::getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("emp-metrics-fork-" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
   Options o;

@@ -165,7 +165,10 @@ TEST_F(PrometheusEndpointTest, TricklingPeersNeitherStarveScrapesNorDelayShutdow
   const auto start = Clock::now();
   EXPECT_TRUE(c.shutdown(5s));
   EXPECT_LT(Clock::now() - start, 6s);  // the deadline itself, with a margin for the machine
-  EXPECT_EQ(c.health().track(Track::kMetrics).dropped_for(DropReason::kShutdown), 0u);
+  EXPECT_EQ(c.health()
+                .track(Track::kMetrics)
+                .measurements_dropped[static_cast<std::size_t>(DropReason::kShutdown)],
+            0u);
   std::string body;
   EXPECT_EQ(http_get(url, body), 0);  // nobody listens any more
 }

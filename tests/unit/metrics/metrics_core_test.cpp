@@ -3,6 +3,8 @@
 // instrument kind, histogram shape, exact totals under concurrent recording,
 // the cardinality limit, rejected values and names, conflicting
 // registrations, and observable callbacks that throw or block.
+#include "metrics/metrics_core.hpp"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -17,7 +19,6 @@
 
 #include "core/pipeline.hpp"
 #include "emp/telemetry/metrics.hpp"
-#include "metrics/metrics_core.hpp"
 
 namespace emp::telemetry::metrics {
 namespace {
@@ -80,11 +81,21 @@ std::string key_of(const std::vector<otlp::KeyValue>& kv) {
     if (!s.empty()) s += ",";
     s += a.key + "=";
     switch (a.value.type) {
-      case otlp::AnyValue::Type::kString: s += "'" + a.value.str + "'"; break;
-      case otlp::AnyValue::Type::kInt: s += std::to_string(a.value.int_value); break;
-      case otlp::AnyValue::Type::kBool: s += a.value.bool_value ? "true" : "false"; break;
-      case otlp::AnyValue::Type::kDouble: s += std::to_string(a.value.double_value) + "d"; break;
-      default: s += "?"; break;
+      case otlp::AnyValue::Type::kString:
+        s += "'" + a.value.str + "'";
+        break;
+      case otlp::AnyValue::Type::kInt:
+        s += std::to_string(a.value.int_value);
+        break;
+      case otlp::AnyValue::Type::kBool:
+        s += a.value.bool_value ? "true" : "false";
+        break;
+      case otlp::AnyValue::Type::kDouble:
+        s += std::to_string(a.value.double_value) + "d";
+        break;
+      default:
+        s += "?";
+        break;
     }
   }
   return s;
@@ -337,7 +348,8 @@ TEST(MetricsCore, ConcurrentRecordingGivesExactTotals) {
   absorb(last);
   EXPECT_EQ(c_totals["kind='shared'"], kThreads * kPerThread);
   EXPECT_EQ(c_totals["kind='bound'"], kThreads * kPerThread);
-  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(c_totals["thread=" + std::to_string(t)], 2 * kPerThread);
+  for (int t = 0; t < kThreads; ++t)
+    EXPECT_EQ(c_totals["thread=" + std::to_string(t)], 2 * kPerThread);
   EXPECT_DOUBLE_EQ(d_total, 0.5 * kThreads * kPerThread);
   EXPECT_EQ(h_count, static_cast<std::uint64_t>(kThreads) * kPerThread);
   // sum of i%20 over 20000 values = 1000 * (0+...+19) per thread.
@@ -359,8 +371,8 @@ TEST(MetricsCore, CardinalityOverflowGoesToOneSeriesWithExactTotals) {
 
   // The 2001st set and every later one share the overflow series.
   for (int i = 2000; i < 2100; ++i) m.counter("per_job", 2, {{"job", i}});
-  m.counter("per_job", 5, {{"job", 7}});                       // a known set keeps its series
-  m.counter("per_job", 1, {{"job", 99999}, {"job", 99999}});   // duplicate keys, unknown set
+  m.counter("per_job", 5, {{"job", 7}});                      // a known set keeps its series
+  m.counter("per_job", 1, {{"job", 99999}, {"job", 99999}});  // duplicate keys, unknown set
   Counter c = m.create_counter("per_job");
   BoundCounter late = c.bind({{"job", "late"}});
   late.add(10);
@@ -404,9 +416,12 @@ TEST(MetricsCore, NonFiniteValuesAndNegativeCounterIncrementsAreRejected) {
   HealthSnapshot h = pipe.health();
   core.add_health(h);
   const auto& t = h.track(Track::kMetrics);
-  EXPECT_EQ(t.dropped_for(DropReason::kRejected), 5u);
-  EXPECT_EQ(t.accepted, 3u);
-  EXPECT_EQ(t.offered, 8u);
+  // Measurements are counted apart from the track's data points (none were
+  // exported here), so the data-point identity is not disturbed.
+  EXPECT_EQ(t.measurements, 8u);
+  EXPECT_EQ(t.measurements_dropped[static_cast<std::size_t>(DropReason::kRejected)], 5u);
+  EXPECT_EQ(t.dropped_total(), 0u);
+  EXPECT_EQ(t.offered, 0u);
   // One report per instrument and problem, not per call.
   EXPECT_EQ(r.count("metrics_value:c"), 2u) << r.text();  // non-finite, then negative
   EXPECT_EQ(r.count("metrics_value:h"), 1u);
@@ -438,7 +453,11 @@ TEST(MetricsCore, InvalidNamesAreReportedOnceAndCounted) {
   EXPECT_EQ(v.size(), 2u);
   EXPECT_EQ(r.count("metrics_name:"), 6u) << r.text();
   EXPECT_EQ(core.stats().rejected_names, 16u);
-  EXPECT_EQ(pipe.health().track(Track::kMetrics).dropped_for(DropReason::kRejected), 16u);
+  HealthSnapshot h = pipe.health();
+  core.add_health(h);
+  EXPECT_EQ(h.track(Track::kMetrics)
+                .measurements_dropped[static_cast<std::size_t>(DropReason::kRejected)],
+            16u);
   EXPECT_TRUE(valid_instrument_name("a"));
   EXPECT_TRUE(valid_instrument_name("A.b_c-d/e"));
   EXPECT_FALSE(valid_instrument_name("_a"));
@@ -451,10 +470,10 @@ TEST(MetricsCore, ConflictingKindOrUnitIsACountedNoOp) {
   MetricsCore core(options(), nullptr, &r.diag);
   Metrics& m = core.facade();
   m.histogram("job_duration_seconds", 1.5, {}, "s");
-  m.counter("job_duration_seconds", 1);                  // other kind
-  m.counter("job_duration_seconds", 1);                  // reported once
-  m.histogram("job_duration_seconds", 2.0, {}, "ms");    // other unit
-  m.histogram("job_duration_seconds", 3.0, {});          // no unit given: fine
+  m.counter("job_duration_seconds", 1);                // other kind
+  m.counter("job_duration_seconds", 1);                // reported once
+  m.histogram("job_duration_seconds", 2.0, {}, "ms");  // other unit
+  m.histogram("job_duration_seconds", 3.0, {});        // no unit given: fine
   Counter refused = m.create_counter("job_duration_seconds");
   EXPECT_FALSE(refused.valid());
   refused.add(1);
@@ -489,8 +508,8 @@ TEST(MetricsCore, AttributeSetsIgnoreOrderNullsAndKeepTheLastRepeatedKey) {
   m.counter("x", 1, {{"b", 2}, {"a", "1"}});
   m.counter("x", 1, {{"a", "1"}, {"b", 2}, {"n", nullptr}});
   m.counter("x", 1, {{"a", "0"}, {"b", 2}, {"a", "1"}});
-  m.counter("x", 1, {{"a", 1}, {"b", 2}});          // int 1 is not "1"
-  m.counter("x", 1, {{"a", true}, {"b", 2.0}});     // nor are true and 2.0
+  m.counter("x", 1, {{"a", 1}, {"b", 2}});       // int 1 is not "1"
+  m.counter("x", 1, {{"a", true}, {"b", 2.0}});  // nor are true and 2.0
   m.counter("x", 1);
   auto v = collect(core);
   auto pts = by_attrs(*find(v, "x"));
@@ -560,12 +579,10 @@ TEST(MetricsCore, ObservableInstrumentsReportWhatTheCallbackSaw) {
   ASSERT_TRUE(m.create_observable_counter("bytes_read", [&](ObservableResult& r) {
     r.observe(total.load(), {{"disk", "sda"}});
   }));
-  ASSERT_TRUE(m.create_observable_gauge("queue_depth", [&](ObservableResult& r) {
-    r.observe(depth.load());
-  }));
-  ASSERT_TRUE(m.create_observable_up_down_counter("in_flight", [&](ObservableResult& r) {
-    r.observe(depth.load() - 1);
-  }));
+  ASSERT_TRUE(m.create_observable_gauge("queue_depth",
+                                        [&](ObservableResult& r) { r.observe(depth.load()); }));
+  ASSERT_TRUE(m.create_observable_up_down_counter(
+      "in_flight", [&](ObservableResult& r) { r.observe(depth.load() - 1); }));
   // A second callback for a name is refused.
   EXPECT_FALSE(m.create_observable_gauge("queue_depth", [](ObservableResult& r) { r.observe(1); }));
   auto a = collect(core);
@@ -618,7 +635,7 @@ TEST(MetricsCore, ACallbackThatBlocksIsAbandonedAndTheCollectionGoesOn) {
     res.observe(1);
     std::unique_lock<std::mutex> lock(mu);
     cv.wait_for(lock, 20s, [&] { return release; });  // bounded even if the test fails
-    res.observe(2);  // after abandonment: ignored
+    res.observe(2);                                   // after abandonment: ignored
   }));
   ASSERT_TRUE(m.create_observable_gauge("after", [](ObservableResult& res) { res.observe(7); }));
   m.gauge("sync", 3);
@@ -664,8 +681,9 @@ TEST(MetricsCore, AfterCloseMeasurementsCountAsShutdownDrops) {
   EXPECT_EQ(find(v, "c")->number_points.at(0).int_value, 1);
   HealthSnapshot h = pipe.health();
   core.add_health(h);
-  EXPECT_EQ(h.track(Track::kMetrics).dropped_for(DropReason::kShutdown), 2u);
-  EXPECT_EQ(h.track(Track::kMetrics).offered, 3u);
+  const auto& t = h.track(Track::kMetrics);
+  EXPECT_EQ(t.measurements_dropped[static_cast<std::size_t>(DropReason::kShutdown)], 2u);
+  EXPECT_EQ(t.measurements, 3u);
   pipe.shutdown(1s);
 }
 
