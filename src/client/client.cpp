@@ -33,6 +33,7 @@ Client::~Client() {
 
 Expected<Client> Client::create(Config config) noexcept {
   try {
+    core::Diagnostics::set_notices(config.diagnostics_level <= Level::kInfo);
     for (const auto& n : config.notices) core::Diagnostics::notice_once(n);
     auto impl = std::make_unique<Impl>(std::move(config));
     const Config& c = impl->config;

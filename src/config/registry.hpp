@@ -329,8 +329,9 @@ inline constexpr std::int64_t kHour = 60 * kMin;
   X(kLogsExporter, "OTEL_LOGS_EXPORTER", Type::kName, "otlp", false, 0, 0, "all",                   \
     "OTLP export of log records: otlp (see EMP_LOGS_OTLP), console (OTLP/JSON lines on "            \
     "stdout) or none. The JSON-lines log file is set apart (EMP_LOG_FILES).")                       \
-  X(kOtelLogLevel, "OTEL_LOG_LEVEL", Type::kLevel, "warn", false, 0, 0, "all",                      \
-    "Level of the client's own diagnostics on stderr (debug, info, warn, error).")                  \
+  X(kOtelLogLevel, "OTEL_LOG_LEVEL", Type::kLevel, "info", false, 0, 0, "all",                      \
+    "The client's own messages on stderr: debug or info print problems and start-up notes; "        \
+    "warn or error print problems only.")                                                           \
   X(kOtelPrometheusHost, "OTEL_EXPORTER_PROMETHEUS_HOST", Type::kHost, "", false, 0, 0, "all",      \
     "Same as EMP_PROMETHEUS_HOST (which wins when both are set).")                                  \
   X(kOtelPrometheusPort, "OTEL_EXPORTER_PROMETHEUS_PORT", Type::kUint, "", false, 0, 65535,         \

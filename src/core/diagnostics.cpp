@@ -27,12 +27,23 @@ void Diagnostics::report(std::string_view key, std::string message) noexcept {
   }
 }
 
+namespace {
+std::atomic<bool> g_notices{true};
+}  // namespace
+
+void Diagnostics::set_notices(bool enabled) noexcept {
+  g_notices.store(enabled, std::memory_order_relaxed);
+}
+
 void Diagnostics::notice_once(const std::string& message) noexcept {
+  if (!g_notices.load(std::memory_order_relaxed)) return;
   static std::mutex mu;
-  static std::set<std::string>* seen = new std::set<std::string>();  // never destroyed: usable at exit
+  static std::set<std::string>* seen =
+      new std::set<std::string>();  // never destroyed: usable at exit
   try {
     std::lock_guard<std::mutex> lock(mu);
-    if (seen->insert(message).second) std::fprintf(stderr, "emp-telemetry: note: %s\n", message.c_str());
+    if (seen->insert(message).second)
+      std::fprintf(stderr, "emp-telemetry: note: %s\n", message.c_str());
   } catch (...) {
   }
 }

@@ -22,8 +22,13 @@ class Diagnostics {
   // `key` groups repeats of one problem (e.g. "io_error:/var/log/x.log"):
   // stderr sees the first of each key; the count and last message are kept.
   void report(std::string_view key, std::string message) noexcept;
-  // Printed once per process for a given text (used for start-up notices).
+  // Printed once per process for a given text (used for start-up notices),
+  // unless notices are off.
   static void notice_once(const std::string& message) noexcept;
+  // OTEL_LOG_LEVEL: notices are informational, printed at info and debug;
+  // at warn and error only problems (report()) reach stderr. Process-wide,
+  // as stderr is; the last client created sets it.
+  static void set_notices(bool enabled) noexcept;
 
   void set_callback(Callback cb);
   void set_stderr(bool enabled) noexcept { stderr_.store(enabled, std::memory_order_relaxed); }

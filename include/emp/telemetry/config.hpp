@@ -274,7 +274,7 @@ struct Config {
   ExporterKind logs_exporter = ExporterKind::kOtlp;
   bool log_to_stdout = false;  // EMP_LOG_STDOUT: log records as JSON lines on stdout
   bool log_files = true;       // EMP_LOG_FILES: the JSON-lines log file under log_dir
-  Level diagnostics_level = Level::kWarn;  // OTEL_LOG_LEVEL: the client's own stderr notes
+  Level diagnostics_level = Level::kInfo;  // OTEL_LOG_LEVEL: the client's own stderr notes
 
   // Every registry variable with its resolved value and origin, in registry
   // order. Secrets are redacted here; the typed fields above hold real values.

@@ -6,6 +6,7 @@
 // has --help, and that the demo writes well-formed JSON lines, spans that
 // share the trace ids of its log lines, and job metrics that add up.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -18,13 +19,11 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 namespace {
 
@@ -171,12 +170,8 @@ TEST(Cli, InvalidEnvironmentListsEveryProblemWithoutSecrets) {
   TempDir dir;
   const std::string secret = "dash0-secret-token-7f3a9c";
   const std::map<std::string, std::string> env{
-      {"LOG_DIR", dir.path().string()},
-      {"FLUENTD_PORT", "99999"},
-      {"LOG_LEVEL", "loud"},
-      {"EMP_FLUSH_INTERVAL", "soon"},
-      {"SENTRY_SAMPLE_RATE", "2.5"},
-      {"DASH0_API_KEY", secret},
+      {"LOG_DIR", dir.path().string()}, {"FLUENTD_PORT", "99999"},     {"LOG_LEVEL", "loud"},
+      {"EMP_FLUSH_INTERVAL", "soon"},   {"SENTRY_SAMPLE_RATE", "2.5"}, {"DASH0_API_KEY", secret},
   };
   const std::vector<std::pair<std::string, std::string>> expected{
       {"FLUENTD_PORT", "99999"},
@@ -248,14 +243,14 @@ TEST(Cli, ConfigJsonShowsValuesOriginsAndRedactsSecrets) {
   EXPECT_EQ(r.out.find(secret), std::string::npos) << describe(r);
   for (const auto& [name, s] : by_name) {
     const std::string origin = s.value("origin", "");
-    EXPECT_TRUE(origin == "default" || origin == "preset" || origin == "env" ||
-                origin == "code" || origin == "unset")
+    EXPECT_TRUE(origin == "default" || origin == "preset" || origin == "env" || origin == "code" ||
+                origin == "unset")
         << name << " has origin " << origin;
   }
 
   // The table form shows the same origin and hides the same secret.
-  const Result table = run_cli({"config"}, {{"LOG_DIR", dir.path().string()},
-                                            {"DASH0_API_KEY", secret}});
+  const Result table =
+      run_cli({"config"}, {{"LOG_DIR", dir.path().string()}, {"DASH0_API_KEY", secret}});
   ASSERT_EQ(table.exit_code, 0) << describe(table);
   EXPECT_NE(table.out.find(dir.path().string()), std::string::npos) << describe(table);
   EXPECT_EQ(table.out.find(secret), std::string::npos) << describe(table);
@@ -303,11 +298,11 @@ TEST(Cli, EnvListsTheWholeRegistry) {
 
 TEST(Cli, DemoWritesJobLifecycleAsJsonLines) {
   TempDir dir;
-  const Result r = run_cli({"demo", "--slow-ms", "1100"},
-                           {{"LOG_DIR", dir.path().string()}});
+  const Result r = run_cli({"demo", "--slow-ms", "1100"}, {{"LOG_DIR", dir.path().string()}});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_NE(r.out.find(dir.path().string()), std::string::npos)
-      << "the demo says where the logs went\n" << describe(r);
+      << "the demo says where the logs went\n"
+      << describe(r);
   EXPECT_NE(r.out.find("logs"), std::string::npos) << describe(r);
 
   // Log lines go to *.log files, spans and metrics to OTLP/JSON files
@@ -422,8 +417,8 @@ TEST(Cli, DemoWritesJobLifecycleAsJsonLines) {
               if (a.value("key", "") == "job_type") type = a["value"].value("stringValue", "");
             }
             const auto& v = dp["asInt"];
-            const std::int64_t n = v.is_string() ? std::stoll(v.get<std::string>())
-                                                 : v.get<std::int64_t>();
+            const std::int64_t n =
+                v.is_string() ? std::stoll(v.get<std::string>()) : v.get<std::int64_t>();
             processed[status][type] = std::max(processed[status][type], n);
           }
         }
@@ -437,6 +432,20 @@ TEST(Cli, DemoWritesJobLifecycleAsJsonLines) {
   };
   EXPECT_EQ(total("completed"), 9) << metric_requests.size() << " metric requests";
   EXPECT_EQ(total("failed"), 3);
+}
+
+// OTEL_LOG_LEVEL: the start-up notes are informational (printed at the
+// default, info); at warn only problems reach stderr.
+TEST(Cli, OtelLogLevelWarnKeepsTheStartUpNotesOffStderr) {
+  TempDir dir;
+  const std::string note = "note: no remote destination configured";
+  const Result info = run_cli({"gen", "--spans", "5"}, {{"LOG_DIR", dir.path().string()}});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_NE(info.err.find(note), std::string::npos) << info.err;
+  const Result warn = run_cli({"gen", "--spans", "5"},
+                              {{"LOG_DIR", dir.path().string()}, {"OTEL_LOG_LEVEL", "warn"}});
+  ASSERT_EQ(warn.exit_code, 0) << warn.err;
+  EXPECT_EQ(warn.err.find("note:"), std::string::npos) << warn.err;
 }
 
 }  // namespace
