@@ -26,6 +26,7 @@
 #include "core/pipeline.hpp"
 #include "emp/telemetry/client.hpp"
 #include "forward/forward_destination.hpp"
+#include "support/env_map.hpp"
 #include "support/forward_peer.hpp"
 #include "tail/tailer.hpp"
 
@@ -54,11 +55,7 @@ et::Expected<et::Client> make_client(const fs::path& dir, std::map<std::string, 
   o.service_name = "bench";
   o.machine_id = "m1";
   o.log_dir = dir.string();
-  o.env = [env](std::string_view k) -> std::optional<std::string> {
-    auto it = env.find(std::string(k));
-    if (it == env.end()) return std::nullopt;
-    return it->second;
-  };
+  o.env = et::testing::env_from(std::move(env));
   return et::Client::create(o);
 }
 

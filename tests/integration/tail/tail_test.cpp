@@ -17,6 +17,7 @@
 #include "core/pipeline.hpp"
 #include "emp/telemetry/client.hpp"
 #include "forward/forward_destination.hpp"
+#include "support/env_map.hpp"
 #include "support/forward_peer.hpp"
 #include "tail/tailer.hpp"
 
@@ -244,6 +245,7 @@ TEST_F(TailTest, ADeletedFileIsClosedAndANewOneOfTheSameNameReadFromItsStart) {
   start(options());
   ASSERT_EQ(tailer_->add(f.string(), "t"), "");
   ASSERT_TRUE(wait_until([&] { return peer_.count() >= 5; }));
+  ASSERT_TRUE(wait_until([&] { return tailer_->stats().files_open == 1; }));
   fs::remove(f);
   ASSERT_TRUE(wait_until([&] { return tailer_->stats().files_open == 0; }));
   EXPECT_GE(tailer_->stats().rotations, 1u);
@@ -309,19 +311,23 @@ TEST_F(TailTest, ClientAddFileShipsToFluentdAndNotToItsOwnLogFile) {
   std::map<std::string, std::string> env{{"FLUENTD_HOST", "127.0.0.1"},
                                          {"FLUENTD_PORT", std::to_string(peer_.port())},
                                          {"OTEL_ENABLED", "false"}};
-  o.env = [env](std::string_view k) -> std::optional<std::string> {
-    auto it = env.find(std::string(k));
-    if (it == env.end()) return std::nullopt;
-    return it->second;
-  };
+  o.env = testing::env_from(std::move(env));
   auto client = Client::for_worker(o);
   ASSERT_TRUE(client.ok()) << client.errors().at(0).to_string();
   EXPECT_EQ(client->add_file("", "t").value_or(Error{}).subject, "add_file");
   ASSERT_FALSE(client->add_file(f.string(), "child.logs").has_value());
   ASSERT_TRUE(wait_until([&] { return peer_.count() >= 20; }));
+  // Counts are updated when the poll that shipped the lines ends, and
+  // delivered when the server's ack arrives: both a little after the events.
+  auto tail_delivered = [&] {
+    for (const auto& d : client->health().destinations)
+      if (d.name.find("(tailed files)") != std::string::npos) return d.delivered;
+    return std::uint64_t{0};
+  };
+  ASSERT_TRUE(wait_until([&] { return client->health().tail.files_open == 1; }));
+  EXPECT_TRUE(wait_until([&] { return tail_delivered() == 20; }));
   const HealthSnapshot h = client->health();
   EXPECT_EQ(h.tail.lines, 20u);
-  EXPECT_EQ(h.tail.files_open, 1u);
   client->shutdown(10s);
   EXPECT_EQ(logs(), expected(0, 20));
   EXPECT_TRUE(fs::exists(dir_ / "out" / "tail-positions.db"));
@@ -334,10 +340,7 @@ TEST_F(TailTest, ClientAddFileWithoutFluentdSaysWhy) {
   Options o;
   o.service_name = "svc";
   o.log_dir = (dir_ / "out").string();
-  o.env = [](std::string_view k) -> std::optional<std::string> {
-    if (k == "OTEL_ENABLED") return "false";
-    return std::nullopt;
-  };
+  o.env = testing::env_from({{"OTEL_ENABLED", "false"}});
   auto client = Client::for_worker(o);
   ASSERT_TRUE(client.ok());
   const auto err = client->add_file((dir_ / "x.log").string());

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "generate/agent_config.hpp"
+#include "support/env_map.hpp"
 
 namespace emp::telemetry {
 namespace {
@@ -42,11 +43,7 @@ Config make_config(const std::string& log_dir, std::map<std::string, std::string
   o.service_name = "gpu-worker";
   o.machine_id = "m7";
   o.log_dir = log_dir;
-  o.env = [env](std::string_view k) -> std::optional<std::string> {
-    auto it = env.find(std::string(k));
-    if (it == env.end()) return std::nullopt;
-    return it->second;
-  };
+  o.env = testing::env_from(std::move(env));
   auto c = finalize(o);
   if (!c) {
     for (const auto& e : c.errors()) ADD_FAILURE() << e.to_string();
