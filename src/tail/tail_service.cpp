@@ -1,5 +1,7 @@
 #include "tail/tail_service.hpp"
 
+#include <unistd.h>
+
 #include <filesystem>
 
 #include "forward/forward_log_output.hpp"
@@ -33,7 +35,13 @@ std::optional<Error> TailService::add(std::string_view pattern, std::string_view
     if (closed_)
       return Error{"add_file",
                    "the client is shut down; " + std::string(pattern) + " is not tailed"};
+    if (forked())
+      return Error{"add_file",
+                   "this process is a fork of the one that tails files (which "
+                   "keeps shipping them); " +
+                       std::string(pattern) + " is not tailed here"};
     if (!tailer_) {
+      owner_pid_ = ::getpid();
       std::error_code ec;
       std::filesystem::create_directories(config_.log_dir, ec);
       worker_ = forward::make_forward_worker(config_, accounting_, "fluentd/tail");
@@ -48,9 +56,11 @@ std::optional<Error> TailService::add(std::string_view pattern, std::string_view
   }
 }
 
+bool TailService::forked() const noexcept { return tailer_ && ::getpid() != owner_pid_; }
+
 void TailService::add_health(HealthSnapshot& h) const noexcept {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!tailer_) return;
+  if (!tailer_ || forked()) return;
   const TailStats s = tailer_->stats();
   h.tail.lines = s.lines;
   h.tail.truncated = s.truncated;
@@ -75,6 +85,13 @@ bool TailService::shutdown(std::chrono::steady_clock::time_point deadline) noexc
   if (closed_) return true;
   closed_ = true;
   if (!tailer_) return true;
+  if (forked()) {
+    // Their threads exist only in the parent: destroying them here would
+    // join a thread id of the parent's. Left to the process's exit.
+    (void)tailer_.release();
+    (void)worker_.release();
+    return true;
+  }
   tailer_->stop();
   return worker_->shutdown(deadline);
 }

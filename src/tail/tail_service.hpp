@@ -5,7 +5,10 @@
 // the service's log file (they are in their own file already).
 //
 // Thread-safe: add() from any thread; health(), files(), shutdown() from the
-// client.
+// client. After fork() the child does not tail: the parent's thread and
+// connection are not in the child, and the parent keeps shipping the files,
+// so the child's shutdown leaves both alone (no join of a thread it does not
+// have) and its add() says so.
 #pragma once
 
 #include <memory>
@@ -38,6 +41,8 @@ class TailService {
   std::optional<Error> add(std::string_view path_or_glob, std::string_view tag) noexcept;
   // Adds the tailer's counts and its destination (when started) to `h`.
   void add_health(HealthSnapshot& h) const noexcept;
+  // True in a child of the process that started the tailer.
+  bool forked() const noexcept;
   // Every (pattern, tag) added, for the generated agent configurations.
   std::vector<std::pair<std::string, std::string>> files() const;
   // Reads what is left, then delivers or spools it by `deadline`.
@@ -51,6 +56,7 @@ class TailService {
   std::unique_ptr<deliver::DeliveryWorker> worker_;
   std::unique_ptr<Tailer> tailer_;
   bool closed_ = false;
+  int owner_pid_ = 0;  // the process that started the tailer
 };
 
 }  // namespace emp::telemetry::tail

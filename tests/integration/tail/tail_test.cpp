@@ -1,6 +1,7 @@
 // Tailed files shipped through a real loopback forward server and checked
 // record by record: every line exactly once, in order, with its metadata.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -334,6 +335,37 @@ TEST_F(TailTest, ClientAddFileShipsToFluentdAndNotToItsOwnLogFile) {
   std::ifstream own(dir_ / "out" / "service.log");
   std::string text((std::istreambuf_iterator<char>(own)), std::istreambuf_iterator<char>());
   EXPECT_EQ(text.find("line 3"), std::string::npos);
+}
+
+// A forked child neither tails (the parent does) nor hangs joining the
+// parent's tailer thread when its client shuts down.
+TEST_F(TailTest, AForkedChildLeavesTheTailingToItsParent) {
+  const fs::path f = dir_ / "child.log";
+  append_lines(f, 0, 10);
+  Options o;
+  o.service_name = "svc";
+  o.log_dir = (dir_ / "out").string();
+  o.env = testing::env_from({{"FLUENTD_HOST", "127.0.0.1"},
+                             {"FLUENTD_PORT", std::to_string(peer_.port())},
+                             {"OTEL_ENABLED", "false"}});
+  auto client = Client::for_worker(o);
+  ASSERT_TRUE(client.ok());
+  ASSERT_FALSE(client->add_file(f.string(), "t").has_value());
+  ASSERT_TRUE(wait_until([&] { return peer_.count() >= 10; }));
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const bool refused = client->add_file((dir_ / "other.log").string()).has_value();
+    const bool stopped = client->shutdown(2s);
+    ::_exit(refused && stopped ? 0 : 1);
+  }
+  ASSERT_GT(pid, 0);
+  int status = -1;
+  ASSERT_TRUE(wait_until([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  append_lines(f, 10, 20);  // the parent still tails
+  ASSERT_TRUE(wait_until([&] { return peer_.count() >= 20; }));
+  client->shutdown(10s);
+  EXPECT_EQ(logs(), expected(0, 20));
 }
 
 TEST_F(TailTest, ClientAddFileWithoutFluentdSaysWhy) {
