@@ -178,10 +178,10 @@ void Tailer::poll() noexcept {
       }
       const bool drained = f.read_pos >= static_cast<std::uint64_t>(st.st_size);
       if ((deleted && drained) || (f.unseen && now - f.unseen_since >= options_.rotate_wait)) {
-        if (deleted) {
-          db_.forget(f.dev, f.ino);  // its inode may be reused by a new file
-          ++rotations;
-        }
+        // Done with it: its inode may be reused by a new file, which must
+        // not start at this file's offset.
+        db_.forget(f.dev, f.ino);
+        if (deleted) ++rotations;
         it = files_.erase(it);
         continue;
       }
