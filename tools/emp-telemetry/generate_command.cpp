@@ -31,8 +31,11 @@ int run_generate(const GlobalArgs& global, const GenerateArgs& args) {
       files.push_back({f.substr(0, eq), f.substr(eq + 1)});
   }
   const AgentFormat format = args.format == "yaml" ? AgentFormat::kYaml : AgentFormat::kClassic;
-  if (agent != Agent::kFluentBit && args.format == "classic" && args.format_given) {
-    std::cerr << "emp-telemetry generate: --format applies to fluent-bit only\n";
+  // Fluentd has only its own format, the Collector only YAML.
+  if (args.format_given && ((agent == Agent::kFluentd && format == AgentFormat::kYaml) ||
+                            (agent == Agent::kOtelCollector && format == AgentFormat::kClassic))) {
+    std::cerr << "emp-telemetry generate: " << args.agent << " has no " << args.format
+              << " format (--format chooses between Fluent Bit's two)\n";
     return kUsageExit;
   }
   auto written = write_agent_config(agent, format, cfg.value(), files, args.out);

@@ -544,6 +544,10 @@ TEST(Cli, GenerateWritesEachAgentWithoutSecrets) {
   EXPECT_EQ(files, 4);
   const Result bad = run_cli({"generate", "splunk"}, env);
   EXPECT_EQ(bad.exit_code, 64);
+  const Result fluentd_yaml = run_cli({"generate", "fluentd", "--format", "yaml"}, env);
+  EXPECT_EQ(fluentd_yaml.exit_code, 64);
+  EXPECT_NE(fluentd_yaml.err.find("fluentd has no yaml format"), std::string::npos)
+      << fluentd_yaml.err;
   fs::remove_all(dir);
 }
 
