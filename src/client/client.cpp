@@ -1,7 +1,6 @@
 // Client: wires a finalized Config into the shared pipeline and the tracks.
 #include "emp/telemetry/client.hpp"
 
-#include <algorithm>
 #include <filesystem>
 #include <thread>
 
@@ -151,10 +150,9 @@ bool Client::shutdown(std::chrono::milliseconds timeout) noexcept {
   const auto end = std::chrono::steady_clock::now() + timeout;
   return in_parallel([&] { return impl_->metrics_track->shutdown(end); },
                      [&] {
-                       const bool tail_ok = impl_->tail->shutdown(end);
-                       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                           end - std::chrono::steady_clock::now());
-                       return impl_->pipeline->shutdown(std::max(left, left.zero())) && tail_ok;
+                       impl_->tail->begin_shutdown(end);
+                       const bool ok = impl_->pipeline->shutdown(timeout);
+                       return impl_->tail->finish_shutdown(end) && ok;
                      });
 }
 

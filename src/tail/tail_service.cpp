@@ -23,7 +23,11 @@ TailOptions tail_options(const Config& c) {
 TailService::TailService(const Config& config, core::Accounting& accounting)
     : config_(config), accounting_(accounting) {}
 
-TailService::~TailService() { shutdown(std::chrono::steady_clock::now()); }
+TailService::~TailService() {
+  const auto now = std::chrono::steady_clock::now();
+  begin_shutdown(now);
+  finish_shutdown(now);
+}
 
 std::optional<Error> TailService::add(std::string_view pattern, std::string_view tag) noexcept {
   try {
@@ -80,19 +84,28 @@ std::vector<std::pair<std::string, std::string>> TailService::files() const {
   return files_;
 }
 
-bool TailService::shutdown(std::chrono::steady_clock::time_point deadline) noexcept {
+void TailService::begin_shutdown(std::chrono::steady_clock::time_point deadline) noexcept {
   std::lock_guard<std::mutex> lock(mu_);
-  if (closed_) return true;
+  if (closed_) return;
   closed_ = true;
-  if (!tailer_) return true;
+  if (!tailer_) return;
   if (forked()) {
     // Their threads exist only in the parent: destroying them here would
     // join a thread id of the parent's. Left to the process's exit.
     (void)tailer_.release();
     (void)worker_.release();
-    return true;
+    return;
   }
+  // Stop reading and let the worker deliver (or spool) on its own thread
+  // while the caller shuts the rest of the client down under the same
+  // deadline: a Fluentd that is down must not eat the service's own time.
   tailer_->stop();
+  worker_->begin_shutdown(deadline);
+}
+
+bool TailService::finish_shutdown(std::chrono::steady_clock::time_point deadline) noexcept {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!worker_) return true;
   return worker_->shutdown(deadline);
 }
 

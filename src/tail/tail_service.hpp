@@ -4,7 +4,7 @@
 // own log records). Lines go to FLUENTD_HOST only; they are not written to
 // the service's log file (they are in their own file already).
 //
-// Thread-safe: add() from any thread; health(), files(), shutdown() from the
+// Thread-safe: add() from any thread; health(), files(), begin/finish_shutdown() from the
 // client. After fork() the child does not tail: the parent's thread and
 // connection are not in the child, and the parent keeps shipping the files,
 // so the child's shutdown leaves both alone (no join of a thread it does not
@@ -45,8 +45,11 @@ class TailService {
   bool forked() const noexcept;
   // Every (pattern, tag) added, for the generated agent configurations.
   std::vector<std::pair<std::string, std::string>> files() const;
-  // Reads what is left, then delivers or spools it by `deadline`.
-  bool shutdown(std::chrono::steady_clock::time_point deadline) noexcept;
+  // Reads what is left and tells the worker to deliver or spool it by
+  // `deadline`, without waiting; finish_shutdown() waits for it (true when
+  // nothing was lost to the deadline). Idempotent.
+  void begin_shutdown(std::chrono::steady_clock::time_point deadline) noexcept;
+  bool finish_shutdown(std::chrono::steady_clock::time_point deadline) noexcept;
 
  private:
   const Config& config_;
