@@ -104,6 +104,22 @@ const Config& Client::config() const noexcept { return impl_->config; }
 Metrics& Client::metrics() noexcept { return impl_->metrics_track->metrics(); }
 HealthSnapshot Client::health() const noexcept { return impl_->full_health(); }
 
+std::optional<Error> Client::add_file(std::string_view path_or_glob,
+                                      std::string_view tag) noexcept {
+  return impl_->tail->add(path_or_glob, tag);
+}
+
+Expected<std::string> Client::write_agent_config(Agent agent, AgentFormat format,
+                                                 const std::string& dir) const noexcept {
+  try {
+    std::vector<AgentFile> files;
+    for (auto& [path, tag] : impl_->tail->files()) files.push_back({path, tag});
+    return emp::telemetry::write_agent_config(agent, format, impl_->config, files, dir);
+  } catch (...) {
+    return Error{"generate", "out of memory; nothing was written"};
+  }
+}
+
 namespace {
 // Runs the metrics track's part (it has its own reader and delivery worker)
 // beside the pipeline's, both under the one deadline: a hung destination of
@@ -134,7 +150,11 @@ bool Client::shutdown(std::chrono::milliseconds timeout) noexcept {
   impl_->shut_down = true;
   const auto end = std::chrono::steady_clock::now() + timeout;
   return in_parallel([&] { return impl_->metrics_track->shutdown(end); },
-                     [&] { return impl_->pipeline->shutdown(timeout); });
+                     [&] {
+                       impl_->tail->begin_shutdown(end);
+                       const bool ok = impl_->pipeline->shutdown(timeout);
+                       return impl_->tail->finish_shutdown(end) && ok;
+                     });
 }
 
 }  // namespace emp::telemetry

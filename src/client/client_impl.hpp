@@ -16,6 +16,7 @@
 #include "logs/log_handler.hpp"
 #include "logs/log_record.hpp"
 #include "metrics/metrics_track.hpp"
+#include "tail/tail_service.hpp"
 #include "trace/tracer_core.hpp"
 
 namespace emp::telemetry {
@@ -41,6 +42,7 @@ struct Client::Impl {
   HealthSnapshot full_health() const noexcept {
     HealthSnapshot h = pipeline->health();
     if (metrics_track) metrics_track->add_health(h);
+    if (tail) tail->add_health(h);
     return h;
   }
   Config config;
@@ -52,6 +54,9 @@ struct Client::Impl {
   std::unique_ptr<Tracer> tracer;
   // Declared after the pipeline: destroyed first (its worker counts through it).
   std::unique_ptr<metrics::MetricsTrack> metrics_track;
+  // Client::add_file. Its worker counts through the pipeline's accounting:
+  // declared after the pipeline, so destroyed first.
+  std::unique_ptr<tail::TailService> tail;
   bool shut_down = false;
   std::shared_ptr<StatusLink> status_link;
 };

@@ -68,15 +68,7 @@ void ForwardLogOutput::add(const logs::DecodedLog& r, std::string_view path) noe
 void ForwardLogOutput::export_batch(Batch& b) noexcept {
   if (b.count == 0) return;
   try {
-    deliver::Payload p;
-    p.signal = deliver::Signal::kLogs;
-    p.items = b.count;
-    p.content_type = deliver::ContentType::kProtobuf;  // opaque to the worker and spool
-    p.bytes.reserve(b.entries.size() + b.tag.size() + 64);
-    if (!append_packed_forward(p.bytes, b.tag, b.entries, b.count, new_chunk_id(), gzip_)) {
-      p.bytes.clear();
-      append_packed_forward(p.bytes, b.tag, b.entries, b.count, new_chunk_id(), false);
-    }
+    deliver::Payload p = forward_payload(b.tag, b.entries, b.count, gzip_);
     b.entries.clear();
     b.count = 0;
     sink_->submit(std::move(p));
@@ -111,6 +103,20 @@ void ForwardLogOutput::after_fork_child() noexcept {
   sink_->after_fork_child();
 }
 
+deliver::Payload forward_payload(std::string_view tag, std::string_view entries, std::size_t count,
+                                 bool gzip) {
+  deliver::Payload p;
+  p.signal = deliver::Signal::kLogs;
+  p.items = count;
+  p.content_type = deliver::ContentType::kProtobuf;  // opaque to the worker and spool
+  p.bytes.reserve(entries.size() + tag.size() + 64);
+  if (!append_packed_forward(p.bytes, tag, entries, count, new_chunk_id(), gzip)) {
+    p.bytes.clear();
+    append_packed_forward(p.bytes, tag, entries, count, new_chunk_id(), false);
+  }
+  return p;
+}
+
 std::string stream_spool_directory(std::string_view root, std::string_view stream,
                                    std::string_view peer) {
   // Reuse the spool's own naming hash: its directory name is "<signal>-<hash>".
@@ -125,7 +131,8 @@ std::string stream_spool_directory(std::string_view root, std::string_view strea
 }
 
 std::unique_ptr<deliver::DeliveryWorker> make_forward_worker(const Config& c,
-                                                             core::Accounting& accounting) {
+                                                             core::Accounting& accounting,
+                                                             std::string_view stream) {
   ForwardSettings fs;
   fs.host = c.fluentd_host;
   fs.port = c.fluentd_port;
@@ -142,7 +149,7 @@ std::unique_ptr<deliver::DeliveryWorker> make_forward_worker(const Config& c,
   so.retry = c.retry;
   so.circuit = c.circuit;
   so.export_timeout = c.fluentd_timeout;
-  so.stream = "fluentd/logs";
+  so.stream = std::string(stream);
   if (c.spool_enabled) {
     so.spool_dir = stream_spool_directory(c.spool_dir, so.stream,
                                           c.fluentd_host + ":" + std::to_string(c.fluentd_port));

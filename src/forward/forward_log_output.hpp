@@ -56,10 +56,17 @@ class ForwardLogOutput final : public logs::LogOutput {
   std::vector<Batch> batches_;  // one per log file seen recently
 };
 
+// One PackedForward frame of `count` entries under `tag`, with a new chunk
+// id, gzip-compressed when `gzip` (plain when compression fails), as the
+// payload a forward DeliveryWorker takes. Throws std::bad_alloc.
+deliver::Payload forward_payload(std::string_view tag, std::string_view entries, std::size_t count,
+                                 bool gzip);
+
 // The worker for FLUENTD_HOST:FLUENTD_PORT (with TLS, shared key, user auth
-// and spool as configured).
-std::unique_ptr<deliver::DeliveryWorker> make_forward_worker(const Config& c,
-                                                             core::Accounting& accounting);
+// and spool as configured). `stream` names it and its spool directory:
+// "fluentd/logs" for the log track, "fluentd/tail" for tailed files.
+std::unique_ptr<deliver::DeliveryWorker> make_forward_worker(
+    const Config& c, core::Accounting& accounting, std::string_view stream = "fluentd/logs");
 
 // EMP_SPOOL_DIR/<stream with '/' as '-'>-<hash of `peer`>, e.g.
 // ".../spool/fluentd-logs-3f2a...". Same hash as deliver::spool_directory().

@@ -91,6 +91,24 @@ struct QueryArgs {
   bool json = false;                 // --json: the API's JSON document
 };
 
+// `tail`: ships files to FLUENTD_HOST like Client::add_file.
+struct TailArgs {
+  std::vector<std::string> paths;  // paths or globs
+  std::string tag;                 // --tag; empty: per file
+  std::optional<double> duration;  // --duration S; unset: until SIGINT/SIGTERM
+};
+
+// `generate`: a log agent's configuration.
+struct GenerateArgs {
+  std::string agent;                   // fluent-bit, fluentd, otel-collector
+  std::string out = "/tmp/telemetry";  // --out DIR
+  std::string format = "classic";      // --format classic|yaml (Fluent Bit)
+  bool format_given = false;
+  std::vector<std::string> files;  // --file PATH_OR_GLOB[=TAG]
+};
+
+int run_tail(const GlobalArgs& global, const TailArgs& args);
+int run_generate(const GlobalArgs& global, const GenerateArgs& args);
 int run_config(const GlobalArgs& global, const ConfigArgs& args);
 int run_env(const GlobalArgs& global, const EnvArgs& args);
 int run_demo(const GlobalArgs& global, const DemoArgs& args);

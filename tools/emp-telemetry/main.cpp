@@ -12,6 +12,9 @@
 //   emp-telemetry crash [--signal SEGV|BUS|ILL|FPE|ABRT|terminate] [--dir DIR]
 //   emp-telemetry serve [--port P] [--host H] [--db PATH] [--max-mb N] [--max-age-hours H]
 //   emp-telemetry query job <job_id> | trace <trace_id> [--db PATH] [--json]
+//   emp-telemetry tail PATH_OR_GLOB... [--tag TAG] [--duration S]
+//   emp-telemetry generate fluent-bit|fluentd|otel-collector [--out DIR]
+//                          [--format classic|yaml] [--file PATH_OR_GLOB[=TAG]]...
 #include <CLI/CLI.hpp>
 #include <exception>
 #include <iostream>
@@ -157,6 +160,40 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     gen->add_flag("--json", gen_args.json, "Print the summary as one JSON object");
 
+    cli::TailArgs tail_args;
+    auto* tail = app.add_subcommand(
+        "tail",
+        "Ship log files to FLUENTD_HOST like Fluent Bit's tail input (the tailer of\n"
+        "Client::add_file): globs re-expanded, rotation followed, positions kept in\n"
+        "<LOG_DIR>/tail-positions.db so a restart neither loses nor repeats a line. Runs\n"
+        "until --duration passes or SIGINT/SIGTERM; exits 0 when every line was delivered.");
+    tail->add_option("paths", tail_args.paths, "Files or globs to ship")->required();
+    tail->add_option("--tag", tail_args.tag,
+                     "Fluentd tag of every line (default: <service_type>.logs.<file name>)");
+    tail->add_option("--duration", tail_args.duration, "Stop after this many seconds")
+        ->check(CLI::Range(0.001, 31536000.0));
+
+    cli::GenerateArgs generate_args;
+    auto* generate = app.add_subcommand(
+        "generate",
+        "Write a log agent's configuration for this service: fluent-bit (tail inputs for\n"
+        "the service's log file and each --file, its metadata, forward output to\n"
+        "FLUENTD_HOST), fluentd (forward input, HTTP output to Dash0) or otel-collector\n"
+        "(OTLP in, OTLP out to Dash0). Secrets are written as environment references.\n"
+        "(Not `gen`, which generates load.)");
+    generate->add_option("agent", generate_args.agent, "fluent-bit, fluentd or otel-collector")
+        ->required()
+        ->check(CLI::IsMember({"fluent-bit", "fluentd", "otel-collector"}));
+    generate->add_option("--out", generate_args.out, "Directory to write into")
+        ->capture_default_str();
+    auto* format_opt =
+        generate
+            ->add_option("--format", generate_args.format, "Fluent Bit's format: classic or yaml")
+            ->check(CLI::IsMember({"classic", "yaml"}))
+            ->capture_default_str();
+    generate->add_option("--file", generate_args.files,
+                         "Another file or glob to tail, optionally =TAG (repeatable)");
+
     cli::HealthArgs health_args;
     auto* health = app.add_subcommand(
         "health",
@@ -250,6 +287,11 @@ int main(int argc, char** argv) {
     if (demo->parsed()) return cli::run_demo(global, demo_args);
     if (gen->parsed()) return cli::run_gen(global, gen_args);
     if (health->parsed()) return cli::run_health(global, health_args);
+    if (tail->parsed()) return cli::run_tail(global, tail_args);
+    if (generate->parsed()) {
+      generate_args.format_given = format_opt->count() > 0;
+      return cli::run_generate(global, generate_args);
+    }
     if (crash->parsed()) return cli::run_crash(global, crash_args);
     if (serve->parsed()) return cli::run_serve(global, serve_args);
     if (query->parsed()) {

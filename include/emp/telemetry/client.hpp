@@ -12,9 +12,11 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 
 #include "emp/telemetry/config.hpp"
 #include "emp/telemetry/expected.hpp"
+#include "emp/telemetry/generate.hpp"
 #include "emp/telemetry/health.hpp"
 #include "emp/telemetry/log.hpp"
 #include "emp/telemetry/metrics.hpp"
@@ -51,6 +53,24 @@ class Client {
   Metrics& metrics() noexcept;
   const Config& config() const noexcept;
   HealthSnapshot health() const noexcept;
+
+  // Ships the lines of another program's log file(s) to FLUENTD_HOST, like
+  // Fluent Bit's tail input: `path_or_glob` is re-expanded every poll (new
+  // files are picked up, a file that does not exist yet is waited for),
+  // rotation by rename or copy-truncate is followed, and positions are kept
+  // in <LOG_DIR>/tail-positions.db so a restart neither loses nor repeats a
+  // line. A line that is a JSON object is shipped with its keys, any other
+  // as {"log": "<line>"}, both with the service's metadata. `tag` empty:
+  // "<service_type>.logs.<file name>". Reading happens on a thread of the
+  // client's; counts show in health().tail. Returns the problem when the
+  // file cannot be tailed (FLUENTD_HOST not set, empty pattern), else
+  // nothing. Thread-safe.
+  std::optional<Error> add_file(std::string_view path_or_glob, std::string_view tag = {}) noexcept;
+  // Writes the configuration of a log agent (generate.hpp) for this service:
+  // its own log file and every file given to add_file. Returns the path.
+  Expected<std::string> write_agent_config(
+      Agent agent, AgentFormat format = AgentFormat::kClassic,
+      const std::string& dir = kDefaultAgentConfigDir) const noexcept;
 
   // Waits until every record accepted before the call is written (true), or
   // until `timeout` passes (false). Never waits longer than `timeout`.

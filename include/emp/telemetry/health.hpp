@@ -79,7 +79,19 @@ struct DestinationHealth {
   std::string last_error;                   // redacted; empty when none
 };
 
+// Files shipped with Client::add_file (and `emp-telemetry tail`): what the
+// tailer read. Delivery outcomes of those lines show in the destination whose
+// name ends in "(tailed files)".
+struct TailHealth {
+  std::uint64_t lines = 0;       // lines handed to delivery
+  std::uint64_t truncated = 0;   // lines cut at the line limit (the rest of the line skipped)
+  std::uint64_t rotations = 0;   // renames, copy-truncates and deletions followed
+  std::uint64_t files_open = 0;  // files being read now
+  std::uint64_t errors = 0;      // files that could not be opened or read
+};
+
 struct HealthSnapshot {
+  TailHealth tail{};
   std::array<TrackHealth, static_cast<std::size_t>(Track::kCount)> tracks{};
   std::vector<DestinationHealth> destinations;
   std::string last_error;  // most recent diagnostic, redacted; empty when none

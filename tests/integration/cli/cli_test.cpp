@@ -18,12 +18,19 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "support/forward_peer.hpp"
 
 namespace {
 
@@ -446,6 +453,114 @@ TEST(Cli, OtelLogLevelWarnKeepsTheStartUpNotesOffStderr) {
                               {{"LOG_DIR", dir.path().string()}, {"OTEL_LOG_LEVEL", "warn"}});
   ASSERT_EQ(warn.exit_code, 0) << warn.err;
   EXPECT_EQ(warn.err.find("note:"), std::string::npos) << warn.err;
+}
+
+// `emp-telemetry tail` through two rotations by rename while it runs, then
+// stopped, more lines and a third rotation while it is not running, then
+// started again: the forward server has every line exactly once.
+TEST(Cli, TailShipsAFileThroughRotationsAndARestartWithoutLossOrRepeat) {
+  emp::telemetry::testing::ForwardPeer peer;
+  ASSERT_TRUE(peer.ok());
+  const fs::path dir = fs::temp_directory_path() / ("emp-cli-tail-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const fs::path log = dir / "app.log";
+  auto write = [&](const fs::path& p, int from, int to) {
+    std::ofstream out(p, std::ios::app);
+    for (int i = from; i < to; ++i) out << "line " << i << "\n";
+  };
+  // app.log -> app.log.1 -> app.log.2 ..., as logrotate names them.
+  auto rotate = [&](int keep) {
+    for (int i = keep; i >= 1; --i)
+      if (fs::exists(dir / ("app.log." + std::to_string(i))))
+        fs::rename(dir / ("app.log." + std::to_string(i)),
+                   dir / ("app.log." + std::to_string(i + 1)));
+    fs::rename(log, dir / "app.log.1");
+  };
+  const std::map<std::string, std::string> env{{"FLUENTD_HOST", "127.0.0.1"},
+                                               {"FLUENTD_PORT", std::to_string(peer.port())},
+                                               {"LOG_DIR", (dir / "out").string()},
+                                               {"SERVICE_NAME", "sidecar"},
+                                               {"OTEL_ENABLED", "false"}};
+  const std::vector<std::string> args{
+      "tail", (dir / "app.log*").string(), "--tag", "side.logs", "--duration", "4"};
+  write(log, 0, 100);
+  auto first = std::async(std::launch::async, [&] { return run_cli(args, env); });
+  const auto wait_for = [&](std::size_t n) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (peer.count() < n && std::chrono::steady_clock::now() < end)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  };
+  wait_for(100);
+  rotate(0);
+  write(log, 100, 200);
+  wait_for(200);
+  rotate(1);
+  write(log, 200, 300);
+  const Result r1 = first.get();
+  EXPECT_EQ(r1.exit_code, 0) << r1.out << r1.err;
+  EXPECT_NE(r1.out.find("300 lines read, 300 delivered"), std::string::npos) << r1.out;
+  // Not running: more lines, a third rotation, more lines.
+  write(log, 300, 350);
+  rotate(2);
+  write(log, 350, 400);
+  const Result r2 =
+      run_cli({"tail", (dir / "app.log*").string(), "--tag", "side.logs", "--duration", "2"}, env);
+  EXPECT_EQ(r2.exit_code, 0) << r2.out << r2.err;
+  EXPECT_NE(r2.out.find("100 lines read, 100 delivered"), std::string::npos) << r2.out;
+  std::map<int, int> seen;
+  for (const auto& e : peer.events()) {
+    EXPECT_EQ(e.tag, "side.logs");
+    const auto rec = nlohmann::json::parse(e.record_json);
+    EXPECT_EQ(rec["service_name"], "sidecar");
+    const std::string line = rec["log"];
+    ++seen[std::stoi(line.substr(5))];
+  }
+  EXPECT_EQ(seen.size(), 400u);
+  for (const auto& [n, count] : seen) EXPECT_EQ(count, 1) << "line " << n;
+  fs::remove_all(dir);
+}
+
+TEST(Cli, TailWithoutFluentdHostSaysWhyAndExits1) {
+  const Result r = run_cli({"tail", "/tmp/x.log", "--duration", "1"},
+                           {{"LOG_DIR", fs::temp_directory_path().string()}});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("FLUENTD_HOST is not set"), std::string::npos) << r.err;
+}
+
+TEST(Cli, GenerateWritesEachAgentWithoutSecrets) {
+  const fs::path dir = fs::temp_directory_path() / ("emp-cli-gen-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  const std::map<std::string, std::string> env{{"FLUENTD_HOST", "fluentd.internal"},
+                                               {"FLUENTD_SHARED_KEY", "cli-shared-SECRET"},
+                                               {"DASH0_API_KEY", "cli-api-SECRET"},
+                                               {"LOG_DIR", (dir / "logs").string()},
+                                               {"SERVICE_NAME", "svc"}};
+  for (const char* agent : {"fluent-bit", "fluentd", "otel-collector"}) {
+    const Result r = run_cli(
+        {"generate", agent, "--out", (dir / "out").string(), "--file", "/var/log/x/*.log=x.logs"},
+        env);
+    EXPECT_EQ(r.exit_code, 0) << agent << r.err;
+    EXPECT_TRUE(fs::exists(r.out.substr(0, r.out.size() - 1))) << r.out;
+  }
+  const Result yaml =
+      run_cli({"generate", "fluent-bit", "--format", "yaml", "--out", (dir / "out").string()}, env);
+  EXPECT_EQ(yaml.exit_code, 0) << yaml.err;
+  int files = 0;
+  for (const auto& e : fs::directory_iterator(dir / "out")) {
+    ++files;
+    std::ifstream in(e.path());
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(text.find("SECRET"), std::string::npos) << e.path();
+  }
+  EXPECT_EQ(files, 4);
+  const Result bad = run_cli({"generate", "splunk"}, env);
+  EXPECT_EQ(bad.exit_code, 64);
+  const Result fluentd_yaml = run_cli({"generate", "fluentd", "--format", "yaml"}, env);
+  EXPECT_EQ(fluentd_yaml.exit_code, 64);
+  EXPECT_NE(fluentd_yaml.err.find("fluentd has no yaml format"), std::string::npos)
+      << fluentd_yaml.err;
+  fs::remove_all(dir);
 }
 
 }  // namespace
