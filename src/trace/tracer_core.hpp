@@ -35,12 +35,12 @@
 namespace emp::telemetry::trace {
 
 struct SpanLimits {
-  std::uint32_t attribute_count = 128;       // OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT
-  std::uint32_t attribute_value_length = 0;  // OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT; 0 = none
-  std::uint32_t event_count = 128;           // OTEL_SPAN_EVENT_COUNT_LIMIT
-  std::uint32_t link_count = 128;            // OTEL_SPAN_LINK_COUNT_LIMIT
-  std::uint32_t event_attribute_count = 128; // OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT
-  std::uint32_t link_attribute_count = 128;  // OTEL_LINK_ATTRIBUTE_COUNT_LIMIT
+  std::uint32_t attribute_count = 128;        // OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT
+  std::uint32_t attribute_value_length = 0;   // OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT; 0 = none
+  std::uint32_t event_count = 128;            // OTEL_SPAN_EVENT_COUNT_LIMIT
+  std::uint32_t link_count = 128;             // OTEL_SPAN_LINK_COUNT_LIMIT
+  std::uint32_t event_attribute_count = 128;  // OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT
+  std::uint32_t link_attribute_count = 128;   // OTEL_LINK_ATTRIBUTE_COUNT_LIMIT
 };
 
 class TracerCore {
@@ -121,5 +121,9 @@ struct SpanState {
 // Appends one attribute to a blob, applying the value length limit.
 void append_attribute(Blob& blob, std::string_view key, const AttributeValue& value,
                       std::uint32_t value_length_limit);
+
+// Sets an attribute on the calling thread's active span when it records (the
+// errors track notes the Sentry event id there). noexcept like Span's own.
+void set_active_span_attribute(std::string_view key, const AttributeValue& value) noexcept;
 
 }  // namespace emp::telemetry::trace
