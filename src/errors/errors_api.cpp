@@ -141,11 +141,11 @@ void ErrorsCore::add_breadcrumb(Breadcrumb crumb) noexcept {
   }
 }
 
-std::vector<Breadcrumb> ErrorsCore::breadcrumbs(std::uint64_t upto) const {
+std::vector<Breadcrumb> ErrorsCore::breadcrumbs(double until) const {
   std::vector<Breadcrumb> out;
   std::lock_guard<std::mutex> lock(crumbs_mu_);
   for (const auto& [seq, crumb] : crumbs_)
-    if (seq <= upto) out.push_back(crumb);
+    if (until == 0 || crumb.timestamp <= until) out.push_back(crumb);
   return out;
 }
 
@@ -180,7 +180,7 @@ EventId finish_capture(ErrorsCore* core, std::unique_ptr<PendingEvent> p,
       std::memcpy(p->trace_id, ids->trace_id, 16);
       std::memcpy(p->span_id, ids->span_id, 8);
     }
-    p->breadcrumb_seq = core->breadcrumb_seq();
+    p->breadcrumbs_until = p->event.timestamp;
     p->thread_id = static_cast<int>(::syscall(SYS_gettid));
     fill_event_id(*p, id);
   } catch (...) {

@@ -42,7 +42,9 @@ struct PendingEvent {
   bool has_trace = false;
   std::uint8_t trace_id[16] = {};
   std::uint8_t span_id[8] = {};
-  std::uint64_t breadcrumb_seq = 0;  // breadcrumbs up to this one belong to it
+  // Breadcrumbs up to this time belong to it: log lines written before the
+  // capture reach the ring on the background thread, possibly after it.
+  double breadcrumbs_until = 0;
   int thread_id = 0;
 };
 
@@ -62,8 +64,9 @@ struct ErrorsCore {
   std::uint64_t breadcrumb_seq() const noexcept {
     return crumb_seq_.load(std::memory_order_acquire);
   }
-  // The breadcrumbs still in the ring with sequence <= `upto`, oldest first.
-  std::vector<Breadcrumb> breadcrumbs(std::uint64_t upto) const;
+  // The breadcrumbs still in the ring, oldest first; with `until`, only
+  // those stamped at or before it (unix seconds).
+  std::vector<Breadcrumb> breadcrumbs(double until = 0) const;
 
   void set_before_send(BeforeSend hook);
   std::shared_ptr<const BeforeSend> before_send() const;

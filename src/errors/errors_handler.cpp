@@ -167,7 +167,7 @@ nlohmann::json ErrorsHandler::event_json(PendingEvent& p) {
     if (!scope.user->ip_address.empty()) u["ip_address"] = scope.user->ip_address;
     j["user"] = std::move(u);
   }
-  j["breadcrumbs"]["values"] = breadcrumbs_json(core_->breadcrumbs(p.breadcrumb_seq));
+  j["breadcrumbs"]["values"] = breadcrumbs_json(core_->breadcrumbs(p.breadcrumbs_until));
   add_common(j);
   return j;
 }
@@ -255,10 +255,17 @@ void ErrorsHandler::send_crash_records() noexcept {
   }
 }
 
-void ErrorsHandler::on_tick(std::chrono::steady_clock::time_point) noexcept {
+void ErrorsHandler::on_tick(std::chrono::steady_clock::time_point now) noexcept {
   if (!started_) {
     started_ = true;
+    last_report_ = now;
     send_crash_records();
+  }
+  // Reports ride along with events; with no event for a while they go alone,
+  // as Sentry's SDKs send them about every 30 s (and at shutdown).
+  if (now - last_report_ >= kReportInterval) {
+    last_report_ = now;
+    submit_reports_only();
   }
   if (options_.crash_context == nullptr) return;
   const std::uint64_t seq = core_->breadcrumb_seq();
@@ -266,7 +273,7 @@ void ErrorsHandler::on_tick(std::chrono::steady_clock::time_point) noexcept {
   context_seq_ = seq;
   try {
     nlohmann::json blob;
-    std::vector<Breadcrumb> crumbs = core_->breadcrumbs(seq);
+    std::vector<Breadcrumb> crumbs = core_->breadcrumbs();
     // The latest ones that fit the crash context's fixed buffer.
     std::string text;
     for (std::size_t keep = crumbs.size();; keep /= 2) {
@@ -294,7 +301,6 @@ void ErrorsHandler::submit_reports_only() noexcept {
 
 bool ErrorsHandler::flush(std::chrono::steady_clock::time_point deadline) noexcept {
   if (!started_) on_tick(std::chrono::steady_clock::now());
-  submit_reports_only();
   return worker_->wait_idle(deadline);
 }
 

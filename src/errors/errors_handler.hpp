@@ -1,7 +1,8 @@
 // The errors track's background side (the pipeline's thread): takes each
 // captured event, symbolizes its stack, applies before_send, lays it out as a
 // Sentry event and hands it to the delivery worker (a Sentry envelope when
-// SENTRY_DSN is set, else one JSON line in a local file). At its first tick it
+// SENTRY_DSN is set, else one JSON line in a local file). Client reports go
+// with the next event, else alone every 30 s and at shutdown. At its first tick it
 // sends the crash records a crashed process left in the spool as `fatal`
 // events, and from then on keeps the crash context (latest breadcrumbs) that
 // a crash record would carry up to date.
@@ -69,6 +70,8 @@ class ErrorsHandler final : public core::RecordHandler {
   std::unique_ptr<Symbolizer> symbolizer_;
   bool started_ = false;
   std::uint64_t context_seq_ = ~0ull;
+  static constexpr std::chrono::seconds kReportInterval{30};
+  std::chrono::steady_clock::time_point last_report_{};
 };
 
 }  // namespace emp::telemetry::errors
