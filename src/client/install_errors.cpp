@@ -1,7 +1,8 @@
 // The errors track: the shared core behind Client::errors(), its handler on
 // the pipeline, the Sentry destination (SENTRY_DSN set; else events go to
 // <LOG_DIR>/sentry-events.jsonl), the crash handler whose records the next
-// start sends, and the breadcrumbs taken from warn and error log lines.
+// start sends, and the breadcrumbs taken from warn and error log lines and
+// from spans that end in error.
 #include <string>
 
 #include "client/client_impl.hpp"
@@ -120,6 +121,19 @@ std::string install_errors(InstallContext& ctx) {
     }
   }
   if (ctx.log_handler) ctx.log_handler->add_output(std::make_unique<BreadcrumbLogOutput>(core));
+  // Spans that end in error become breadcrumbs too, as a Sentry SDK's
+  // tracing integration records them.
+  impl.tracer_core.on_error_end = [c = core.get()](std::string_view name, std::string_view message,
+                                                   const SpanContext& context) {
+    Breadcrumb b;
+    b.type = "error";
+    b.category = "span";
+    b.level = ErrorLevel::kError;
+    b.message = "span " + std::string(name) + " ended in error";
+    if (!message.empty()) b.message += ": " + std::string(message);
+    b.data = {{"trace_id", context.trace_id.to_hex()}, {"span_id", context.span_id.to_hex()}};
+    c->add_breadcrumb(std::move(b));
+  };
   ctx.pipeline.add_handler(core::RecordKind::kError,
                            std::make_unique<errors::ErrorsHandler>(
                                core, std::move(worker), ctx.pipeline.accounting(), std::move(ho)));

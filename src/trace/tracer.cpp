@@ -400,6 +400,12 @@ void Span::end(std::int64_t end_time) noexcept {
   state_ = nullptr;
   trace::TracerCore* core = s->core;
   if (s->recording) {
+    if (s->status == StatusCode::kError && core->on_error_end) {
+      try {
+        core->on_error_end(s->name, s->status_message, s->context);
+      } catch (...) {
+      }
+    }
     bool keep = s->context.flags.sampled() ||
                 (s->status == StatusCode::kError && core->sampler.always_export_errors());
     if (keep) {

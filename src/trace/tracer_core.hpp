@@ -23,6 +23,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -50,6 +51,11 @@ class TracerCore {
   SpanLimits limits;
   bool enabled = true;
   std::size_t max_payload = 0;
+  // Told about every recording span that ends with error status, on the
+  // thread that ends it (the errors track makes a breadcrumb of it). Set
+  // before the client starts; must not throw.
+  std::function<void(std::string_view name, std::string_view message, const SpanContext& context)>
+      on_error_end;
 };
 
 // A growable byte buffer that, unlike std::string, never zero-fills what it

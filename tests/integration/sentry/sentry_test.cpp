@@ -42,6 +42,10 @@ TEST(SentryEvents, EnvelopesParsedByTheOfficialSdkCarryEverything) {
   t.log().warn("GPU memory is low", {{"free_mb", 512}});
   t.log().info("not a breadcrumb");
   t.errors().add_breadcrumb({"default", "job", "claimed job-1", ErrorLevel::kInfo, {{"k", "v"}}});
+  {
+    Span failed = t.tracer().start_span("model.download");
+    failed.set_status(StatusCode::kError, "HTTP 503");
+  }
   EventId exception_id;
   SpanContext span_context;
   {
@@ -136,7 +140,7 @@ TEST(SentryEvents, EnvelopesParsedByTheOfficialSdkCarryEverything) {
   EXPECT_EQ(e["user"]["id"], "u-7");
   EXPECT_EQ(e["user"]["username"], "ada");
   const json& crumbs = e["breadcrumbs"]["values"];
-  bool warn_crumb = false, manual_crumb = false;
+  bool warn_crumb = false, manual_crumb = false, span_crumb = false;
   for (const json& b : crumbs) {
     EXPECT_NE(b.value("message", ""), "not a breadcrumb");
     if (b.value("message", "") == "GPU memory is low") {
@@ -146,9 +150,16 @@ TEST(SentryEvents, EnvelopesParsedByTheOfficialSdkCarryEverything) {
       EXPECT_EQ(b["data"]["free_mb"], "512");
     }
     if (b.value("message", "") == "claimed job-1") manual_crumb = true;
+    if (b.value("message", "") == "span model.download ended in error: HTTP 503") {
+      span_crumb = true;
+      EXPECT_EQ(b["category"], "span");
+      EXPECT_EQ(b["level"], "error");
+      EXPECT_EQ(b["data"]["trace_id"].get<std::string>().size(), 32u);
+    }
   }
   EXPECT_TRUE(warn_crumb) << crumbs.dump(1);
   EXPECT_TRUE(manual_crumb) << crumbs.dump(1);
+  EXPECT_TRUE(span_crumb) << crumbs.dump(1);
 
   EXPECT_EQ((*msg)["event_id"], message_id.str());
   EXPECT_EQ((*msg)["level"], "warning");
