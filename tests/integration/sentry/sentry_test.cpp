@@ -377,6 +377,35 @@ TEST(SentryAnswers, OfflineEventsWaitInTheSpoolForTheNextStart) {
   EXPECT_EQ(t.health().track(Track::kErrors).recovered, 1u);
 }
 
+TEST(SentryAnswers, HangingEndpointCannotHoldShutdownAndTheEventIsSentNextStart) {
+  Dir dir;
+  LoopbackCollector sentry;
+  sentry.enqueue(Response::hang());
+  const std::string dsn = dsn_for(sentry);
+  EventId id;
+  {
+    auto client = make_client(dir.path(), dsn, {{"EMP_SPOOL_ENABLED", "true"}});
+    ASSERT_TRUE(client);
+    Client& t = client.value();
+    id = t.errors().capture_message("sent into a hang");
+    EXPECT_FALSE(t.flush(500ms));  // the request hangs
+    const auto started = std::chrono::steady_clock::now();
+    t.shutdown(2s);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);  // bounded, not a timing claim
+    const DestinationHealth h = sentry_health(t);
+    // The cut request's event went to the spool (the offline cache).
+    ASSERT_EQ(h.spooled, 1u);
+    EXPECT_EQ(dropped(h, DropReason::kShutdown), 0u);
+  }
+  sentry.clear();
+  auto client = make_client(dir.path(), dsn, {{"EMP_SPOOL_ENABLED", "true"}});
+  ASSERT_TRUE(client);
+  ASSERT_TRUE(client.value().flush(10s));
+  const auto events = items_of(parse_envelopes(sentry.requests(), dir.path()), "event");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]["event_id"], id.str());
+}
+
 TEST(SentryAnswers, CapturesFromManyThreadsAllArrive) {
   Dir dir;
   LoopbackCollector sentry;
