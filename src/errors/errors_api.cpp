@@ -123,6 +123,36 @@ std::unique_ptr<PendingEvent> ErrorsCore::pop() noexcept {
   return out;
 }
 
+std::unique_ptr<PendingEvent> ErrorsCore::acquire() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!spare_.empty()) {
+      auto p = std::move(spare_.back());
+      spare_.pop_back();
+      return p;
+    }
+  }
+  return std::make_unique<PendingEvent>();
+}
+
+void ErrorsCore::recycle(std::unique_ptr<PendingEvent> p) noexcept {
+  if (!p) return;
+  // Cleared here, on the handler's thread; vectors keep their capacity.
+  p->event.event_id.clear();
+  p->event.message.clear();
+  p->event.exceptions.clear();
+  p->event.scope = ErrorScope{};
+  p->event.level = ErrorLevel::kError;
+  p->raw_types.clear();
+  p->frame_count = 0;
+  p->has_trace = false;
+  std::lock_guard<std::mutex> lock(mu_);
+  try {
+    if (spare_.size() < kMaxSpare) spare_.push_back(std::move(p));
+  } catch (...) {
+  }
+}
+
 std::size_t ErrorsCore::pending_count() const noexcept {
   std::lock_guard<std::mutex> lock(mu_);
   return pending_.size();
@@ -254,7 +284,7 @@ EventId ErrorReporter::capture_exception(const std::exception& e,
                                          const ErrorScope& scope) noexcept {
   if (!errors::admit(core_)) return {};
   try {
-    auto p = std::make_unique<errors::PendingEvent>();
+    auto p = core_->acquire();
     p->event.level = ErrorLevel::kError;
     errors::add_chain(*p, e);
     return errors::finish_capture(core_, std::move(p), scope);
@@ -270,7 +300,7 @@ EventId ErrorReporter::capture_exception(std::exception_ptr e, const ErrorScope&
                            scope);
   if (!errors::admit(core_)) return {};
   try {
-    auto p = std::make_unique<errors::PendingEvent>();
+    auto p = core_->acquire();
     p->event.level = ErrorLevel::kError;
     try {
       std::rethrow_exception(e);
@@ -291,7 +321,7 @@ EventId ErrorReporter::capture_message(std::string_view message, ErrorLevel leve
                                        const ErrorScope& scope) noexcept {
   if (!errors::admit(core_)) return {};
   try {
-    auto p = std::make_unique<errors::PendingEvent>();
+    auto p = core_->acquire();
     p->event.level = level;
     p->event.message = std::string(message);
     return errors::finish_capture(core_, std::move(p), scope);

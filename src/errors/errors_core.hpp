@@ -31,6 +31,7 @@ namespace emp::telemetry::errors {
 inline constexpr std::size_t kMaxPending = 1000;
 inline constexpr std::size_t kMaxBreadcrumbs = 100;
 inline constexpr std::size_t kMaxCapturedFrames = 64;
+inline constexpr std::size_t kMaxSpare = 64;
 
 // One captured event, as the caller's thread left it.
 struct PendingEvent {
@@ -58,6 +59,11 @@ struct ErrorsCore {
   // Capture side.
   bool push(std::unique_ptr<PendingEvent> event) noexcept;  // false: full or off
   std::unique_ptr<PendingEvent> pop() noexcept;
+  // Pending events are reused: the handler gives each back once it is sent
+  // on, and a capture takes one, so a capture does not pay malloc's slow
+  // path for memory another thread freed (measured in BENCHMARKS.md).
+  std::unique_ptr<PendingEvent> acquire();
+  void recycle(std::unique_ptr<PendingEvent> event) noexcept;
   std::size_t pending_count() const noexcept;
 
   void add_breadcrumb(Breadcrumb crumb) noexcept;
@@ -74,6 +80,7 @@ struct ErrorsCore {
  private:
   mutable std::mutex mu_;
   std::deque<std::unique_ptr<PendingEvent>> pending_;
+  std::vector<std::unique_ptr<PendingEvent>> spare_;  // at most kMaxSpare
   mutable std::mutex crumbs_mu_;
   std::deque<std::pair<std::uint64_t, Breadcrumb>> crumbs_;
   std::atomic<std::uint64_t> crumb_seq_{0};

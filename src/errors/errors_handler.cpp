@@ -212,6 +212,7 @@ void ErrorsHandler::on_record(const std::uint8_t* payload, std::size_t size) noe
       if (!keep) {
         core_->reports->add("before_send", "error");
         accounting_.dropped(Track::kErrors, DropReason::kRejected, 1);
+        core_->recycle(std::move(p));
         return;
       }
     }
@@ -219,6 +220,7 @@ void ErrorsHandler::on_record(const std::uint8_t* payload, std::size_t size) noe
   } catch (...) {
     accounting_.dropped(Track::kErrors, DropReason::kMemoryCap, 1);
   }
+  core_->recycle(std::move(p));
 }
 
 void ErrorsHandler::send_crash_records() noexcept {
