@@ -50,7 +50,7 @@ Expected<Client> Client::create(Config config) noexcept {
     // The log handler goes into the pipeline last: the installers before
     // that may give it outputs.
     for (auto install : {client::install_logs, client::install_traces, client::install_metrics,
-                         client::install_status, client::install_forward}) {
+                         client::install_status, client::install_forward, client::install_errors}) {
       std::string problem = install(ctx);
       if (!problem.empty()) return Error{"client", problem};
     }
@@ -58,6 +58,7 @@ Expected<Client> Client::create(Config config) noexcept {
     // The API objects' constructors are private to Client.
     impl->logger.reset(new Logger(&impl->log_front, &impl->min_level));
     impl->tracer.reset(new Tracer(&impl->tracer_core));
+    impl->errors.reset(new ErrorReporter(impl->errors_core.get()));
     impl->pipeline->start();
     impl->metrics_track->start();
     return Client(std::move(impl));
@@ -101,6 +102,7 @@ Expected<Client> Client::for_worker(Options o) noexcept {
 Logger& Client::log() noexcept { return *impl_->logger; }
 Tracer& Client::tracer() noexcept { return *impl_->tracer; }
 const Config& Client::config() const noexcept { return impl_->config; }
+ErrorReporter& Client::errors() noexcept { return *impl_->errors; }
 Metrics& Client::metrics() noexcept { return impl_->metrics_track->metrics(); }
 HealthSnapshot Client::health() const noexcept { return impl_->full_health(); }
 

@@ -12,7 +12,10 @@
 
 #include "core/pipeline.hpp"
 #include "emp/telemetry/client.hpp"
+#include "emp/telemetry/errors.hpp"
 #include "encode/otlp_types.hpp"
+#include "errors/crash_handler.hpp"
+#include "errors/errors_core.hpp"
 #include "logs/log_handler.hpp"
 #include "logs/log_record.hpp"
 #include "metrics/metrics_track.hpp"
@@ -57,6 +60,12 @@ struct Client::Impl {
   // Client::add_file. Its worker counts through the pipeline's accounting:
   // declared after the pipeline, so destroyed first.
   std::unique_ptr<tail::TailService> tail;
+  // The errors track: the core is shared with its handler on the pipeline.
+  std::shared_ptr<errors::ErrorsCore> errors_core;
+  std::unique_ptr<ErrorReporter> errors;
+  // What a crash record carries; the handler registration goes first.
+  std::unique_ptr<errors::CrashContext> crash_context;
+  std::unique_ptr<errors::CrashHandler> crash_handler;
   bool shut_down = false;
   std::shared_ptr<StatusLink> status_link;
 };
@@ -100,6 +109,7 @@ std::string install_traces(InstallContext& ctx);
 std::string install_metrics(InstallContext& ctx);
 std::string install_status(InstallContext& ctx);
 std::string install_forward(InstallContext& ctx);  // after install_logs
+std::string install_errors(InstallContext& ctx);   // after install_logs
 
 }  // namespace client
 }  // namespace emp::telemetry

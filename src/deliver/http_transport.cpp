@@ -44,6 +44,8 @@ struct Transfer {
   bool truncated = false;
   std::string retry_after_raw;
   std::chrono::seconds retry_after_cap{0};
+  const std::vector<std::string>* keep_headers = nullptr;
+  std::vector<std::pair<std::string, std::string>>* kept = nullptr;
 };
 
 size_t on_write(char* data, size_t size, size_t nmemb, void* user) {
@@ -66,9 +68,15 @@ size_t on_header(char* data, size_t size, size_t nmemb, void* user) {
   if (core::istarts_with(line, "HTTP/")) {
     // A new response starts (e.g. after "100 Continue"): forget earlier headers.
     t->retry_after_raw.clear();
+    t->kept->clear();
   } else if (core::istarts_with(line, "retry-after:")) {
     t->retry_after_raw =
         std::string(core::trim_whitespace(line.substr(std::strlen("retry-after:"))));
+  }
+  for (const std::string& name : *t->keep_headers) {
+    if (line.size() > name.size() && line[name.size()] == ':' && core::istarts_with(line, name)) {
+      t->kept->emplace_back(name, std::string(core::trim_whitespace(line.substr(name.size() + 1))));
+    }
   }
   return n;
 }
@@ -363,6 +371,8 @@ HttpResponse HttpTransport::post(const HttpRequest& request) noexcept {
     transfer.body = &response.body;
     transfer.cap = options_.max_response_bytes;
     transfer.retry_after_cap = request.retry_after_cap;
+    transfer.keep_headers = &request.keep_headers;
+    transfer.kept = &response.headers;
 
     CURL* easy = curl_->easy;
     // reset() keeps live connections (the connection cache lives in the multi

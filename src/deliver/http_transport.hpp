@@ -49,6 +49,9 @@ struct HttpRequest {
   Deadline deadline;
   // Upper bound applied to a Retry-After header value.
   std::chrono::seconds retry_after_cap{300};
+  // Response headers (lowercase names) the caller wants back in
+  // HttpResponse::headers, e.g. a protocol's rate-limit header.
+  std::vector<std::string> keep_headers;
 };
 
 // Why a post produced no HTTP status.
@@ -68,6 +71,9 @@ struct HttpResponse {
   bool truncated = false;    // the body was cut at max_response_bytes
   std::string content_type;  // response Content-Type ("" when absent)
   std::optional<std::chrono::milliseconds> retry_after;  // parsed, capped
+  // The final response's headers named in HttpRequest::keep_headers
+  // (lowercase name, trimmed value), in arrival order.
+  std::vector<std::pair<std::string, std::string>> headers;
   TransportError error = TransportError::kNone;
   int curl_code = 0;          // CURLcode of the transfer (0 = CURLE_OK)
   std::string error_message;  // redacted; empty on success

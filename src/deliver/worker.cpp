@@ -59,7 +59,9 @@ DeliveryWorker::DeliveryWorker(Track track, std::unique_ptr<deliver::Destination
 DeliveryWorker::~DeliveryWorker() { shutdown(Clock::now()); }
 
 void DeliveryWorker::submit(deliver::Payload payload) noexcept {
-  if (payload.items == 0) return;
+  // A payload with bytes and no items is protocol bookkeeping (a Sentry
+  // client report alone): sent, never counted.
+  if (payload.items == 0 && payload.bytes.empty()) return;
   std::size_t n = payload.items;
   std::vector<std::size_t> evicted;
   bool queued = false;

@@ -93,6 +93,12 @@ using UnwBacktrace = int (*)(void**, int);
 // exceptions; RTLD_NODELETE: the function stays valid for the process.
 UnwBacktrace libunwind_backtrace() noexcept {
   static const UnwBacktrace fn = []() -> UnwBacktrace {
+#if defined(__SANITIZE_THREAD__)
+    // libunwind's per-thread cache destructor locks a mutex after TSan has
+    // torn the exiting thread's state down, which crashes the process: under
+    // TSan the caller's thread uses libgcc's unwinder too.
+    return nullptr;
+#endif
     void* lib = ::dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (lib == nullptr) return nullptr;
     return reinterpret_cast<UnwBacktrace>(::dlsym(lib, "unw_backtrace"));

@@ -102,7 +102,8 @@ void append_attribute(Blob& blob, std::string_view key, const AttributeValue& v,
   // Scalars and strings (nearly every attribute) are written with one resize
   // and plain copies; arrays take the general path below.
   if (v.type() <= T::kDouble) {
-    std::string_view str = v.type() == T::kString ? limit_value(v.as_string(), limit) : std::string_view();
+    std::string_view str =
+        v.type() == T::kString ? limit_value(v.as_string(), limit) : std::string_view();
     std::size_t value_size = v.type() == T::kString ? 4 + str.size() : v.type() == T::kBool ? 1 : 8;
     char* p = blob.grow(3 + key.size() + value_size);
     *p++ = static_cast<char>(v.type());
@@ -117,7 +118,9 @@ void append_attribute(Blob& blob, std::string_view key, const AttributeValue& v,
         std::memcpy(p + 4, str.data(), n);
         break;
       }
-      case T::kBool: *p = v.as_bool() ? 1 : 0; break;
+      case T::kBool:
+        *p = v.as_bool() ? 1 : 0;
+        break;
       case T::kInt: {
         std::int64_t x = v.as_int();
         std::memcpy(p, &x, 8);
@@ -135,13 +138,22 @@ void append_attribute(Blob& blob, std::string_view key, const AttributeValue& v,
   put<std::uint16_t>(blob, static_cast<std::uint16_t>(key.size()));
   blob.append(key.data(), key.size());
   switch (v.type()) {
-    case T::kString: put_str(blob, limit_value(v.as_string(), limit)); break;
-    case T::kBool: put<std::uint8_t>(blob, v.as_bool() ? 1 : 0); break;
-    case T::kInt: put<std::int64_t>(blob, v.as_int()); break;
-    case T::kDouble: put<double>(blob, v.as_double()); break;
+    case T::kString:
+      put_str(blob, limit_value(v.as_string(), limit));
+      break;
+    case T::kBool:
+      put<std::uint8_t>(blob, v.as_bool() ? 1 : 0);
+      break;
+    case T::kInt:
+      put<std::int64_t>(blob, v.as_int());
+      break;
+    case T::kDouble:
+      put<double>(blob, v.as_double());
+      break;
     case T::kStringArray: {
       put<std::uint32_t>(blob, static_cast<std::uint32_t>(v.string_count()));
-      for (std::size_t i = 0; i < v.string_count(); ++i) put_str(blob, limit_value(v.string_at(i), limit));
+      for (std::size_t i = 0; i < v.string_count(); ++i)
+        put_str(blob, limit_value(v.string_at(i), limit));
       break;
     }
     case T::kBoolArray: {
@@ -185,8 +197,10 @@ void submit(SpanState& s, std::int64_t end) noexcept {
     } catch (...) {
     }
   }
-  if (s.name.size() > 4096) [[unlikely]] s.name.resize(4096);
-  if (s.status_message.size() > 4096) [[unlikely]] s.status_message.resize(4096);
+  if (s.name.size() > 4096) [[unlikely]]
+    s.name.resize(4096);
+  if (s.status_message.size() > 4096) [[unlikely]]
+    s.status_message.resize(4096);
   const std::size_t fixed = 76 + 6 * 4 + s.name.size() + s.status_message.size() + ts.size();
   std::size_t size = fixed + s.attributes.size() + s.events.size() + s.links.size();
   if (size > s.core->max_payload) [[unlikely]] {
@@ -241,8 +255,8 @@ void shrink_to_fit_queue(SpanState& s, std::size_t fixed, std::size_t max_payloa
 }  // namespace
 }  // namespace trace
 
-using trace::SpanState;
 using trace::Blob;
+using trace::SpanState;
 
 // ------------------------------------------------------------------ Span
 
@@ -268,8 +282,9 @@ SpanContext Span::context() const noexcept {
   }
 }
 
-void Span::set_attribute(std::string_view key, const AttributeValue& value) noexcept {
-  SpanState* s = state_;
+namespace trace {
+namespace {
+void set_attribute_on(SpanState* s, std::string_view key, const AttributeValue& value) noexcept {
   if (!s || !s->recording) return;
   if (s->attribute_count >= s->core->limits.attribute_count) {
     ++s->dropped_attributes;
@@ -281,6 +296,16 @@ void Span::set_attribute(std::string_view key, const AttributeValue& value) noex
   } catch (...) {
     ++s->dropped_attributes;
   }
+}
+}  // namespace
+
+void set_active_span_attribute(std::string_view key, const AttributeValue& value) noexcept {
+  set_attribute_on(t_active, key, value);
+}
+}  // namespace trace
+
+void Span::set_attribute(std::string_view key, const AttributeValue& value) noexcept {
+  trace::set_attribute_on(state_, key, value);
 }
 
 void Span::set_attributes(Attributes attributes) noexcept {
@@ -353,8 +378,10 @@ void Span::set_status(StatusCode code, std::string_view description) noexcept {
   if (s->status == StatusCode::kOk || code == StatusCode::kUnset) return;
   s->status = code;
   try {
-    if (code == StatusCode::kError) s->status_message.assign(description);
-    else s->status_message.clear();
+    if (code == StatusCode::kError)
+      s->status_message.assign(description);
+    else
+      s->status_message.clear();
   } catch (...) {
   }
 }
@@ -373,6 +400,12 @@ void Span::end(std::int64_t end_time) noexcept {
   state_ = nullptr;
   trace::TracerCore* core = s->core;
   if (s->recording) {
+    if (s->status == StatusCode::kError && core->on_error_end) {
+      try {
+        core->on_error_end(s->name, s->status_message, s->context);
+      } catch (...) {
+      }
+    }
     bool keep = s->context.flags.sampled() ||
                 (s->status == StatusCode::kError && core->sampler.always_export_errors());
     if (keep) {
@@ -431,8 +464,10 @@ Span Tracer::start_span(std::string_view name, const SpanOptions& options,
   s->parent_remote = parent ? parent->remote : false;
   s->context.remote = false;
   trace::SamplingResult r = core->sampler.should_sample(parent, trace_id, name);
-  std::uint8_t random_bit = parent ? (parent->flags.value() & TraceFlags::kRandom) : TraceFlags::kRandom;
-  s->context.flags = TraceFlags(static_cast<std::uint8_t>(random_bit | (r.sampled() ? TraceFlags::kSampled : 0)));
+  std::uint8_t random_bit =
+      parent ? (parent->flags.value() & TraceFlags::kRandom) : TraceFlags::kRandom;
+  s->context.flags =
+      TraceFlags(static_cast<std::uint8_t>(random_bit | (r.sampled() ? TraceFlags::kSampled : 0)));
   try {
     s->context.trace_state = std::move(r.trace_state);
   } catch (...) {
@@ -458,7 +493,8 @@ Span Tracer::start_span(std::string_view name, const SpanOptions& options,
         b.append(reinterpret_cast<const char*>(l.context.span_id.bytes().data()), 8);
         b.push_back(static_cast<char>(l.context.flags.value()));
         b.push_back(l.context.remote ? 1 : 0);
-        std::string ts = l.context.trace_state.empty() ? std::string() : l.context.trace_state.to_header();
+        std::string ts =
+            l.context.trace_state.empty() ? std::string() : l.context.trace_state.to_header();
         trace::put_str(b, ts);
         std::uint32_t count = 0, dropped = 0;
         Blob blob;
@@ -528,7 +564,8 @@ std::optional<SpanContext> Tracer::extract_headers(
   return r.context;
 }
 
-std::optional<SpanContext> Tracer::extract_job_payload(std::string_view payload_json) const noexcept {
+std::optional<SpanContext> Tracer::extract_job_payload(
+    std::string_view payload_json) const noexcept {
   ExtractResult r = extract_from_job_payload(payload_json);
   if (r.rejected()) trace::count_rejected_parent(core_);
   return r.context;

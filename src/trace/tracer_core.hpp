@@ -23,6 +23,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -35,12 +36,12 @@
 namespace emp::telemetry::trace {
 
 struct SpanLimits {
-  std::uint32_t attribute_count = 128;       // OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT
-  std::uint32_t attribute_value_length = 0;  // OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT; 0 = none
-  std::uint32_t event_count = 128;           // OTEL_SPAN_EVENT_COUNT_LIMIT
-  std::uint32_t link_count = 128;            // OTEL_SPAN_LINK_COUNT_LIMIT
-  std::uint32_t event_attribute_count = 128; // OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT
-  std::uint32_t link_attribute_count = 128;  // OTEL_LINK_ATTRIBUTE_COUNT_LIMIT
+  std::uint32_t attribute_count = 128;        // OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT
+  std::uint32_t attribute_value_length = 0;   // OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT; 0 = none
+  std::uint32_t event_count = 128;            // OTEL_SPAN_EVENT_COUNT_LIMIT
+  std::uint32_t link_count = 128;             // OTEL_SPAN_LINK_COUNT_LIMIT
+  std::uint32_t event_attribute_count = 128;  // OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT
+  std::uint32_t link_attribute_count = 128;   // OTEL_LINK_ATTRIBUTE_COUNT_LIMIT
 };
 
 class TracerCore {
@@ -50,6 +51,11 @@ class TracerCore {
   SpanLimits limits;
   bool enabled = true;
   std::size_t max_payload = 0;
+  // Told about every recording span that ends with error status, on the
+  // thread that ends it (the errors track makes a breadcrumb of it). Set
+  // before the client starts; must not throw.
+  std::function<void(std::string_view name, std::string_view message, const SpanContext& context)>
+      on_error_end;
 };
 
 // A growable byte buffer that, unlike std::string, never zero-fills what it
@@ -121,5 +127,9 @@ struct SpanState {
 // Appends one attribute to a blob, applying the value length limit.
 void append_attribute(Blob& blob, std::string_view key, const AttributeValue& value,
                       std::uint32_t value_length_limit);
+
+// Sets an attribute on the calling thread's active span when it records (the
+// errors track notes the Sentry event id there). noexcept like Span's own.
+void set_active_span_attribute(std::string_view key, const AttributeValue& value) noexcept;
 
 }  // namespace emp::telemetry::trace

@@ -30,6 +30,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -258,6 +259,12 @@ void process_job(Client& client, const Job& job, const std::string& worker_id, T
                              {"success", false},
                              {"error_type", job.error_type},
                              {"error", job.error_message}});
+    // To Sentry, inside job.process: the event carries this trace.
+    client.errors().capture_exception(std::runtime_error(job.error_message),
+                                      ErrorScope()
+                                          .tag("job_id", job.id)
+                                          .tag("job_type", job.type)
+                                          .tag("error_type", job.error_type));
   }
   {
     // The outcome as its own span, a child of job.process (the active span).

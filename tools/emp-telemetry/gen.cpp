@@ -25,12 +25,14 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -57,9 +59,10 @@ constexpr std::size_t kPayloadBytes = 200;
 constexpr std::uint64_t kFailOneIn = 20;
 
 // The generated kinds of record, in the order the summary lists them.
-enum Kind : std::size_t { kSpans = 0, kLogs = 1, kMetrics = 2, kKinds = 3 };
-constexpr std::array<const char*, kKinds> kKindNames{"spans", "logs", "metrics"};
-constexpr std::array<Track, kKinds> kKindTrack{Track::kTraces, Track::kLogs, Track::kMetrics};
+enum Kind : std::size_t { kSpans = 0, kLogs = 1, kMetrics = 2, kErrors = 3, kKinds = 4 };
+constexpr std::array<const char*, kKinds> kKindNames{"spans", "logs", "metrics", "errors"};
+constexpr std::array<Track, kKinds> kKindTrack{Track::kTraces, Track::kLogs, Track::kMetrics,
+                                               Track::kErrors};
 
 constexpr std::array<const char*, 4> kJobTypes{"image_generation", "text_generation",
                                                "image_upscale", "model_download"};
@@ -226,6 +229,9 @@ class Generator {
             break;
           case kMetrics:
             measurement();
+            break;
+          case kErrors:
+            error();
             break;
           default:
             break;
@@ -466,6 +472,36 @@ class Generator {
         break;
     }
     ++metric_step_;
+  }
+
+  // One failed job reported to Sentry: a job.process span of its own trace
+  // is active while the worker catches the job's exception (an inference
+  // error wrapping the transport error, as std::throw_with_nested makes it)
+  // and captures it with the job's tags.
+  void error() {
+    new_job();
+    Span span = client_.tracer().start_span("job.process",
+                                            SpanOptions{.kind = SpanKind::kConsumer, .root = true},
+                                            {{"job.id", job_id_}, {"job.type", job_type_}});
+    Scope active(span);
+    try {
+      fail_job();
+    } catch (const std::exception& e) {
+      span.set_status(StatusCode::kError, e.what());
+      client_.errors().capture_exception(e, ErrorScope()
+                                                .tag("job_id", job_id_)
+                                                .tag("job_type", job_type_)
+                                                .tag("error_type", error_type_)
+                                                .tag(worker_key_, worker_id_));
+    }
+  }
+
+  [[gnu::noinline]] void fail_job() {
+    try {
+      throw std::runtime_error("inference server answered HTTP 500");
+    } catch (...) {
+      std::throw_with_nested(std::runtime_error("job " + job_id_ + " failed: " + error_type_));
+    }
   }
 
   Client& client_;
@@ -797,11 +833,12 @@ double watch_send_queues(Client& client, Plan& plan, const std::atomic<std::size
 }  // namespace
 
 int run_gen(const GlobalArgs& global, const GenArgs& args) {
-  const bool any_count = args.spans || args.logs || args.metrics;
+  const bool any_count = args.spans || args.logs || args.metrics || args.errors;
   if (!args.duration && !any_count) {
-    std::fprintf(stderr,
-                 "emp-telemetry gen: nothing to generate: give --spans, --logs or --metrics "
-                 "(counts), or --duration SECONDS\n");
+    std::fprintf(
+        stderr,
+        "emp-telemetry gen: nothing to generate: give --spans, --logs, --metrics or --errors "
+        "(counts), or --duration SECONDS\n");
     return kUsageExit;
   }
   if (args.threads == 0) {
@@ -810,13 +847,13 @@ int run_gen(const GlobalArgs& global, const GenArgs& args) {
   }
 
   Plan plan;
-  const std::array<std::optional<std::uint64_t>, kKinds> counts{args.spans, args.logs,
-                                                                args.metrics};
+  const std::array<std::optional<std::uint64_t>, kKinds> counts{args.spans, args.logs, args.metrics,
+                                                                args.errors};
   std::array<bool, kKinds> requested{};
   for (std::size_t k = 0; k < kKinds; ++k) {
     if (counts[k]) {
       plan.cap[k] = *counts[k];
-    } else if (args.duration && !any_count) {
+    } else if (args.duration && !any_count && k != kErrors) {
       plan.cap[k] = kUncapped;
     }
     requested[k] = plan.cap[k] != 0;

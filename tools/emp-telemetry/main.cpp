@@ -138,12 +138,17 @@ int main(int argc, char** argv) {
         "measurements) to the destinations of the environment, flush, and print what was\n"
         "generated, delivered, spooled and dropped. Exits 0 only when everything generated\n"
         "was delivered. Without --duration the counts are generated exactly; with\n"
-        "--duration the counts cap their tracks, and with no count all three tracks run.");
+        "--duration the counts cap their tracks, and with no count spans, logs and metrics\n"
+        "run.");
     gen->add_option("--spans", gen_args.spans, "Spans to generate (5 per job trace)")->check(count);
     gen->add_option("--logs", gen_args.logs, "Log records to generate")->check(count);
     gen->add_option("--metrics", gen_args.metrics,
                     "Metric measurements to generate (over a counter, a gauge and a histogram,\n"
                     "20 attribute sets each)")
+        ->check(count);
+    gen->add_option("--errors", gen_args.errors,
+                    "Captured exceptions to generate (a failed job's nested exception, with\n"
+                    "its tags, stack trace and trace link; to SENTRY_DSN when set)")
         ->check(count);
     gen->add_option("--rate", gen_args.rate,
                     "Records per second over all threads and tracks (0 = as fast as possible)")

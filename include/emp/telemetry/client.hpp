@@ -15,6 +15,7 @@
 #include <optional>
 
 #include "emp/telemetry/config.hpp"
+#include "emp/telemetry/errors.hpp"
 #include "emp/telemetry/expected.hpp"
 #include "emp/telemetry/generate.hpp"
 #include "emp/telemetry/health.hpp"
@@ -51,6 +52,8 @@ class Client {
   // The metrics track: instruments, OTLP metrics export, the Prometheus
   // endpoint. See metrics.hpp.
   Metrics& metrics() noexcept;
+  // The errors track: exceptions and messages to Sentry. See errors.hpp.
+  ErrorReporter& errors() noexcept;
   const Config& config() const noexcept;
   HealthSnapshot health() const noexcept;
 

@@ -27,9 +27,6 @@
 #include <thread>
 #include <vector>
 
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
-
 #include "support/forward_peer.hpp"
 
 namespace {
