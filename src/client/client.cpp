@@ -6,6 +6,7 @@
 
 #include "client/client_impl.hpp"
 #include "client/resource.hpp"
+#include "events/bus.hpp"
 
 namespace emp::telemetry {
 
@@ -49,7 +50,7 @@ Expected<Client> Client::create(Config config) noexcept {
     // The log handler goes into the pipeline last: the installers before
     // that may give it outputs.
     for (auto install : {client::install_logs, client::install_traces, client::install_metrics,
-                         client::install_status, client::install_forward}) {
+                         client::install_status, client::install_forward, client::install_events}) {
       std::string problem = install(ctx);
       if (!problem.empty()) return Error{"client", problem};
     }
@@ -57,6 +58,7 @@ Expected<Client> Client::create(Config config) noexcept {
     // The API objects' constructors are private to Client.
     impl->logger.reset(new Logger(&impl->log_front, &impl->min_level));
     impl->tracer.reset(new Tracer(&impl->tracer_core));
+    impl->events.reset(new Events(&impl->log_front, impl->event_bus));
     impl->pipeline->start();
     impl->metrics_track->start();
     return Client(std::move(impl));
@@ -101,6 +103,7 @@ Logger& Client::log() noexcept { return *impl_->logger; }
 Tracer& Client::tracer() noexcept { return *impl_->tracer; }
 const Config& Client::config() const noexcept { return impl_->config; }
 Metrics& Client::metrics() noexcept { return impl_->metrics_track->metrics(); }
+Events& Client::events() noexcept { return *impl_->events; }
 HealthSnapshot Client::health() const noexcept { return impl_->full_health(); }
 
 namespace {
@@ -132,6 +135,8 @@ bool Client::shutdown(std::chrono::milliseconds timeout) noexcept {
   if (impl_->shut_down) return true;
   impl_->shut_down = true;
   const auto end = std::chrono::steady_clock::now() + timeout;
+  // Subscribers first: events emitted from here on reach the outputs only.
+  impl_->event_bus->shutdown(end);
   return in_parallel([&] { return impl_->metrics_track->shutdown(end); },
                      [&] { return impl_->pipeline->shutdown(timeout); });
 }

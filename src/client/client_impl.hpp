@@ -20,6 +20,10 @@
 
 namespace emp::telemetry {
 
+namespace events {
+class Bus;
+}
+
 // Lets the status-file handler (on the pipeline's thread, which can outlive
 // the client when a shutdown deadline abandons it) reach the client safely.
 struct StatusLink {
@@ -50,6 +54,8 @@ struct Client::Impl {
   std::unique_ptr<Logger> logger;
   trace::TracerCore tracer_core;
   std::unique_ptr<Tracer> tracer;
+  std::shared_ptr<events::Bus> event_bus;
+  std::unique_ptr<Events> events;
   // Declared after the pipeline: destroyed first (its worker counts through it).
   std::unique_ptr<metrics::MetricsTrack> metrics_track;
   bool shut_down = false;
@@ -95,6 +101,7 @@ std::string install_traces(InstallContext& ctx);
 std::string install_metrics(InstallContext& ctx);
 std::string install_status(InstallContext& ctx);
 std::string install_forward(InstallContext& ctx);  // after install_logs
+std::string install_events(InstallContext& ctx);   // after install_logs
 
 }  // namespace client
 }  // namespace emp::telemetry

@@ -9,27 +9,38 @@ using Clock = std::chrono::steady_clock;
 
 int severity_number(Level level) noexcept {
   switch (level) {
-    case Level::kDebug: return 5;
-    case Level::kInfo: return 9;
-    case Level::kWarn: return 13;
-    case Level::kError: return 17;
+    case Level::kDebug:
+      return 5;
+    case Level::kInfo:
+      return 9;
+    case Level::kWarn:
+      return 13;
+    case Level::kError:
+      return 17;
   }
   return 0;
 }
 
 std::string_view severity_text(Level level) noexcept {
   switch (level) {
-    case Level::kDebug: return "DEBUG";
-    case Level::kInfo: return "INFO";
-    case Level::kWarn: return "WARN";
-    case Level::kError: return "ERROR";
+    case Level::kDebug:
+      return "DEBUG";
+    case Level::kInfo:
+      return "INFO";
+    case Level::kWarn:
+      return "WARN";
+    case Level::kError:
+      return "ERROR";
   }
   return "";
 }
 
 OtlpLogBatcher::OtlpLogBatcher(const BatchSettings& batch, const otlp::Resource& resource,
-                               const otlp::Scope& scope, std::unique_ptr<deliver::DeliveryWorker> sink)
-    : settings_(batch), proto_prelude_(resource, scope), json_prelude_(resource, scope),
+                               const otlp::Scope& scope,
+                               std::unique_ptr<deliver::DeliveryWorker> sink)
+    : settings_(batch),
+      proto_prelude_(resource, scope),
+      json_prelude_(resource, scope),
       sink_(std::move(sink)),
       queue_limit_(batch.max_queue_size) {
   batch_.reserve(settings_.max_export_batch_size);
@@ -58,16 +69,31 @@ void OtlpLogBatcher::add(const DecodedLog& r, std::string_view log_file_path) no
     d.severity_number = severity_number(r.level);
     d.severity_text.assign(severity_text(r.level));
     d.body = otlp::AnyValue::string(r.message);
-    d.attributes.reserve(r.fields.size() + 1);
+    const bool event = (r.flags & kEvent) != 0;
+    d.attributes.reserve(r.fields.size() + 1 + (event ? event_attributes_.size() : 0));
     d.attributes.emplace_back("log.file.path", otlp::AnyValue::string(log_file_path));
+    if (event) {
+      d.event_name.assign(r.message);
+      for (const auto& [k, v] : event_attributes_)
+        if (!v.empty()) d.attributes.emplace_back(k, otlp::AnyValue::string(v));
+    }
     for (const Field& f : r.fields) {
       otlp::AnyValue v;
       switch (f.value.type()) {
-        case FieldValue::Type::kString: v = otlp::AnyValue::string(f.value.as_string()); break;
-        case FieldValue::Type::kInt: v = otlp::AnyValue::integer(f.value.as_int()); break;
-        case FieldValue::Type::kDouble: v = otlp::AnyValue::floating(f.value.as_double()); break;
-        case FieldValue::Type::kBool: v = otlp::AnyValue::boolean(f.value.as_bool()); break;
-        case FieldValue::Type::kNull: break;  // an empty AnyValue
+        case FieldValue::Type::kString:
+          v = otlp::AnyValue::string(f.value.as_string());
+          break;
+        case FieldValue::Type::kInt:
+          v = otlp::AnyValue::integer(f.value.as_int());
+          break;
+        case FieldValue::Type::kDouble:
+          v = otlp::AnyValue::floating(f.value.as_double());
+          break;
+        case FieldValue::Type::kBool:
+          v = otlp::AnyValue::boolean(f.value.as_bool());
+          break;
+        case FieldValue::Type::kNull:
+          break;  // an empty AnyValue
       }
       d.attributes.emplace_back(std::string(f.key), std::move(v));
     }

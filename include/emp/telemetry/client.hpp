@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "emp/telemetry/config.hpp"
+#include "emp/telemetry/events.hpp"
 #include "emp/telemetry/expected.hpp"
 #include "emp/telemetry/health.hpp"
 #include "emp/telemetry/log.hpp"
@@ -49,6 +50,9 @@ class Client {
   // The metrics track: instruments, OTLP metrics export, the Prometheus
   // endpoint. See metrics.hpp.
   Metrics& metrics() noexcept;
+  // The events track: typed operational events and in-process subscribers.
+  // See events.hpp.
+  Events& events() noexcept;
   const Config& config() const noexcept;
   HealthSnapshot health() const noexcept;
 
