@@ -6,6 +6,7 @@
 
 #include "client/client_impl.hpp"
 #include "client/resource.hpp"
+#include "core/clock.hpp"
 #include "events/bus.hpp"
 
 namespace emp::telemetry {
@@ -59,6 +60,13 @@ Expected<Client> Client::create(Config config) noexcept {
     impl->logger.reset(new Logger(&impl->log_front, &impl->min_level));
     impl->tracer.reset(new Tracer(&impl->tracer_core));
     impl->events.reset(new Events(&impl->log_front, impl->event_bus));
+    Tracks tracks{impl->tracer.get(),    impl->logger.get(),        &impl->metrics_track->metrics(),
+                  impl->events.get(),    impl->config.service_type, impl->config.machine_id,
+                  impl->config.worker_id};
+    impl->job = std::make_unique<JobInstrument>(tracks);
+    impl->workflow = std::make_unique<WorkflowInstrument>(tracks);
+    impl->processing = std::make_unique<ProcessingInstrument>(tracks);
+    impl->startup = std::make_unique<StartupInstrument>(tracks);
     impl->pipeline->start();
     impl->metrics_track->start();
     return Client(std::move(impl));
@@ -104,6 +112,55 @@ Tracer& Client::tracer() noexcept { return *impl_->tracer; }
 const Config& Client::config() const noexcept { return impl_->config; }
 Metrics& Client::metrics() noexcept { return impl_->metrics_track->metrics(); }
 Events& Client::events() noexcept { return *impl_->events; }
+JobInstrument& Client::job() noexcept { return *impl_->job; }
+WorkflowInstrument& Client::workflow() noexcept { return *impl_->workflow; }
+ProcessingInstrument& Client::processing() noexcept { return *impl_->processing; }
+StartupInstrument& Client::startup() noexcept { return *impl_->startup; }
+
+void Client::startup(const StartupOptions& options) noexcept {
+  Impl& i = *impl_;
+  if (options.log_configuration && i.logger->enabled(Level::kInfo)) {
+    try {
+      // `display` is already masked for secrets.
+      std::vector<Field> fields;
+      for (const Setting& s : i.config.settings)
+        if (s.set) fields.push_back({s.name, FieldValue(std::string_view(s.display))});
+      logs::emit(i.log_front, Track::kLogs, {}, Level::kInfo, "effective configuration", fields, 0);
+    } catch (...) {
+      // Out of memory: the configuration line is skipped.
+    }
+  }
+  if (options.test_connections) {
+    i.logger->warn(
+        "connection test not available: destinations are not probed at start-up; "
+        "their state shows in health() once data flows");
+  }
+  if (options.send_startup_ping) {
+    SpanOptions o;
+    o.root = true;
+    Span s = i.tracer->start_span("service.startup", o,
+                                  {{"lifecycle.stage", "startup"},
+                                   {"component.type", std::string_view(i.config.service_type)}});
+    Scope scope(s);
+    i.events->operational_message({.message = "service started", .component = "startup"});
+  }
+}
+
+void Client::send_trace(std::string_view name, Attributes attributes,
+                        const TraceOptions& options) noexcept {
+  SpanOptions o;
+  const std::int64_t now = core::now_unix_nano();
+  o.start_time_unix_nano =
+      now - std::chrono::duration_cast<std::chrono::nanoseconds>(options.duration).count();
+  Span s = impl_->tracer->start_span(name, o, attributes);
+  if (options.status != StatusCode::kUnset) s.set_status(options.status);
+  s.end(now);
+}
+
+void Client::send_metric(std::string_view name, double value, MetricFields attributes,
+                         std::string_view unit) noexcept {
+  impl_->metrics_track->metrics().gauge(name, value, attributes, unit);
+}
 HealthSnapshot Client::health() const noexcept { return impl_->full_health(); }
 
 namespace {

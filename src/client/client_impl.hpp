@@ -56,6 +56,10 @@ struct Client::Impl {
   std::unique_ptr<Tracer> tracer;
   std::shared_ptr<events::Bus> event_bus;
   std::unique_ptr<Events> events;
+  std::unique_ptr<JobInstrument> job;
+  std::unique_ptr<WorkflowInstrument> workflow;
+  std::unique_ptr<ProcessingInstrument> processing;
+  std::unique_ptr<StartupInstrument> startup;
   // Declared after the pipeline: destroyed first (its worker counts through it).
   std::unique_ptr<metrics::MetricsTrack> metrics_track;
   bool shut_down = false;
