@@ -51,7 +51,7 @@ Span JobInstrument::lifecycle_span(std::string_view name, std::string_view stage
 std::string JobInstrument::submit(const JobInfo& job, std::string_view payload_json) noexcept {
   Span s = lifecycle_span("job.submit", "submit", job, {}, SpanKind::kProducer);
   Scope scope(s);
-  t_.log->info("job submitted", {{"job_id", job.id}, {"job_type", job.type}});
+  t_.log->debug("job submitted", {{"job_id", job.id}, {"job_type", job.type}});
   return t_.tracer->inject_job_payload(payload_json);
 }
 
@@ -81,7 +81,7 @@ JobInstrument::Processing JobInstrument::begin_process(const JobInfo& job,
   p.job.connector = p.connector;
   p.job.workflow_id = {};
   p.started = std::chrono::steady_clock::now();
-  p.span = lifecycle_span("job.process", "process", job, payload_json, SpanKind::kConsumer);
+  p.span = process_span(job, payload_json);
   std::int64_t wait_ms = -1;
   if (job.submitted_unix_nano > 0) {
     wait_ms = (core::now_unix_nano() - job.submitted_unix_nano) / 1'000'000;

@@ -58,6 +58,7 @@ struct GenArgs {
   std::optional<std::uint64_t> spans;    // --spans N
   std::optional<std::uint64_t> logs;     // --logs N
   std::optional<std::uint64_t> metrics;  // --metrics N (measurements)
+  std::optional<std::uint64_t> events;   // --events N (operational events)
   double rate = 0;                       // --rate: records/s over all threads; 0 = no limit
   std::uint32_t threads = 1;             // --threads
   std::optional<double> duration;        // --duration SECONDS
@@ -76,11 +77,11 @@ struct CrashArgs {
 };
 
 struct ServeArgs {
-  std::string host = "127.0.0.1";      // --host: loopback unless asked
-  std::uint16_t port = 4318;           // --port: 0 = any free port
-  std::string db = "emp-viewer.db";    // --db: the SQLite file
-  std::uint64_t max_mb = 1024;         // --max-mb: database size limit (0 = none)
-  double max_age_hours = 168;          // --max-age-hours: oldest data kept (0 = no limit)
+  std::string host = "127.0.0.1";    // --host: loopback unless asked
+  std::uint16_t port = 4318;         // --port: 0 = any free port
+  std::string db = "emp-viewer.db";  // --db: the SQLite file
+  std::uint64_t max_mb = 1024;       // --max-mb: database size limit (0 = none)
+  double max_age_hours = 168;        // --max-age-hours: oldest data kept (0 = no limit)
 };
 
 struct QueryArgs {

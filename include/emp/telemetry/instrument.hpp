@@ -76,6 +76,12 @@ class JobInstrument {
   // Worker side: a job.claim span whose parent comes from the payload.
   Span claim(const JobInfo& job, std::string_view payload_json) noexcept;
 
+  // The job.process span alone (child of the payload's context), for a
+  // caller that reports the job's outcome itself; process() is the whole.
+  Span process_span(const JobInfo& job, std::string_view payload_json) noexcept {
+    return lifecycle_span("job.process", "process", job, payload_json, SpanKind::kConsumer);
+  }
+
   // Runs fn() for the job (see the file comment). Returns what fn returns.
   template <typename Fn>
   decltype(auto) process(const JobInfo& job, std::string_view payload_json, Fn&& fn) {
