@@ -38,18 +38,19 @@ std::int64_t ms_since(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 Span JobInstrument::lifecycle_span(std::string_view name, std::string_view stage,
-                                   const JobInfo& job, std::string_view payload_json,
-                                   SpanKind kind) noexcept {
+                                   const JobInfo& job, std::string_view payload_json, SpanKind kind,
+                                   Attributes extra) noexcept {
   SpanOptions o;
   o.kind = kind;
   if (!payload_json.empty()) o.parent = t_.tracer->extract_job_payload(payload_json);
-  Span s = t_.tracer->start_span(name, o);
+  Span s = t_.tracer->start_span(name, o, extra);
   set_job_attributes(s, job, t_, stage);
   return s;
 }
 
-std::string JobInstrument::submit(const JobInfo& job, std::string_view payload_json) noexcept {
-  Span s = lifecycle_span("job.submit", "submit", job, {}, SpanKind::kProducer);
+std::string JobInstrument::submit(const JobInfo& job, std::string_view payload_json,
+                                  Attributes extra) noexcept {
+  Span s = lifecycle_span("job.submit", "submit", job, {}, SpanKind::kProducer, extra);
   Scope scope(s);
   t_.log->debug("job submitted", {{"job_id", job.id}, {"job_type", job.type}});
   return t_.tracer->inject_job_payload(payload_json);
@@ -170,15 +171,17 @@ void JobInstrument::end_process(Processing& p, std::exception_ptr error) noexcep
   p.span.end();
 }
 
-void JobInstrument::complete(const JobInfo& job, std::string_view payload_json) noexcept {
-  Span s = lifecycle_span("job.complete", "complete", job, payload_json, SpanKind::kInternal);
+void JobInstrument::complete(const JobInfo& job, std::string_view payload_json,
+                             Attributes extra) noexcept {
+  Span s =
+      lifecycle_span("job.complete", "complete", job, payload_json, SpanKind::kInternal, extra);
   s.set_attribute("job.final_status", "completed");
   s.set_attribute("job.success", true);
 }
 
 void JobInstrument::fail(const JobInfo& job, std::string_view error_message,
-                         std::string_view payload_json) noexcept {
-  Span s = lifecycle_span("job.fail", "fail", job, payload_json, SpanKind::kInternal);
+                         std::string_view payload_json, Attributes extra) noexcept {
+  Span s = lifecycle_span("job.fail", "fail", job, payload_json, SpanKind::kInternal, extra);
   const ErrorType et = classify_error(error_message);
   s.set_attribute("job.final_status", "failed");
   s.set_attribute("job.success", false);

@@ -210,6 +210,13 @@ class Generator {
         payload_(make_payload(rng_)) {}
 
   void run() {
+    run_steps();
+    // A job.process span counted but left open for its child (the count ran
+    // out, or the run ended, between the two steps) is sent now.
+    process_span_.end();
+  }
+
+  void run_steps() {
     std::array<bool, kKinds> done{};
     for (std::size_t k = 0; k < kKinds; ++k) done[k] = plan_.cap[k] == 0;
     while (!plan_.stop.load(std::memory_order_relaxed)) {
@@ -301,16 +308,19 @@ class Generator {
     switch (span_step_) {
       case 0: {
         new_job();
-        job_payload_ = jobs.submit(job_info(), "{\"job_id\":\"" + job_id_ + "\",\"type\":\"" +
-                                                   job_type_ + "\",\"input\":" + payload_ + "}");
+        job_payload_ = jobs.submit(job_info(),
+                                   "{\"job_id\":\"" + job_id_ + "\",\"type\":\"" + job_type_ +
+                                       "\",\"input\":" + payload_ + "}",
+                                   {{"gen.payload", payload_}});
         break;
       }
       case 1:
-        jobs.claim(job_info(), job_payload_).end();
+        jobs.claim(job_info(), job_payload_).set_attribute("gen.payload", payload_);
         break;
       case 2:
         // Ends after its child, in the next step.
         process_span_ = jobs.process_span(job_info(), job_payload_);
+        process_span_.set_attribute("gen.payload", payload_);
         break;
       case 3: {
         {
@@ -318,6 +328,7 @@ class Generator {
           Span s =
               client_.processing().http_request("POST", "http://127.0.0.1:8188/prompt", payload_);
           s.set_attribute("http.response.status_code", failed_ ? 500 : 200);
+          s.set_attribute("gen.payload", payload_);
           if (failed_) s.set_status(StatusCode::kError, "HTTP 500");
         }
         process_span_.set_attribute("job.duration_ms", duration_ms_);
@@ -326,9 +337,10 @@ class Generator {
       }
       default:
         if (failed_) {
-          jobs.fail(job_info(), std::string(error_type_) + " error", job_payload_);
+          jobs.fail(job_info(), std::string(error_type_) + " error", job_payload_,
+                    {{"gen.payload", payload_}});
         } else {
-          jobs.complete(job_info(), job_payload_);
+          jobs.complete(job_info(), job_payload_, {{"gen.payload", payload_}});
         }
         break;
     }

@@ -70,7 +70,9 @@ class JobInstrument {
 
   // API side: a job.submit span (producer); returns `payload_json` with the
   // span's traceparent in it (unchanged when it is not a JSON object).
-  std::string submit(const JobInfo& job, std::string_view payload_json) noexcept;
+  // `extra` attributes are added to the span (as on complete() and fail()).
+  std::string submit(const JobInfo& job, std::string_view payload_json,
+                     Attributes extra = {}) noexcept;
   // job.save_redis around the queue write, a child of the active span.
   Span save(const JobInfo& job) noexcept;
   // Worker side: a job.claim span whose parent comes from the payload.
@@ -104,9 +106,10 @@ class JobInstrument {
 
   // Short spans for the other lifecycle steps, children of the payload's
   // context (or the active span when the payload carries none).
-  void complete(const JobInfo& job, std::string_view payload_json = {}) noexcept;
-  void fail(const JobInfo& job, std::string_view error_message,
-            std::string_view payload_json = {}) noexcept;
+  void complete(const JobInfo& job, std::string_view payload_json = {},
+                Attributes extra = {}) noexcept;
+  void fail(const JobInfo& job, std::string_view error_message, std::string_view payload_json = {},
+            Attributes extra = {}) noexcept;
   void retry(const JobInfo& job, int attempt, std::string_view payload_json = {}) noexcept;
   void timeout(const JobInfo& job, std::string_view payload_json = {}) noexcept;
   void requeue(const JobInfo& job, std::string_view reason,
@@ -127,7 +130,7 @@ class JobInstrument {
 
  private:
   Span lifecycle_span(std::string_view name, std::string_view stage, const JobInfo& job,
-                      std::string_view payload_json, SpanKind kind) noexcept;
+                      std::string_view payload_json, SpanKind kind, Attributes extra = {}) noexcept;
   Tracks t_;
   ErrorCapture* error_capture_ = nullptr;
 };
