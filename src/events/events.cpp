@@ -58,7 +58,8 @@ constexpr std::array<Rule, 6> kRules{{
      {"connection", "network", "econnrefused", "econnreset", "dns", "socket", "unreachable",
       "host"}},
     {ErrorType::kValidation,
-     {"invalid", "validation", "malformed", "missing", "required", "schema", "bad request"}},
+     {"invalid", "validation", "malformed", "missing", "required", "schema", "bad request",
+      "empty"}},
     {ErrorType::kModel,
      {"model", "checkpoint", "safetensors", "lora", "cuda", "inference", "weights"}},
 }};
