@@ -198,7 +198,8 @@ void capture_exception_emp(benchmark::State& state) {
     };
     at_depth(kDepth, body);
     client.shutdown(std::chrono::seconds(60));
-    const auto& t = client.health().track(et::Track::kErrors);
+    const et::HealthSnapshot h = client.health();
+    const auto& t = h.track(et::Track::kErrors);
     if (!accepted || t.written != t.offered) state.SkipWithError("captures were dropped");
   }
   fs::remove_all(dir.parent_path());

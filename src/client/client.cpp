@@ -6,8 +6,44 @@
 
 #include "client/client_impl.hpp"
 #include "client/resource.hpp"
+#include "core/clock.hpp"
+#include "events/bus.hpp"
 
 namespace emp::telemetry {
+
+namespace {
+
+// An exception escaping job().process() becomes an errors-track event with
+// the job's tags; process() keeps the job's span active around the call, so
+// the event links to the job's trace.
+class JobErrorCapture final : public ErrorCapture {
+ public:
+  explicit JobErrorCapture(ErrorReporter* errors) noexcept : errors_(errors) {}
+  void capture_job_exception(const std::exception* e, std::string_view type,
+                             std::string_view message, const JobInfo& job,
+                             const SpanContext&) noexcept override {
+    try {
+      ErrorScope scope;
+      scope.tag("job_id", job.id);
+      if (!job.type.empty()) scope.tag("job_type", job.type);
+      if (!job.queue.empty()) scope.tag("job_queue", job.queue);
+      if (!job.connector.empty()) scope.tag("connector", job.connector);
+      if (!job.workflow_id.empty()) scope.tag("workflow_id", job.workflow_id);
+      if (e != nullptr) {
+        errors_->capture_exception(*e, scope);
+      } else {
+        errors_->capture_message(std::string(type) + ": " + std::string(message),
+                                 ErrorLevel::kError, scope);
+      }
+    } catch (...) {
+    }
+  }
+
+ private:
+  ErrorReporter* errors_;
+};
+
+}  // namespace
 
 namespace {
 std::string absolute_dir(const std::string& dir) {
@@ -50,7 +86,8 @@ Expected<Client> Client::create(Config config) noexcept {
     // The log handler goes into the pipeline last: the installers before
     // that may give it outputs.
     for (auto install : {client::install_logs, client::install_traces, client::install_metrics,
-                         client::install_status, client::install_forward, client::install_errors}) {
+                         client::install_status, client::install_forward, client::install_events,
+                         client::install_errors}) {
       std::string problem = install(ctx);
       if (!problem.empty()) return Error{"client", problem};
     }
@@ -59,6 +96,16 @@ Expected<Client> Client::create(Config config) noexcept {
     impl->logger.reset(new Logger(&impl->log_front, &impl->min_level));
     impl->tracer.reset(new Tracer(&impl->tracer_core));
     impl->errors.reset(new ErrorReporter(impl->errors_core.get()));
+    impl->events.reset(new Events(&impl->log_front, impl->event_bus));
+    Tracks tracks{impl->tracer.get(),    impl->logger.get(),        &impl->metrics_track->metrics(),
+                  impl->events.get(),    impl->config.service_type, impl->config.machine_id,
+                  impl->config.worker_id};
+    impl->job = std::make_unique<JobInstrument>(tracks);
+    impl->job_errors = std::make_unique<JobErrorCapture>(impl->errors.get());
+    impl->job->set_error_capture(impl->job_errors.get());
+    impl->workflow = std::make_unique<WorkflowInstrument>(tracks);
+    impl->processing = std::make_unique<ProcessingInstrument>(tracks);
+    impl->startup = std::make_unique<StartupInstrument>(tracks);
     impl->pipeline->start();
     impl->metrics_track->start();
     return Client(std::move(impl));
@@ -104,6 +151,56 @@ Tracer& Client::tracer() noexcept { return *impl_->tracer; }
 const Config& Client::config() const noexcept { return impl_->config; }
 ErrorReporter& Client::errors() noexcept { return *impl_->errors; }
 Metrics& Client::metrics() noexcept { return impl_->metrics_track->metrics(); }
+Events& Client::events() noexcept { return *impl_->events; }
+JobInstrument& Client::job() noexcept { return *impl_->job; }
+WorkflowInstrument& Client::workflow() noexcept { return *impl_->workflow; }
+ProcessingInstrument& Client::processing() noexcept { return *impl_->processing; }
+StartupInstrument& Client::startup() noexcept { return *impl_->startup; }
+
+void Client::startup(const StartupOptions& options) noexcept {
+  Impl& i = *impl_;
+  if (options.log_configuration && i.logger->enabled(Level::kInfo)) {
+    try {
+      // `display` is already masked for secrets.
+      std::vector<Field> fields;
+      for (const Setting& s : i.config.settings)
+        if (s.set) fields.push_back({s.name, FieldValue(std::string_view(s.display))});
+      logs::emit(i.log_front, Track::kLogs, {}, Level::kInfo, "effective configuration", fields, 0);
+    } catch (...) {
+      // Out of memory: the configuration line is skipped.
+    }
+  }
+  if (options.test_connections) {
+    i.logger->warn(
+        "connection test not available: destinations are not probed at start-up; "
+        "their state shows in health() once data flows");
+  }
+  if (options.send_startup_ping) {
+    SpanOptions o;
+    o.root = true;
+    Span s = i.tracer->start_span("service.startup", o,
+                                  {{"lifecycle.stage", "startup"},
+                                   {"component.type", std::string_view(i.config.service_type)}});
+    Scope scope(s);
+    i.events->operational_message({.message = "service started", .component = "startup"});
+  }
+}
+
+void Client::send_trace(std::string_view name, Attributes attributes,
+                        const TraceOptions& options) noexcept {
+  SpanOptions o;
+  const std::int64_t now = core::now_unix_nano();
+  o.start_time_unix_nano =
+      now - std::chrono::duration_cast<std::chrono::nanoseconds>(options.duration).count();
+  Span s = impl_->tracer->start_span(name, o, attributes);
+  if (options.status != StatusCode::kUnset) s.set_status(options.status);
+  s.end(now);
+}
+
+void Client::send_metric(std::string_view name, double value, MetricFields attributes,
+                         std::string_view unit) noexcept {
+  impl_->metrics_track->metrics().gauge(name, value, attributes, unit);
+}
 HealthSnapshot Client::health() const noexcept { return impl_->full_health(); }
 
 std::optional<Error> Client::add_file(std::string_view path_or_glob,
@@ -151,6 +248,8 @@ bool Client::shutdown(std::chrono::milliseconds timeout) noexcept {
   if (impl_->shut_down) return true;
   impl_->shut_down = true;
   const auto end = std::chrono::steady_clock::now() + timeout;
+  // Subscribers first: events emitted from here on reach the outputs only.
+  impl_->event_bus->shutdown(end);
   return in_parallel([&] { return impl_->metrics_track->shutdown(end); },
                      [&] {
                        impl_->tail->begin_shutdown(end);

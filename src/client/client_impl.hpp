@@ -24,6 +24,10 @@
 
 namespace emp::telemetry {
 
+namespace events {
+class Bus;
+}
+
 // Lets the status-file handler (on the pipeline's thread, which can outlive
 // the client when a shutdown deadline abandons it) reach the client safely.
 struct StatusLink {
@@ -55,6 +59,14 @@ struct Client::Impl {
   std::unique_ptr<Logger> logger;
   trace::TracerCore tracer_core;
   std::unique_ptr<Tracer> tracer;
+  std::shared_ptr<events::Bus> event_bus;
+  std::unique_ptr<Events> events;
+  std::unique_ptr<JobInstrument> job;
+  // Hands exceptions escaping job().process() to the errors track.
+  std::unique_ptr<ErrorCapture> job_errors;
+  std::unique_ptr<WorkflowInstrument> workflow;
+  std::unique_ptr<ProcessingInstrument> processing;
+  std::unique_ptr<StartupInstrument> startup;
   // Declared after the pipeline: destroyed first (its worker counts through it).
   std::unique_ptr<metrics::MetricsTrack> metrics_track;
   // Client::add_file. Its worker counts through the pipeline's accounting:
@@ -110,6 +122,7 @@ std::string install_metrics(InstallContext& ctx);
 std::string install_status(InstallContext& ctx);
 std::string install_forward(InstallContext& ctx);  // after install_logs
 std::string install_errors(InstallContext& ctx);   // after install_logs
+std::string install_events(InstallContext& ctx);   // after install_logs
 
 }  // namespace client
 }  // namespace emp::telemetry

@@ -31,8 +31,12 @@ std::string install_logs(InstallContext& ctx) {
     // export when it is set; unset, EMP_DELIVERY_MEMORY_CAP alone does.
     BatchSettings batch = c.log_batch;
     if (!set_by_user(c, "OTEL_BLRP_MAX_QUEUE_SIZE")) batch.max_queue_size = 0;
-    ctx.log_handler->add_output(std::make_unique<logs::OtlpLogBatcher>(
-        batch, ctx.resource, ctx.scope, std::move(worker)));
+    auto batcher =
+        std::make_unique<logs::OtlpLogBatcher>(batch, ctx.resource, ctx.scope, std::move(worker));
+    batcher->set_event_attributes({{"machine_id", c.machine_id},
+                                   {"worker_id", c.worker_id},
+                                   {"service_type", c.service_type}});
+    ctx.log_handler->add_output(std::move(batcher));
   }
   Client::Impl& impl = ctx.impl;
   impl.log_front.pipeline = impl.pipeline.get();

@@ -76,15 +76,22 @@ LogHandler::Output* LogHandler::output_for(std::string_view name, std::string& r
 
 void LogHandler::on_record(const std::uint8_t* payload, std::size_t size) noexcept {
   if (!decode_log(payload, size, decoded_)) {
+    // The track is unknown here; a malformed record is a bug either way.
     accounting_.dropped(Track::kLogs, DropReason::kRejected, 1);
     accounting_.diagnostics().report("log_decode", "internal error: malformed log record dropped");
     return;
   }
+  const Track track = (decoded_.flags & kEvent) ? Track::kEvents : Track::kLogs;
   try {
-    Output* out = default_;
+    if (track == Track::kEvents && events_ == nullptr) {
+      std::string unused;
+      events_ = output_for(kEventsFile, unused);
+      events_->track = Track::kEvents;
+    }
+    Output* out = track == Track::kEvents ? events_ : default_;
     std::string rejected;
     std::string file_name;
-    if (!decoded_.file.empty()) {
+    if (!decoded_.file.empty() && track == Track::kLogs) {
       file_name.assign(decoded_.file);
       out = output_for(file_name, rejected);
     }
@@ -118,12 +125,12 @@ void LogHandler::on_record(const std::uint8_t* payload, std::size_t size) noexce
     }
     ++out->lines;
     for (auto& o : outputs_extra_) o->add(decoded_, out->sink.path());
-    if (stats.invalid_utf8) accounting_.invalid_utf8(Track::kLogs, 1);
+    if (stats.invalid_utf8) accounting_.invalid_utf8(track, 1);
     if (stats.truncated || (decoded_.flags & kTruncated) || decoded_.fields_dropped)
-      accounting_.truncated(Track::kLogs, 1);
+      accounting_.truncated(track, 1);
     if (out->buffer.size() >= kWriteThreshold) write_one(*out);
   } catch (...) {
-    accounting_.dropped(Track::kLogs, DropReason::kIoError, 1);
+    accounting_.dropped(track, DropReason::kIoError, 1);
     accounting_.diagnostics().report("log_oom", "out of memory while formatting a log line");
   }
 }
@@ -132,10 +139,10 @@ bool LogHandler::write_one(Output& out) noexcept {
   if (out.lines == 0) return true;
   bool ok = out.sink.write(out.buffer);
   if (ok) {
-    accounting_.written(Track::kLogs, out.lines);
+    accounting_.written(out.track, out.lines);
   } else {
-    accounting_.dropped(Track::kLogs, DropReason::kIoError, out.lines);
-    accounting_.error(Track::kLogs);
+    accounting_.dropped(out.track, DropReason::kIoError, out.lines);
+    accounting_.error(out.track);
     accounting_.diagnostics().report("io_error:" + out.sink.path(),
                                      "log lines dropped: " + out.sink.last_error());
   }

@@ -1,6 +1,8 @@
 // The background half of the log track: decodes log records, formats JSON
 // lines and appends them to the default log file or to a named file under the
-// log directory, with rotation. Runs only on the pipeline's background thread.
+// log directory, with rotation. Operational events (records flagged kEvent)
+// take the same path into their own file, events.jsonl, counted as the events
+// track. Runs only on the pipeline's background thread.
 #pragma once
 
 #include <memory>
@@ -44,6 +46,9 @@ class LogHandler final : public core::RecordHandler {
   }
   void after_fork_child() noexcept override;
 
+  // The events track's JSON-lines file under the log directory.
+  static constexpr std::string_view kEventsFile = "events.jsonl";
+
   // Most distinct files one client writes; further names go to the default file.
   static constexpr std::size_t kMaxFiles = 64;
 
@@ -53,6 +58,7 @@ class LogHandler final : public core::RecordHandler {
     sinks::FileSink sink;
     std::string buffer;
     std::uint64_t lines = 0;
+    Track track = Track::kLogs;  // where its lines are counted
   };
   Output* output_for(std::string_view name, std::string& rejected_reason);
   bool write_one(Output& out) noexcept;
@@ -66,6 +72,7 @@ class LogHandler final : public core::RecordHandler {
   const bool echo_stderr_;
   core::Accounting& accounting_;
   Output* default_ = nullptr;
+  Output* events_ = nullptr;
   std::unordered_map<std::string, std::unique_ptr<Output>> outputs_;
   DecodedLog decoded_;
   std::vector<Field> extra_;

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +40,9 @@ enum RecordFlags : std::uint8_t {
   kHasFile = 2,
   kTruncated = 4,      // the caller's thread cut an oversize value
   kFieldsDropped = 8,  // the record could not fit: trailing fields were left out
+  // An operational event (the events track): the message is the event's name
+  // and the record counts in Track::kEvents.
+  kEvent = 16,
 };
 
 // A decoded record; views point into the queue (valid during on_record).
@@ -53,6 +57,11 @@ struct DecodedLog {
   std::vector<Field> fields;  // reused between records
   std::uint32_t fields_dropped = 0;
 };
+
+// Queues one record of `track` from the caller's thread (see Logger::emit):
+// copies, never formats; a value over a limit is cut with a visible marker.
+void emit(const core::LogFrontend& f, Track track, std::string_view file, Level level,
+          std::string_view message, std::span<const Field> fields, std::uint8_t flags) noexcept;
 
 // False when the payload is malformed (which would be a bug: it is only ever
 // produced by encode code in the same process).

@@ -19,11 +19,15 @@ using core::LogFrontend;
 
 inline std::size_t value_size(const FieldValue& v) noexcept {
   switch (v.type()) {
-    case FieldValue::Type::kString: return 4 + v.as_string().size();
+    case FieldValue::Type::kString:
+      return 4 + v.as_string().size();
     case FieldValue::Type::kInt:
-    case FieldValue::Type::kDouble: return 8;
-    case FieldValue::Type::kBool: return 1;
-    case FieldValue::Type::kNull: return 0;
+    case FieldValue::Type::kDouble:
+      return 8;
+    case FieldValue::Type::kBool:
+      return 1;
+    case FieldValue::Type::kNull:
+      return 0;
   }
   return 0;
 }
@@ -36,9 +40,9 @@ inline std::uint8_t* put_bytes(std::uint8_t* p, std::string_view s) noexcept {
 }
 
 // Writes one record. `fields` must already respect every limit.
-void write_record(const LogFrontend& f, std::string_view file, Level level, std::string_view message,
-                  const Field* fields, std::size_t count, std::uint8_t extra_flags,
-                  std::uint32_t fields_dropped) noexcept {
+void write_record(const LogFrontend& f, Track track, std::string_view file, Level level,
+                  std::string_view message, const Field* fields, std::size_t count,
+                  std::uint8_t extra_flags, std::uint32_t fields_dropped) noexcept {
   const core::ActiveSpanIds* span = core::t_active_span;
   std::uint8_t flags = extra_flags;
   std::size_t size = 12 + 4 + message.size();
@@ -56,7 +60,7 @@ void write_record(const LogFrontend& f, std::string_view file, Level level, std:
     flags |= logs::kFieldsDropped;
     size += 4;
   }
-  std::uint8_t* p = f.pipeline->begin(Track::kLogs, core::RecordKind::kLog, size);
+  std::uint8_t* p = f.pipeline->begin(track, core::RecordKind::kLog, size);
   if (p == nullptr) return;  // counted by the pipeline
   p[0] = static_cast<std::uint8_t>(level);
   p[1] = flags;
@@ -80,7 +84,9 @@ void write_record(const LogFrontend& f, std::string_view file, Level level, std:
     std::memcpy(p + 2, fd.key.data(), kl);
     p += 2 + kl;
     switch (fd.value.type()) {
-      case FieldValue::Type::kString: p = put_bytes(p, fd.value.as_string()); break;
+      case FieldValue::Type::kString:
+        p = put_bytes(p, fd.value.as_string());
+        break;
       case FieldValue::Type::kInt: {
         std::int64_t v = fd.value.as_int();
         std::memcpy(p, &v, 8);
@@ -93,21 +99,24 @@ void write_record(const LogFrontend& f, std::string_view file, Level level, std:
         p += 8;
         break;
       }
-      case FieldValue::Type::kBool: *p++ = fd.value.as_bool() ? 1 : 0; break;
-      case FieldValue::Type::kNull: break;
+      case FieldValue::Type::kBool:
+        *p++ = fd.value.as_bool() ? 1 : 0;
+        break;
+      case FieldValue::Type::kNull:
+        break;
     }
   }
   if (fields_dropped) std::memcpy(p, &fields_dropped, 4);
-  f.pipeline->commit(Track::kLogs);
+  f.pipeline->commit(track);
 }
 
 // Slow path: something is over a limit. Allocation is acceptable here.
-void emit_oversize(const LogFrontend& f, std::string_view file, Level level, std::string_view message,
-                   std::initializer_list<Field> fields) noexcept {
+void emit_oversize(const LogFrontend& f, Track track, std::string_view file, Level level,
+                   std::string_view message, std::span<const Field> fields,
+                   std::uint8_t flags) noexcept {
   try {
     std::vector<std::string> storage;
     storage.reserve(fields.size() * 2 + 2);
-    std::uint8_t flags = 0;
     auto fit = [&](std::string_view s, std::size_t limit) -> std::string_view {
       if (s.size() <= limit) return s;
       flags |= logs::kTruncated;
@@ -133,7 +142,7 @@ void emit_oversize(const LogFrontend& f, std::string_view file, Level level, std
       used += need;
       out.push_back(g);
     }
-    write_record(f, file, level, msg, out.data(), out.size(), flags, dropped);
+    write_record(f, track, file, level, msg, out.data(), out.size(), flags, dropped);
   } catch (...) {
     // Out of memory on the slow path: the record is lost; nothing may escape.
   }
@@ -141,11 +150,12 @@ void emit_oversize(const LogFrontend& f, std::string_view file, Level level, std
 
 }  // namespace
 
-void Logger::emit(std::string_view file, Level level, std::string_view message,
-                  Fields fields) noexcept {
-  const LogFrontend& f = *front_;
-  bool oversize = message.size() > f.max_message_bytes || fields.size() > 0xFFFF ||
-                  file.size() > 1024;
+namespace logs {
+
+void emit(const LogFrontend& f, Track track, std::string_view file, Level level,
+          std::string_view message, std::span<const Field> fields, std::uint8_t flags) noexcept {
+  bool oversize =
+      message.size() > f.max_message_bytes || fields.size() > 0xFFFF || file.size() > 1024;
   std::size_t total = message.size();
   for (const Field& fd : fields) {
     total += fd.key.size() + 8;
@@ -158,10 +168,18 @@ void Logger::emit(std::string_view file, Level level, std::string_view message,
   }
   if (total + file.size() + 64 > f.max_payload) oversize = true;
   if (oversize) [[unlikely]] {
-    emit_oversize(f, file, level, message, fields);
+    emit_oversize(f, track, file, level, message, fields, flags);
     return;
   }
-  write_record(f, file, level, message, fields.begin(), fields.size(), 0, 0);
+  write_record(f, track, file, level, message, fields.data(), fields.size(), flags, 0);
+}
+
+}  // namespace logs
+
+void Logger::emit(std::string_view file, Level level, std::string_view message,
+                  Fields fields) noexcept {
+  logs::emit(*front_, Track::kLogs, file, level, message,
+             std::span<const Field>(fields.begin(), fields.size()), 0);
 }
 
 }  // namespace emp::telemetry

@@ -57,8 +57,14 @@ void OtlpLogBatcher::add(const DecodedLog& r, std::string_view log_file_path) no
     d.severity_number = severity_number(r.level);
     d.severity_text.assign(severity_text(r.level));
     d.body = otlp::AnyValue::string(r.message);
-    d.attributes.reserve(r.fields.size() + 1);
+    const bool event = (r.flags & kEvent) != 0;
+    d.attributes.reserve(r.fields.size() + 1 + (event ? event_attributes_.size() : 0));
     d.attributes.emplace_back("log.file.path", otlp::AnyValue::string(log_file_path));
+    if (event) {
+      d.event_name.assign(r.message);
+      for (const auto& [k, v] : event_attributes_)
+        if (!v.empty()) d.attributes.emplace_back(k, otlp::AnyValue::string(v));
+    }
     for (const Field& f : r.fields) {
       otlp::AnyValue v;
       switch (f.value.type()) {

@@ -2,11 +2,16 @@
 // record is also turned into an OTLP LogRecord (severity number and text,
 // body, attributes, trace and span ids), batched per OTEL_BLRP_* and handed
 // to its DeliveryWorker. The JSON-lines file stays the log track's main output;
-// this destination's outcomes show in its own DestinationHealth.
+// this destination's outcomes show in its own DestinationHealth. An
+// operational event (flag kEvent) becomes an OpenTelemetry Event: the
+// record's event_name is set, and the correlation attributes that the JSON
+// line carries in its standard keys are added as attributes.
 #pragma once
 
 #include <chrono>
 #include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "core/export_queue_limit.hpp"
@@ -23,6 +28,12 @@ class OtlpLogBatcher final : public LogOutput {
  public:
   OtlpLogBatcher(const BatchSettings& batch, const encode::otlp::Resource& resource,
                  const encode::otlp::Scope& scope, std::unique_ptr<deliver::DeliveryWorker> sink);
+
+  // Attributes added to every event record (machine_id, worker_id,
+  // service_type). Set before the pipeline starts.
+  void set_event_attributes(std::vector<std::pair<std::string, std::string>> attributes) {
+    event_attributes_ = std::move(attributes);
+  }
 
   void add(const DecodedLog& record, std::string_view log_file_path) noexcept override;
   void on_tick(std::chrono::steady_clock::time_point now) noexcept override;
@@ -49,6 +60,7 @@ class OtlpLogBatcher final : public LogOutput {
   std::vector<encode::otlp::LogData> batch_;
   std::chrono::steady_clock::time_point batch_started_{};
   core::ExportQueueLimit queue_limit_;
+  std::vector<std::pair<std::string, std::string>> event_attributes_;
 };
 
 // OpenTelemetry severity numbers for our levels (docs/otlp.md, "Data model numbers").

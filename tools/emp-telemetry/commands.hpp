@@ -59,6 +59,7 @@ struct GenArgs {
   std::optional<std::uint64_t> logs;     // --logs N
   std::optional<std::uint64_t> metrics;  // --metrics N (measurements)
   std::optional<std::uint64_t> errors;   // --errors N (captured exceptions)
+  std::optional<std::uint64_t> events;   // --events N (operational events)
   double rate = 0;                       // --rate: records/s over all threads; 0 = no limit
   std::uint32_t threads = 1;             // --threads
   std::optional<double> duration;        // --duration SECONDS

@@ -2,21 +2,20 @@
 // the public API exactly as a real worker would use it (Client::for_worker).
 // One worker process (worker_id <machine_id>-worker-<n>, which the client adds
 // to every line) receives a fixed scenario of jobs (most succeed, some fail
-// with the queue's error types, one is slow) and logs every lifecycle step
-// with the correlation fields dashboards rely on (job_id as job-<uuid>,
-// duration_ms, status, error_type), while a second thread reports health
-// checks. Each job is traced as one trace across the queue: a simulated API
-// submits it (job.submit, producer) and puts the trace context into the job's
-// JSON payload; the worker extracts it and records job.claim, job.process
-// (with the queue's job.* attributes and a child span for the work, active
-// while the job's lines are logged so they carry its trace_id and span_id)
-// and job.complete or job.fail. Each job is also measured: a
-// jobs_processed_total counter, a job_duration_seconds histogram and a
-// jobs_in_progress up-down counter. At the end it prints where every record
-// went: the files written and, per track, the counters of client.health().
+// with the queue's error types, one is slow) while a second thread sends
+// health_check events. Everything about a job goes through the library's job
+// instrumentation: a simulated API submits it (job.submit puts the trace
+// context into the job's JSON payload); the worker records job.claim and runs
+// the job inside job().process(), which makes the job.process span, the
+// job_received / job_started / job_completed or job_failed events, the job
+// metrics (jobs_in_progress, jobs_processed_total, job_duration_seconds) and
+// the job's log lines; the work itself is a connector processing span and the
+// outcome a job.complete or job.fail span under job.process. At the end it
+// prints where every record went: the files written and, per track, the
+// counters of client.health().
 //
 // The scenario is kept here, apart from the CLI plumbing, so that the demo can
-// grow with the library (operational events, error events).
+// grow with the library (error events).
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -59,7 +58,7 @@ struct Job {
   milliseconds work{0};
   std::string error_type;  // empty: the job succeeds
   std::string error_message;
-  SteadyClock::time_point enqueued;
+  std::int64_t submitted_unix_nano = 0;
   // The job as queued: JSON whose traceparent/tracestate members carry the
   // submitter's trace context to the worker.
   std::string payload;
@@ -141,167 +140,80 @@ std::int64_t ms_since(SteadyClock::time_point start) {
   return std::chrono::duration_cast<milliseconds>(SteadyClock::now() - start).count();
 }
 
-// Names of the work spans, from the job queue's span vocabulary.
-std::string_view work_span_name(std::string_view job_type) {
-  if (job_type == "image_generation") return "process.image_generation";
-  if (job_type == "model_download") return "process.download_model";
-  if (job_type == "image_upscale") return "process.image_upload";
-  return "process.http_request";
+JobInfo info_of(const Job& job) {
+  return JobInfo{.id = job.id, .type = job.type, .priority = job.priority, .queue = "default"};
 }
 
-// The API side of the queue: a job.submit span (producer, the root of the
-// job's trace) around enqueueing, whose context travels in the job payload,
-// the only thing the worker receives.
+// The work of a job, as the connector step of its type.
+Span work_span(Client& client, const Job& job) {
+  ProcessingInstrument& p = client.processing();
+  if (job.type == "image_generation") return p.image_generation("sdxl");
+  if (job.type == "model_download") return p.download_model("sdxl");
+  if (job.type == "image_upscale") return p.image_upload("s3://demo-bucket/out.png");
+  return p.http_request("POST", "http://127.0.0.1:8188/prompt");
+}
+
+// The API side of the queue: job.submit (producer) puts the trace context
+// into the job payload, the only thing the worker receives.
 void submit_job(Client& client, Job& job) {
-  Tracer& tracer = client.tracer();
-  SpanOptions producer;
-  producer.kind = SpanKind::kProducer;
-  producer.root = true;
-  Span span = tracer.start_span("job.submit", producer,
-                                {{"job.id", job.id},
-                                 {"job.type", job.type},
-                                 {"job.priority", job.priority},
-                                 {"job.queue", "default"},
-                                 {"lifecycle.stage", "submit"},
-                                 {"component.type", "api"}});
-  Scope scope(span);
-  job.payload = tracer.inject_job_payload("{\"job_id\":\"" + job.id + "\",\"type\":\"" + job.type +
-                                          "\",\"priority\":" + std::to_string(job.priority) + "}");
-  job.enqueued = SteadyClock::now();
-  client.log().info("job received", {{"event", "job_received"},
-                                     {"job_id", job.id},
-                                     {"job_type", job.type},
-                                     {"priority", job.priority},
-                                     {"queue", "default"},
-                                     {"status", "queued"}});
-  span.set_status(StatusCode::kOk);
+  JobInfo info = info_of(job);
+  info.submitted_unix_nano = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+  job.submitted_unix_nano = info.submitted_unix_nano;
+  job.payload =
+      client.job().submit(info, "{\"job_id\":\"" + job.id + "\",\"type\":\"" + job.type +
+                                    "\",\"priority\":" + std::to_string(job.priority) + "}");
 }
 
-void process_job(Client& client, const Job& job, const std::string& worker_id, Tally& tally) {
-  Logger& log = client.log();
-  Tracer& tracer = client.tracer();
-  Metrics& metrics = client.metrics();
+// The worker side: job.claim, then job().process() (job.process span,
+// events, job metrics, log lines) around the work; the outcome span is
+// recorded inside, as a child of job.process.
+void process_job(Client& client, const Job& job, Tally& tally) {
+  JobInfo info = info_of(job);
+  info.submitted_unix_nano = job.submitted_unix_nano;
+  client.job().claim(info, job.payload).end();
   const auto started = SteadyClock::now();
-  const std::int64_t queue_wait_ms = ms_since(job.enqueued);
-  metrics.up_down_counter("jobs_in_progress", 1, {{"job_type", job.type}});
-
-  // The worker continues the submitter's trace from the payload (a new trace
-  // when the payload carries none).
-  SpanOptions claim_options;
-  claim_options.kind = SpanKind::kConsumer;
-  claim_options.parent = tracer.extract_job_payload(job.payload);
-  Span claim = tracer.start_span("job.claim", claim_options,
-                                 {{"job.id", job.id},
-                                  {"job.type", job.type},
-                                  {"job.queue", "default"},
-                                  {"job.worker", worker_id},
-                                  {"job.queue_wait_time_ms", queue_wait_ms},
-                                  {"lifecycle.stage", "claim"},
-                                  {"component.type", "worker"}});
-  SpanOptions process_options;
-  process_options.parent = claim.context();
-  claim.end();
-  Span span = tracer.start_span("job.process", process_options,
-                                {{"job.id", job.id},
-                                 {"job.type", job.type},
-                                 {"job.priority", job.priority},
-                                 {"job.queue", "default"},
-                                 {"job.worker", worker_id},
-                                 {"job.machine", client.config().machine_id},
-                                 {"job.queue_wait_time_ms", queue_wait_ms},
-                                 {"lifecycle.stage", "process"},
-                                 {"component.type", "worker"}});
-  Scope scope(span);  // the lines below carry this span's trace_id/span_id
-  log.info("job started", {{"event", "job_started"},
-                           {"job_id", job.id},
-                           {"job_type", job.type},
-                           {"priority", job.priority},
-                           {"queue_wait_time_ms", queue_wait_ms},
-                           {"status", "in_progress"}});
-  {
-    // The "work": half, a progress report, the other half.
-    Span work =
-        tracer.start_span(work_span_name(job.type), {},
-                          {{"lifecycle.stage", "process"}, {"component.type", "connector"}});
-    Scope work_scope(work);
-    std::this_thread::sleep_for(job.work / 2);
-    log.debug("job progress",
-              {{"event", "job_progress"}, {"job_id", job.id}, {"progress_percent", 50}});
-    std::this_thread::sleep_for(job.work - job.work / 2);
-    if (!job.error_type.empty()) {
-      work.record_exception(job.error_type, job.error_message);
-      work.set_status(StatusCode::kError, job.error_message);
-    }
+  try {
+    client.job().process(info, job.payload, [&] {
+      {
+        Span work = work_span(client, job);
+        Scope work_scope(work);
+        std::this_thread::sleep_for(job.work / 2);
+        client.events().job_progress({.job_id = job.id, .progress_percent = 50});
+        std::this_thread::sleep_for(job.work - job.work / 2);
+        if (!job.error_type.empty()) {
+          work.record_exception(job.error_type, job.error_message);
+          work.set_status(StatusCode::kError, job.error_message);
+        }
+      }
+      if (!job.error_type.empty()) {
+        client.job().fail(info, job.error_message);
+        throw std::runtime_error(job.error_message);
+      }
+      client.job().complete(info);
+    });
+    tally.completed.fetch_add(1, std::memory_order_relaxed);
+  } catch (const std::exception&) {
+    // Recorded by process() (span, job_failed, log line); the demo goes on.
+    tally.failed.fetch_add(1, std::memory_order_relaxed);
   }
   const std::int64_t duration_ms = ms_since(started);
-  span.set_attributes({{"job.duration_ms", duration_ms},
-                       {"job.success", job.error_type.empty()},
-                       {"job.final_status", job.error_type.empty() ? "completed" : "failed"}});
-
-  if (job.error_type.empty()) {
-    tally.completed.fetch_add(1, std::memory_order_relaxed);
-    span.set_status(StatusCode::kOk);
-    log.info("job completed", {{"event", "job_completed"},
-                               {"job_id", job.id},
-                               {"job_type", job.type},
-                               {"duration_ms", duration_ms},
-                               {"status", "completed"},
-                               {"success", true}});
-  } else {
-    tally.failed.fetch_add(1, std::memory_order_relaxed);
-    span.set_attribute("job.error_type", job.error_type);
-    span.set_status(StatusCode::kError, job.error_message);
-    log.error("job failed", {{"event", "job_failed"},
-                             {"job_id", job.id},
-                             {"job_type", job.type},
-                             {"duration_ms", duration_ms},
-                             {"status", "failed"},
-                             {"success", false},
-                             {"error_type", job.error_type},
-                             {"error", job.error_message}});
-    // To Sentry, inside job.process: the event carries this trace.
-    client.errors().capture_exception(std::runtime_error(job.error_message),
-                                      ErrorScope()
-                                          .tag("job_id", job.id)
-                                          .tag("job_type", job.type)
-                                          .tag("error_type", job.error_type));
-  }
-  {
-    // The outcome as its own span, a child of job.process (the active span).
-    const bool ok = job.error_type.empty();
-    Span outcome = tracer.start_span(ok ? "job.complete" : "job.fail", {},
-                                     {{"job.id", job.id},
-                                      {"job.final_status", ok ? "completed" : "failed"},
-                                      {"job.duration_ms", duration_ms},
-                                      {"job.success", ok},
-                                      {"lifecycle.stage", ok ? "complete" : "fail"},
-                                      {"component.type", "worker"}});
-    if (!ok) {
-      outcome.set_attribute("job.error_type", job.error_type);
-      outcome.set_status(StatusCode::kError, job.error_message);
-    }
-  }
-  const char* status = job.error_type.empty() ? "completed" : "failed";
-  metrics.up_down_counter("jobs_in_progress", -1, {{"job_type", job.type}});
-  metrics.counter("jobs_processed_total", 1, {{"job_type", job.type}, {"status", status}});
-  metrics.histogram("job_duration_seconds", static_cast<double>(duration_ms) / 1000.0,
-                    {{"job_type", job.type}, {"status", status}}, "s");
   if (milliseconds(duration_ms) > kSlowThreshold) {
     tally.slow.fetch_add(1, std::memory_order_relaxed);
-    log.warn("job slower than expected", {{"event", "job_slow"},
-                                          {"job_id", job.id},
-                                          {"duration_ms", duration_ms},
-                                          {"threshold_ms", kSlowThreshold.count()}});
+    client.log().warn("job slower than expected", {{"job_id", job.id},
+                                                   {"duration_ms", duration_ms},
+                                                   {"threshold_ms", kSlowThreshold.count()}});
   }
 }
 
-// Reports a health check every `period` from its own thread until stopped, as
-// a worker's status reporter does; it also shows that logging from several
-// threads at once is safe.
+// Sends a health_check event every `period` from its own thread until
+// stopped, as a worker's status reporter does; it also shows that emitting
+// from several threads at once is safe.
 class Heartbeat {
  public:
-  Heartbeat(Logger& log, const Tally& tally, milliseconds period)
-      : thread_([this, &log, &tally, period] { run(log, tally, period); }) {}
+  Heartbeat(Events& events, const Tally& tally, milliseconds period)
+      : thread_([this, &events, &tally, period] { run(events, tally, period); }) {}
   ~Heartbeat() {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -312,16 +224,15 @@ class Heartbeat {
   }
 
  private:
-  void run(Logger& log, const Tally& tally, milliseconds period) {
+  void run(Events& events, const Tally& tally, milliseconds period) {
     std::unique_lock<std::mutex> lock(mu_);
     while (!cv_.wait_for(lock, period, [this] { return stop_; })) {
-      log.info("health check",
-               {{"event", "health_check"},
-                {"status", "healthy"},
-                {"jobs_completed",
-                 static_cast<std::int64_t>(tally.completed.load(std::memory_order_relaxed))},
-                {"jobs_failed",
-                 static_cast<std::int64_t>(tally.failed.load(std::memory_order_relaxed))}});
+      events.health_check(
+          {.component = "worker", .healthy = true},
+          {{"jobs_completed",
+            static_cast<std::int64_t>(tally.completed.load(std::memory_order_relaxed))},
+           {"jobs_failed",
+            static_cast<std::int64_t>(tally.failed.load(std::memory_order_relaxed))}});
     }
   }
 
@@ -453,25 +364,22 @@ int run_demo(const GlobalArgs& global, const DemoArgs& args) {
   Logger& log = client.log();
 
   const auto started = SteadyClock::now();
-  log.info("worker started",
-           {{"event", "worker_started"}, {"jobs", static_cast<std::int64_t>(args.jobs)}});
+  client.events().operational_message({.message = "worker started", .component = "demo"},
+                                      {{"jobs", static_cast<std::int64_t>(args.jobs)}});
 
   std::vector<Job> jobs = make_jobs(args);
   for (Job& job : jobs) submit_job(client, job);
 
   Tally tally;
   {
-    Heartbeat heartbeat(log, tally, milliseconds(500));
-    const std::string worker_id =
-        config.worker_id.empty() ? config.machine_id + "-worker-0" : config.worker_id;
-    for (const Job& job : jobs) process_job(client, job, worker_id, tally);
+    Heartbeat heartbeat(client.events(), tally, milliseconds(500));
+    for (const Job& job : jobs) process_job(client, job, tally);
   }
 
   const std::int64_t elapsed_ms = ms_since(started);
   const std::uint32_t completed = tally.completed.load();
   const std::uint32_t failed = tally.failed.load();
-  log.info("worker stopped", {{"event", "worker_stopped"},
-                              {"jobs_completed", static_cast<std::int64_t>(completed)},
+  log.info("worker stopped", {{"jobs_completed", static_cast<std::int64_t>(completed)},
                               {"jobs_failed", static_cast<std::int64_t>(failed)},
                               {"duration_ms", elapsed_ms}});
 

@@ -1,8 +1,9 @@
 // `emp-telemetry gen`: a load generator in the manner of the OpenTelemetry
 // Collector's telemetrygen, built on the library itself. It creates a Client
 // exactly as a service does (environment + --preset), generates spans, log
-// records and metric measurements that look like the job queue's own traffic
-// (job lifecycle spans of one trace per job, `job-<uuid>` ids, worker ids,
+// records, metric measurements and operational events that look like the job
+// queue's own traffic (job lifecycle spans of one trace per job, through the
+// library's job instrumentation, `job-<uuid>` ids, worker ids,
 // HTTP attributes, a 200-byte payload attribute), from several threads and at
 // a bounded total rate if asked, then flushes and proves where every record
 // went: generated, written (delivered), spooled and dropped by reason, per
@@ -10,7 +11,7 @@
 // delivered, so it doubles as an end-to-end check of a collector setup.
 //
 // How counts and --duration combine:
-//   * without --duration, exactly --spans/--logs/--metrics records are
+//   * without --duration, exactly --spans/--logs/--metrics/--events records are
 //     generated (at least one of them must be given);
 //   * with --duration S, generation runs for S seconds; a count given for a
 //     track caps that track (it stops early once the count is reached), a
@@ -59,10 +60,22 @@ constexpr std::size_t kPayloadBytes = 200;
 constexpr std::uint64_t kFailOneIn = 20;
 
 // The generated kinds of record, in the order the summary lists them.
-enum Kind : std::size_t { kSpans = 0, kLogs = 1, kMetrics = 2, kErrors = 3, kKinds = 4 };
-constexpr std::array<const char*, kKinds> kKindNames{"spans", "logs", "metrics", "errors"};
+enum Kind : std::size_t {
+  kSpans = 0,
+  kLogs = 1,
+  kMetrics = 2,
+  kEvents = 3,
+  kErrors = 4,
+  kKinds = 5
+};
+constexpr std::array<const char*, kKinds> kKindNames{"spans", "logs", "metrics", "events",
+                                                     "errors"};
 constexpr std::array<Track, kKinds> kKindTrack{Track::kTraces, Track::kLogs, Track::kMetrics,
-                                               Track::kErrors};
+                                               Track::kEvents, Track::kErrors};
+// Events ride on the log track's outputs (OTLP logs, Fluentd): their
+// destinations are the log track's, and carry both kinds' records.
+constexpr std::array<Track, kKinds> kKindDestinationTrack{
+    Track::kTraces, Track::kLogs, Track::kMetrics, Track::kLogs, Track::kErrors};
 
 constexpr std::array<const char*, 4> kJobTypes{"image_generation", "text_generation",
                                                "image_upscale", "model_download"};
@@ -207,6 +220,13 @@ class Generator {
         payload_(make_payload(rng_)) {}
 
   void run() {
+    run_steps();
+    // A job.process span counted but left open for its child (the count ran
+    // out, or the run ended, between the two steps) is sent now.
+    process_span_.end();
+  }
+
+  void run_steps() {
     std::array<bool, kKinds> done{};
     for (std::size_t k = 0; k < kKinds; ++k) done[k] = plan_.cap[k] == 0;
     while (!plan_.stop.load(std::memory_order_relaxed)) {
@@ -229,6 +249,9 @@ class Generator {
             break;
           case kMetrics:
             measurement();
+            break;
+          case kEvents:
+            event();
             break;
           case kErrors:
             error();
@@ -280,106 +303,104 @@ class Generator {
     duration_ms_ = 200 + static_cast<std::int64_t>(rng_() % 30000);
   }
 
-  // The lifecycle of one job as five spans of one trace: job.submit (the
-  // API, producer) hands the trace context to the worker in the job's JSON
-  // payload; the worker extracts it for job.claim, then job.process, the
-  // connector's process.http_request, and job.complete or job.fail.
+  JobInfo job_info() const {
+    return JobInfo{.id = job_id_,
+                   .type = job_type_,
+                   .priority = priority_,
+                   .queue = "default",
+                   .connector = "comfyui"};
+  }
+
+  // The lifecycle of one job as five spans of one trace, through the
+  // library's job instrumentation: job.submit (the API side) puts the trace
+  // context into the job's JSON payload; the worker side reads it back for
+  // job.claim and job.process, the connector's process.http_request runs
+  // inside job.process, then job.complete or job.fail.
   void span() {
-    Tracer& tracer = client_.tracer();
+    JobInstrument& jobs = client_.job();
     switch (span_step_) {
       case 0: {
         new_job();
-        SpanOptions options;
-        options.kind = SpanKind::kProducer;
-        options.root = true;
-        Span s = tracer.start_span("job.submit", options,
-                                   {{"job.id", job_id_},
-                                    {"job.type", job_type_},
-                                    {"job.priority", priority_},
-                                    {"job.queue", "default"},
-                                    {"job.service_type", "comfyui"},
-                                    {"lifecycle.stage", "submit"},
-                                    {"component.type", "api"},
-                                    {"gen.payload", payload_}});
-        Scope scope(s);
-        job_payload_ = tracer.inject_job_payload("{\"job_id\":\"" + job_id_ + "\",\"type\":\"" +
-                                                 job_type_ + "\",\"input\":" + payload_ + "}");
+        job_payload_ = jobs.submit(job_info(),
+                                   "{\"job_id\":\"" + job_id_ + "\",\"type\":\"" + job_type_ +
+                                       "\",\"input\":" + payload_ + "}",
+                                   {{"gen.payload", payload_}});
         break;
       }
-      case 1: {
-        SpanOptions options;
-        options.kind = SpanKind::kConsumer;
-        options.parent = tracer.extract_job_payload(job_payload_);
-        Span s =
-            tracer.start_span("job.claim", options,
-                              {{"job.id", job_id_},
-                               {"job.type", job_type_},
-                               {"job.worker", worker_id_},
-                               {"job.machine", machine_id_},
-                               {"job.queue_wait_time_ms", static_cast<std::int64_t>(rng_() % 5000)},
-                               {"lifecycle.stage", "claim"},
-                               {"component.type", "worker"},
-                               {"gen.payload", payload_}});
-        claim_ = s.context();
+      case 1:
+        jobs.claim(job_info(), job_payload_).set_attribute("gen.payload", payload_);
         break;
-      }
-      case 2: {
-        SpanOptions options;
-        options.parent = claim_;
-        Span s = tracer.start_span("job.process", options,
-                                   {{"job.id", job_id_},
-                                    {"job.type", job_type_},
-                                    {"job.priority", priority_},
-                                    {"job.worker", worker_id_},
-                                    {"job.machine", machine_id_},
-                                    {"job.connector", "comfyui"},
-                                    {"lifecycle.stage", "process"},
-                                    {"component.type", "worker"},
-                                    {"gen.payload", payload_}});
-        process_ = s.context();
+      case 2:
+        // Ends after its child, in the next step.
+        process_span_ = jobs.process_span(job_info(), job_payload_);
+        process_span_.set_attribute("gen.payload", payload_);
         break;
-      }
       case 3: {
-        SpanOptions options;
-        options.kind = SpanKind::kClient;
-        options.parent = process_;
-        const std::int64_t status = failed_ ? 500 : 200;
-        Span s = tracer.start_span("process.http_request", options,
-                                   {{"http.request.method", "POST"},
-                                    {"url.full", "http://127.0.0.1:8188/prompt"},
-                                    {"server.address", "127.0.0.1"},
-                                    {"server.port", 8188},
-                                    {"http.response.status_code", status},
-                                    {"http.request.body.size", 2048},
-                                    {"job.id", job_id_},
-                                    {"lifecycle.stage", "process"},
-                                    {"component.type", "connector"},
-                                    {"gen.payload", payload_}});
-        if (failed_) s.set_status(StatusCode::kError, "HTTP 500");
+        {
+          Scope scope(process_span_);
+          Span s =
+              client_.processing().http_request("POST", "http://127.0.0.1:8188/prompt", payload_);
+          s.set_attribute("http.response.status_code", failed_ ? 500 : 200);
+          s.set_attribute("gen.payload", payload_);
+          if (failed_) s.set_status(StatusCode::kError, "HTTP 500");
+        }
+        process_span_.set_attribute("job.duration_ms", duration_ms_);
+        process_span_.end();
         break;
       }
-      default: {
-        SpanOptions options;
-        options.parent = process_;
-        Span s = tracer.start_span(failed_ ? "job.fail" : "job.complete", options,
-                                   {{"job.id", job_id_},
-                                    {"job.type", job_type_},
-                                    {"job.final_status", failed_ ? "failed" : "completed"},
-                                    {"job.duration_ms", duration_ms_},
-                                    {"job.success", !failed_},
-                                    {"lifecycle.stage", failed_ ? "fail" : "complete"},
-                                    {"component.type", "worker"},
-                                    {"gen.payload", payload_}});
+      default:
         if (failed_) {
-          s.set_attribute("job.error_type", error_type_);
-          s.set_status(StatusCode::kError, "job failed");
+          jobs.fail(job_info(), std::string(error_type_) + " error", job_payload_,
+                    {{"gen.payload", payload_}});
         } else {
-          s.set_status(StatusCode::kOk);
+          jobs.complete(job_info(), job_payload_, {{"gen.payload", payload_}});
         }
         break;
-      }
     }
     span_step_ = (span_step_ + 1) % 5;
+  }
+
+  // The operational events of one job through the events track: received,
+  // started, progress, and completed or failed (one event per call).
+  void event() {
+    Events& ev = client_.events();
+    if (event_step_ == 0) {
+      event_job_id_ = make_job_id(rng_);
+      event_job_type_ = kJobTypes[rng_() % kJobTypes.size()];
+      event_failed_ = rng_() % kFailOneIn == 0;
+    }
+    const std::int64_t duration_ms = 200 + static_cast<std::int64_t>(rng_() % 30000);
+    switch (event_step_) {
+      case 0:
+        ev.job_received({.job_id = event_job_id_,
+                         .job_type = event_job_type_,
+                         .queue = "default",
+                         .priority = static_cast<int>(rng_() % 10)});
+        break;
+      case 1:
+        ev.job_started({.job_id = event_job_id_,
+                        .job_type = event_job_type_,
+                        .connector = "comfyui",
+                        .queue_wait_time_ms = static_cast<std::int64_t>(rng_() % 5000)});
+        break;
+      case 2:
+        ev.job_progress({.job_id = event_job_id_, .progress_percent = 50, .message = "sampling"});
+        break;
+      default:
+        if (event_failed_) {
+          const char* error = kErrorTypes[rng_() % kErrorTypes.size()];
+          ev.job_failed({.job_id = event_job_id_,
+                         .job_type = event_job_type_,
+                         .error_type = classify_error(error),
+                         .error_message = error,
+                         .duration_ms = duration_ms});
+        } else {
+          ev.job_completed(
+              {.job_id = event_job_id_, .job_type = event_job_type_, .duration_ms = duration_ms});
+        }
+        break;
+    }
+    event_step_ = (event_step_ + 1) % 4;
   }
 
   // The operational events of one job: received, started, progress, and
@@ -522,8 +543,11 @@ class Generator {
   std::string error_type_;
   std::int64_t duration_ms_ = 0;
   std::string job_payload_;
-  SpanContext claim_;
-  SpanContext process_;
+  Span process_span_;
+  int event_step_ = 0;
+  std::string event_job_id_;
+  const char* event_job_type_ = "";
+  bool event_failed_ = false;
 
   int log_step_ = 0;
   std::string log_job_id_;
@@ -578,9 +602,13 @@ struct Verdict {
   std::string why;
 };
 
-Verdict judge(Kind k, std::uint64_t generated, const HealthSnapshot& h) {
+// `destination_items`: what the destinations of the kind's outputs must
+// have delivered (events and logs share the log track's outputs).
+Verdict judge(Kind k, std::uint64_t generated, std::uint64_t destination_items,
+              const HealthSnapshot& h) {
   Verdict v;
   const Track track = kKindTrack[k];
+  const Track destination_track = kKindDestinationTrack[k];
   const TrackHealth& t = h.track(track);
   if (t.dropped_total() != 0) {
     v.final = true;
@@ -588,7 +616,7 @@ Verdict judge(Kind k, std::uint64_t generated, const HealthSnapshot& h) {
     return v;
   }
   for (const auto& d : h.destinations) {
-    if (d.track != track) continue;
+    if (d.track != destination_track) continue;
     if (sum(d.dropped) != 0) {
       v.final = true;
       v.why = d.name + ": " + std::to_string(sum(d.dropped)) + " dropped (" +
@@ -621,13 +649,14 @@ Verdict judge(Kind k, std::uint64_t generated, const HealthSnapshot& h) {
     return v;
   }
   for (const auto& d : h.destinations) {
-    if (d.track != track) continue;
+    if (d.track != destination_track) continue;
     if (d.spooled != 0) {
       v.why = d.name + ": " + std::to_string(d.spooled) + " still in the disk spool";
       return v;
     }
-    if (k != kMetrics && d.delivered < generated) {
-      v.why = d.name + ": " + std::to_string(generated - d.delivered) + " not delivered yet";
+    if (k != kMetrics && d.delivered < destination_items) {
+      v.why =
+          d.name + ": " + std::to_string(destination_items - d.delivered) + " not delivered yet";
       return v;
     }
   }
@@ -647,7 +676,9 @@ Outcome assess(const std::array<std::uint64_t, kKinds>& generated,
   o.generated = generated;
   for (std::size_t k = 0; k < kKinds; ++k) {
     if (!requested[k]) continue;
-    o.verdicts[k] = judge(static_cast<Kind>(k), generated[k], h);
+    std::uint64_t destination_items = generated[k];
+    if (k == kLogs || k == kEvents) destination_items = generated[kLogs] + generated[kEvents];
+    o.verdicts[k] = judge(static_cast<Kind>(k), generated[k], destination_items, h);
     o.delivered = o.delivered && o.verdicts[k].delivered;
   }
   return o;
@@ -833,12 +864,11 @@ double watch_send_queues(Client& client, Plan& plan, const std::atomic<std::size
 }  // namespace
 
 int run_gen(const GlobalArgs& global, const GenArgs& args) {
-  const bool any_count = args.spans || args.logs || args.metrics || args.errors;
+  const bool any_count = args.spans || args.logs || args.metrics || args.events || args.errors;
   if (!args.duration && !any_count) {
-    std::fprintf(
-        stderr,
-        "emp-telemetry gen: nothing to generate: give --spans, --logs, --metrics or --errors "
-        "(counts), or --duration SECONDS\n");
+    std::fprintf(stderr,
+                 "emp-telemetry gen: nothing to generate: give --spans, --logs, --metrics, "
+                 "--events or --errors (counts), or --duration SECONDS\n");
     return kUsageExit;
   }
   if (args.threads == 0) {
@@ -848,7 +878,7 @@ int run_gen(const GlobalArgs& global, const GenArgs& args) {
 
   Plan plan;
   const std::array<std::optional<std::uint64_t>, kKinds> counts{args.spans, args.logs, args.metrics,
-                                                                args.errors};
+                                                                args.events, args.errors};
   std::array<bool, kKinds> requested{};
   for (std::size_t k = 0; k < kKinds; ++k) {
     if (counts[k]) {

@@ -6,7 +6,7 @@
 //   emp-telemetry config [--json] [--check] [FILTER...]
 //   emp-telemetry env [--markdown | --json]
 //   emp-telemetry demo [--jobs N] [--slow-ms MS] [--log-dir DIR]
-//   emp-telemetry gen [--spans N] [--logs N] [--metrics N] [--rate R] [--threads T]
+//   emp-telemetry gen [--spans N] [--logs N] [--metrics N] [--events N] [--rate R] [--threads T]
 //                     [--duration S] [--flush-timeout S] [--json]
 //   emp-telemetry health [--dir DIR] [--json]
 //   emp-telemetry crash [--signal SEGV|BUS|ILL|FPE|ABRT|terminate] [--dir DIR]
@@ -142,6 +142,10 @@ int main(int argc, char** argv) {
         "run.");
     gen->add_option("--spans", gen_args.spans, "Spans to generate (5 per job trace)")->check(count);
     gen->add_option("--logs", gen_args.logs, "Log records to generate")->check(count);
+    gen->add_option("--events", gen_args.events,
+                    "Operational events to generate (job_received, job_started, job_progress,\n"
+                    "job_completed or job_failed per job)")
+        ->check(count);
     gen->add_option("--metrics", gen_args.metrics,
                     "Metric measurements to generate (over a counter, a gauge and a histogram,\n"
                     "20 attribute sets each)")

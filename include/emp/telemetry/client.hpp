@@ -16,9 +16,11 @@
 
 #include "emp/telemetry/config.hpp"
 #include "emp/telemetry/errors.hpp"
+#include "emp/telemetry/events.hpp"
 #include "emp/telemetry/expected.hpp"
 #include "emp/telemetry/generate.hpp"
 #include "emp/telemetry/health.hpp"
+#include "emp/telemetry/instrument.hpp"
 #include "emp/telemetry/log.hpp"
 #include "emp/telemetry/metrics.hpp"
 #include "emp/telemetry/trace.hpp"
@@ -54,6 +56,27 @@ class Client {
   Metrics& metrics() noexcept;
   // The errors track: exceptions and messages to Sentry. See errors.hpp.
   ErrorReporter& errors() noexcept;
+  // The events track: typed operational events and in-process subscribers.
+  // See events.hpp.
+  Events& events() noexcept;
+
+  // Instrumentation over the tracks (see instrument.hpp): job lifecycle,
+  // workflows, connector processing steps, machine start-up phases.
+  JobInstrument& job() noexcept;
+  WorkflowInstrument& workflow() noexcept;
+  ProcessingInstrument& processing() noexcept;
+  StartupInstrument& startup() noexcept;
+  // Start-up report: the effective configuration (secrets masked) as one log
+  // line, a start-up ping (a service.startup span and an operational event),
+  // and the connection test's result (not available yet: said so).
+  void startup(const StartupOptions& options) noexcept;
+
+  // One-liners: a finished span `name` (ending now, lasting
+  // options.duration) and a gauge measurement.
+  void send_trace(std::string_view name, Attributes attributes = {},
+                  const TraceOptions& options = {}) noexcept;
+  void send_metric(std::string_view name, double value, MetricFields attributes = {},
+                   std::string_view unit = {}) noexcept;
   const Config& config() const noexcept;
   HealthSnapshot health() const noexcept;
 

@@ -449,18 +449,21 @@ TEST(CliDemo, EachJobIsOneTraceFromSubmitToOutcome) {
     EXPECT_EQ(by_name["job.submit"]->value("kind", 0), 4) << "producer";
     EXPECT_EQ(by_name["job.claim"]->value("kind", 0), 5) << "consumer";
     EXPECT_EQ(parent_name("job.claim"), "job.submit") << job;
-    EXPECT_EQ(parent_name("job.process"), "job.claim") << job;
+    // job.claim and job.process both continue the submitter's context from
+    // the payload.
+    EXPECT_EQ(parent_name("job.process"), "job.submit") << job;
     EXPECT_EQ(parent_name(completed ? "job.complete" : "job.fail"), "job.process") << job;
     EXPECT_EQ(
-        attribute(by_name["job.submit"]->value("attributes", json::array()), "component.type"),
-        "api");
+        attribute(by_name["job.submit"]->value("attributes", json::array()), "lifecycle.stage"),
+        "submit");
   }
   EXPECT_EQ(failed, 3u);
 
-  // The worker's log lines of a job carry the job's trace id.
+  // The worker's log lines (job started, completed/failed) and events
+  // (received, started, progress, completed/failed) carry the job's trace id.
   std::size_t matched = 0;
   for (const auto& entry : fs::directory_iterator(dir.path())) {
-    if (entry.path().extension() != ".log") continue;
+    if (entry.path().extension() != ".log" && entry.path().filename() != "events.jsonl") continue;
     for (const auto& line : read_json_lines(entry.path())) {
       ASSERT_TRUE(line.is_object());
       const std::string job = line.value("job_id", "");
@@ -469,7 +472,7 @@ TEST(CliDemo, EachJobIsOneTraceFromSubmitToOutcome) {
       ++matched;
     }
   }
-  EXPECT_GE(matched, 12u * 3);
+  EXPECT_GE(matched, 12u * 6);
 }
 
 }  // namespace

@@ -123,6 +123,31 @@ TEST_F(Forward, RecordsArriveAckedWithTheLogLineFields) {
   EXPECT_EQ(peer.server().stats().acks, peer.server().stats().frames);
 }
 
+TEST_F(Forward, EventsArriveUnderTheEventsFilesTagWithTheirFields) {
+  ForwardPeer peer;
+  ASSERT_TRUE(peer.ok());
+  auto c = make({}, peer.port());
+  ASSERT_TRUE(c) << c.errors().front().to_string();
+  c->events().job_failed({.job_id = "job-1",
+                          .job_type = "comfyui",
+                          .error_type = ErrorType::kTimeout,
+                          .error_message = "timed out"});
+  c->events().job_completed({.job_id = "job-2", .duration_ms = 5});
+  ASSERT_TRUE(c->flush(10s));
+  const auto events = peer.events();
+  ASSERT_EQ(events.size(), 2u);
+  const json first = json::parse(events[0].record_json);
+  EXPECT_EQ(events[0].tag, "api.logs.events");  // events.jsonl
+  EXPECT_EQ(first["message"], "job_failed");
+  EXPECT_EQ(first["event.name"], "job_failed");
+  EXPECT_EQ(first["level"], "error");
+  EXPECT_EQ(first["error_type"], "timeout");
+  EXPECT_EQ(first["job_id"], "job-1");
+  EXPECT_EQ(first["machine_id"], "m1");
+  EXPECT_EQ(json::parse(events[1].record_json)["event.name"], "job_completed");
+  EXPECT_EQ(c->health().track(Track::kEvents).written, 2u);
+}
+
 TEST_F(Forward, GzipFramesAreDecodedByTheServer) {
   ForwardPeer peer;
   auto c = make({{"FLUENTD_COMPRESS", "true"}}, peer.port());
