@@ -21,10 +21,15 @@ bool logs_otlp_enabled(const Config& c) {
 std::string install_logs(InstallContext& ctx) {
   const Config& c = ctx.config;
   ctx.log_handler = std::make_unique<logs::LogHandler>(c, ctx.dir, ctx.pipeline.accounting());
-  if (ctx.otel_on && logs_otlp_enabled(c)) {
-    auto worker = otlp::make_otlp_worker(Track::kLogs, deliver::Signal::kLogs, c.otlp_logs, c,
-                                         ctx.dir, "otlp-logs.jsonl", ctx.pipeline.accounting(),
-                                         /*primary=*/false);
+  // OTEL_LOGS_EXPORTER: none never exports log records over OTLP; console
+  // writes them to stdout as OTLP/JSON lines even without EMP_LOGS_OTLP.
+  const bool otlp_logs = c.logs_exporter == ExporterKind::kConsole ||
+                         (c.logs_exporter == ExporterKind::kOtlp && logs_otlp_enabled(c));
+  if (ctx.otel_on && otlp_logs) {
+    auto worker =
+        otlp::make_otlp_worker(c.logs_exporter, Track::kLogs, deliver::Signal::kLogs, c.otlp_logs,
+                               c, ctx.dir, "otlp-logs.jsonl", ctx.pipeline.accounting(),
+                               /*primary=*/false);
     deliver::DeliveryWorker* raw = worker.get();
     ctx.add_destination([raw] { return raw->health(); });
     // As for spans: OTEL_BLRP_MAX_QUEUE_SIZE bounds the records waiting for

@@ -9,9 +9,12 @@ std::string install_metrics(InstallContext& ctx) {
   const Config& c = ctx.config;
   // Metrics export from the track's own reader thread, through its own worker.
   std::unique_ptr<deliver::DeliveryWorker> worker;
-  if (ctx.otel_on) {
-    worker = otlp::make_otlp_worker(Track::kMetrics, deliver::Signal::kMetrics, c.otlp_metrics, c,
-                                    ctx.dir, "otlp-metrics.jsonl", ctx.pipeline.accounting(),
+  // OTEL_METRICS_EXPORTER=none: no OTLP export; the Prometheus endpoint still
+  // serves the instruments.
+  if (ctx.otel_on && c.metrics_exporter != ExporterKind::kNone) {
+    worker = otlp::make_otlp_worker(c.metrics_exporter, Track::kMetrics, deliver::Signal::kMetrics,
+                                    c.otlp_metrics, c, ctx.dir, "otlp-metrics.jsonl",
+                                    ctx.pipeline.accounting(),
                                     /*primary=*/true);
     deliver::DeliveryWorker* raw = worker.get();
     ctx.add_destination([raw] { return raw->health(); });

@@ -11,7 +11,9 @@ std::string install_traces(InstallContext& ctx) {
   Client::Impl& impl = ctx.impl;
   auto& tc = impl.tracer_core;
   tc.pipeline = impl.pipeline.get();
-  tc.enabled = ctx.otel_on;
+  // OTEL_TRACES_EXPORTER=none: spans are not recorded at all, as with the
+  // SDK off for traces (nothing would receive them).
+  tc.enabled = ctx.otel_on && c.traces_exporter != ExporterKind::kNone;
   tc.max_payload = impl.pipeline->max_payload();
   tc.limits.attribute_count = c.span_attribute_count_limit;
   tc.limits.attribute_value_length =
@@ -26,9 +28,9 @@ std::string install_traces(InstallContext& ctx) {
     return sampler.errors().empty() ? "invalid sampler" : sampler.errors()[0].to_string();
   tc.sampler = std::move(sampler).value();
   if (tc.enabled) {
-    auto worker =
-        otlp::make_otlp_worker(Track::kTraces, deliver::Signal::kTraces, c.otlp_traces, c, ctx.dir,
-                               "otlp-traces.jsonl", ctx.pipeline.accounting(), /*primary=*/true);
+    auto worker = otlp::make_otlp_worker(
+        c.traces_exporter, Track::kTraces, deliver::Signal::kTraces, c.otlp_traces, c, ctx.dir,
+        "otlp-traces.jsonl", ctx.pipeline.accounting(), /*primary=*/true);
     deliver::DeliveryWorker* raw = worker.get();
     ctx.add_destination([raw] { return raw->health(); });
     // OTEL_BSP_MAX_QUEUE_SIZE bounds the spans waiting for export when it is
@@ -38,8 +40,8 @@ std::string install_traces(InstallContext& ctx) {
     if (!set_by_user(c, "OTEL_BSP_MAX_QUEUE_SIZE")) batch.max_queue_size = 0;
     ctx.pipeline.add_handler(
         core::RecordKind::kSpan,
-        std::make_unique<trace::SpanHandler>(batch, ctx.resource, ctx.scope,
-                                             std::move(worker), ctx.pipeline.accounting()));
+        std::make_unique<trace::SpanHandler>(batch, ctx.resource, ctx.scope, std::move(worker),
+                                             ctx.pipeline.accounting()));
   }
   return {};
 }

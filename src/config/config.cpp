@@ -206,20 +206,24 @@ std::vector<std::string> describe_routes(const Config& c) {
                "/metrics";
   }
   out.push_back(std::move(metrics));
-  // Configured destinations this version does not send to: say so rather
-  // than let a configuration look complete.
   if (!c.fluentd_host.empty()) {
-    out.push_back("fluentd: " + config::redact_url_userinfo(c.fluentd_host) + ":" +
-                  std::to_string(c.fluentd_port) +
-                  " is configured, but this version has no Fluentd forwarder: nothing is sent");
+    std::string f = "fluentd: forward protocol to " + config::redact_url_userinfo(c.fluentd_host) +
+                    ":" + std::to_string(c.fluentd_port) + (c.fluentd_secure ? " over TLS" : "");
+    if (c.fluentd_compress) f += ", gzip";
+    f += " (log records and events, acknowledged)";
+    out.push_back(std::move(f));
   }
   if (!c.sentry_dsn.empty()) {
     auto dsn = config::parse_sentry_dsn(c.sentry_dsn);
-    out.push_back("errors:  Sentry " +
-                  (dsn ? "project " + dsn.value().project_id + " at " + dsn.value().host
-                       : std::string("(invalid DSN)")) +
-                  " is configured, but this version has no Sentry track: nothing is sent");
+    out.push_back("errors:  " +
+                  (dsn ? "Sentry project " + dsn.value().project_id + " at " + dsn.value().host
+                       : std::string("off, because SENTRY_DSN is invalid")));
+  } else {
+    out.push_back("errors:  file " + absolute(c.log_dir) +
+                  "/sentry-events.jsonl (Sentry event JSON; no SENTRY_DSN is set)");
   }
+  out.push_back("events:  file " + absolute(c.log_dir) +
+                "/events.jsonl, with the log records' OTLP and Fluentd outputs");
   return out;
 }
 

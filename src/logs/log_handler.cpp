@@ -38,6 +38,8 @@ LogHandler::LogHandler(const Config& config, std::string log_dir, core::Accounti
       max_file_bytes_(config.log_max_file_bytes),
       max_files_(config.log_max_files),
       echo_stderr_(config.log_to_stderr),
+      echo_stdout_(config.log_to_stdout),
+      write_log_files_(config.log_files),
       accounting_(accounting) {
   ctx_.service_name = service_name_;
   ctx_.service_type = service_type_;
@@ -123,6 +125,9 @@ void LogHandler::on_record(const std::uint8_t* payload, std::size_t size) noexce
     if (echo_stderr_) {
       std::fwrite(out->buffer.data() + before, 1, out->buffer.size() - before, stderr);
     }
+    if (echo_stdout_ && out->track == Track::kLogs) {
+      std::fwrite(out->buffer.data() + before, 1, out->buffer.size() - before, stdout);
+    }
     ++out->lines;
     for (auto& o : outputs_extra_) o->add(decoded_, out->sink.path());
     if (stats.invalid_utf8) accounting_.invalid_utf8(track, 1);
@@ -137,7 +142,10 @@ void LogHandler::on_record(const std::uint8_t* payload, std::size_t size) noexce
 
 bool LogHandler::write_one(Output& out) noexcept {
   if (out.lines == 0) return true;
-  bool ok = out.sink.write(out.buffer);
+  // Without log files the lines were handed to the other outputs already;
+  // the file (opened lazily) is never created.
+  const bool skip_file = !write_log_files_ && out.track == Track::kLogs;
+  bool ok = skip_file || out.sink.write(out.buffer);
   if (ok) {
     accounting_.written(out.track, out.lines);
   } else {

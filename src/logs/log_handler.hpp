@@ -70,6 +70,10 @@ class LogHandler final : public core::RecordHandler {
   const std::uint64_t max_file_bytes_;
   const std::uint32_t max_files_;
   const bool echo_stderr_;
+  const bool echo_stdout_;  // EMP_LOG_STDOUT: log records also on stdout
+  // EMP_LOG_FILES=false: the log track's lines go to its other outputs
+  // (stdout, stderr, OTLP, Fluentd) but not to files; events keep their file.
+  const bool write_log_files_;
   core::Accounting& accounting_;
   Output* default_ = nullptr;
   Output* events_ = nullptr;

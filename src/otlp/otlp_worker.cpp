@@ -6,7 +6,7 @@
 namespace emp::telemetry::otlp {
 
 std::unique_ptr<deliver::DeliveryWorker> make_otlp_worker(
-    Track track, deliver::Signal signal, const OtlpExport& exp, const Config& c,
+    ExporterKind kind, Track track, deliver::Signal signal, const OtlpExport& exp, const Config& c,
     const std::string& dir, std::string_view file, core::Accounting& accounting, bool primary) {
   deliver::DeliveryWorker::Options so;
   so.primary = primary;
@@ -16,7 +16,12 @@ std::unique_ptr<deliver::DeliveryWorker> make_otlp_worker(
   so.stream = "otlp/" + std::string(deliver::to_string(signal));
   std::unique_ptr<deliver::Destination> dest;
   deliver::ContentType type = deliver::ContentType::kJson;
-  if (!exp.url.empty()) {
+  if (kind == ExporterKind::kConsole) {
+    sinks::FileSink::Options fo;
+    fo.path = "/dev/stdout";
+    fo.max_bytes = 0;  // never rotated
+    dest = std::make_unique<sinks::OtlpFileDestination>(std::move(fo));
+  } else if (!exp.url.empty()) {
     ExporterSettings es = exporter_settings(signal, exp);
     type = es.content_type;
     so.export_timeout = exp.timeout;

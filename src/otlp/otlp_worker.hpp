@@ -15,10 +15,11 @@
 
 namespace emp::telemetry::otlp {
 
-// `file` is the local file name under `dir` used when `exp` names no URL.
+// `file` is the local file name under `dir` used when `exp` names no URL;
+// `kind` console (OTEL_*_EXPORTER=console) writes OTLP/JSON lines to stdout.
 // `primary`: outcomes count in the track's own counters (see DeliveryWorker).
 std::unique_ptr<deliver::DeliveryWorker> make_otlp_worker(
-    Track track, deliver::Signal signal, const OtlpExport& exp, const Config& c,
+    ExporterKind kind, Track track, deliver::Signal signal, const OtlpExport& exp, const Config& c,
     const std::string& dir, std::string_view file, core::Accounting& accounting, bool primary);
 
 }  // namespace emp::telemetry::otlp

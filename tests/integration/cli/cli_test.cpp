@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -557,6 +558,42 @@ TEST(Cli, GenerateWritesEachAgentWithoutSecrets) {
   EXPECT_NE(fluentd_yaml.err.find("fluentd has no yaml format"), std::string::npos)
       << fluentd_yaml.err;
   fs::remove_all(dir);
+}
+
+// OTEL_TRACES_EXPORTER=console prints the spans as OTLP/JSON lines on
+// stdout; OTEL_METRICS_EXPORTER=none exports no metrics; EMP_LOG_STDOUT and
+// EMP_LOG_FILES=false put the log lines on stdout and in no file.
+TEST(Cli, ExporterAndLogOutputSettingsAreHonoured) {
+  TempDir dir;
+  const Result r =
+      run_cli({"gen", "--spans", "4", "--logs", "3"}, {{"LOG_DIR", dir.path().string()},
+                                                       {"OTEL_TRACES_EXPORTER", "console"},
+                                                       {"OTEL_METRICS_EXPORTER", "none"},
+                                                       {"EMP_LOG_STDOUT", "true"},
+                                                       {"EMP_LOG_FILES", "false"}});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  std::size_t span_lines = 0, log_lines = 0, spans = 0;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) continue;
+    if (j.contains("resourceSpans")) {
+      ++span_lines;
+      for (auto& rs : j["resourceSpans"])
+        for (auto& ss : rs["scopeSpans"]) spans += ss["spans"].size();
+    } else if (j.contains("message") && j.contains("level")) {
+      ++log_lines;
+    }
+  }
+  EXPECT_GE(span_lines, 1u) << r.out;
+  EXPECT_EQ(spans, 4u) << r.out;
+  EXPECT_EQ(log_lines, 3u) << r.out;
+  for (const auto& e : fs::directory_iterator(dir.path())) {
+    const std::string name = e.path().filename().string();
+    EXPECT_EQ(name.find("otlp-metrics"), std::string::npos) << name;
+    EXPECT_EQ(name.find("otlp-traces"), std::string::npos) << name;
+    EXPECT_FALSE(name.size() > 4 && name.substr(name.size() - 4) == ".log") << name;
+  }
 }
 
 }  // namespace

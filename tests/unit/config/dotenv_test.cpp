@@ -197,7 +197,7 @@ TEST(Outputs, ExportersPrometheusAliasesAndRoutes) {
   EXPECT_EQ(routes[1], "traces:  off, because OTEL_TRACES_EXPORTER=none");
   EXPECT_NE(routes[2].find("stdout"), std::string::npos) << routes[2];
   EXPECT_NE(routes[2].find("Prometheus http://::1:9464/metrics"), std::string::npos) << routes[2];
-  EXPECT_NE(routes[3].find("no Fluentd forwarder"), std::string::npos) << routes[3];
+  EXPECT_NE(routes[3].find("fluentd: forward protocol to "), std::string::npos) << routes[3];
 
   auto bad = finalize([&] {
     Options b;
