@@ -13,6 +13,7 @@
 
 #include "integration/cli_gen/cli_process.hpp"
 #include "support/loopback_collector.hpp"
+#include "support/otlp_decoder.hpp"
 
 namespace emp::telemetry::cli_test {
 namespace {
@@ -22,24 +23,7 @@ using testing::LoopbackCollector;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-json decode_logs(const std::string& bytes, const TempDir& dir) {
-  const char* src = std::getenv("EMP_TEST_SRC");
-  const fs::path file = dir.path() / "body.bin";
-  {
-    std::ofstream out(file, std::ios::binary);
-    out << bytes;
-  }
-  const std::string cmd = "node " + std::string(src ? src : ".") +
-                          "/tests/conformance/otlp/decode.js logs " + file.string();
-  std::string text;
-  if (FILE* p = ::popen(cmd.c_str(), "r")) {
-    char buf[65536];
-    std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
-    EXPECT_EQ(::pclose(p), 0) << "decoder failed: " << cmd;
-  }
-  return json::parse(text, nullptr, /*allow_exceptions=*/false);
-}
+json decode_logs(const std::string& bytes) { return testing::decode_otlp("logs", bytes); }
 
 TEST(CliGenEvents, TenThousandEventsArriveAsOtlpEventsTheOfficialSchemaAccepts) {
   LoopbackCollector collector;
@@ -63,7 +47,7 @@ TEST(CliGenEvents, TenThousandEventsArriveAsOtlpEventsTheOfficialSchemaAccepts) 
   std::size_t records = 0;
   for (const auto& req : collector.requests()) {
     if (req.target != "/v1/logs") continue;
-    const json d = decode_logs(req.body, scratch);
+    const json d = decode_logs(req.body);
     ASSERT_TRUE(d.is_object());
     for (const auto& rl : d["resourceLogs"])
       for (const auto& sl : rl["scopeLogs"])

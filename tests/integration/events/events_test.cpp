@@ -18,6 +18,7 @@
 
 #include "emp/telemetry/client.hpp"
 #include "support/loopback_collector.hpp"
+#include "support/otlp_decoder.hpp"
 
 using namespace emp::telemetry;
 namespace fs = std::filesystem;
@@ -28,26 +29,7 @@ using nlohmann::json;
 namespace {
 
 json decode(const std::string& kind, const std::string& bytes) {
-  const char* src = std::getenv("EMP_TEST_SRC");
-  std::string root = src ? src : ".";
-  fs::path file = fs::temp_directory_path() / ("emp-events-" + std::to_string(::getpid()) + ".bin");
-  {
-    std::ofstream out(file, std::ios::binary);
-    out << bytes;
-  }
-  std::string cmd =
-      "node " + root + "/tests/conformance/otlp/decode.js " + kind + " " + file.string();
-  std::string text;
-  if (FILE* p = ::popen(cmd.c_str(), "r")) {
-    char buf[65536];
-    std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
-    EXPECT_EQ(::pclose(p), 0) << "decoder failed: " << cmd;
-  }
-  fs::remove(file);
-  auto j = json::parse(text, nullptr, false);
-  EXPECT_FALSE(j.is_discarded()) << "decoder output is not JSON: " << text.substr(0, 200);
-  return j;
+  return emp::telemetry::testing::decode_otlp(kind, bytes);
 }
 
 class EventsTrack : public ::testing::Test {

@@ -2,9 +2,8 @@
 // the official OTLP schema (node + @opentelemetry/otlp-transformer) and
 // compared with what was recorded; every response class ends in the right
 // counter.
-#include <unistd.h>
-
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -14,40 +13,22 @@
 
 #include "emp/telemetry/client.hpp"
 #include "support/loopback_collector.hpp"
+#include "support/otlp_decoder.hpp"
 
 namespace emp::telemetry {
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-using nlohmann::json;
 using emp::telemetry::testing::LoopbackCollector;
 using emp::telemetry::testing::RecordedRequest;
 using emp::telemetry::testing::Response;
+using nlohmann::json;
 
 // Runs the official-schema decoder on a payload; fails the test when node or
 // the schema is missing (./run setup installs both).
 json decode(const std::string& kind, const std::string& bytes) {
-  const char* src = std::getenv("EMP_TEST_SRC");
-  std::string root = src ? src : ".";
-  fs::path file = fs::temp_directory_path() / ("emp-otlp-" + std::to_string(::getpid()) + ".bin");
-  {
-    std::ofstream out(file, std::ios::binary);
-    out << bytes;
-  }
-  std::string cmd = "node " + root + "/tests/conformance/otlp/decode.js " + kind + " " + file.string();
-  std::string text;
-  if (FILE* p = ::popen(cmd.c_str(), "r")) {
-    char buf[65536];
-    std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
-    int rc = ::pclose(p);
-    EXPECT_EQ(rc, 0) << "decoder failed: " << cmd;
-  }
-  fs::remove(file);
-  auto j = json::parse(text, nullptr, false);
-  EXPECT_FALSE(j.is_discarded()) << "decoder output is not JSON: " << text.substr(0, 200);
-  return j;
+  return emp::telemetry::testing::decode_otlp(kind, bytes);
 }
 
 DestinationHealth traces_destination(const HealthSnapshot& h) {
@@ -219,14 +200,17 @@ TEST_F(OtlpExport, LogRecordsGoToV1LogsWithTraceIds) {
 TEST_F(OtlpExport, EachResponseClassEndsInTheRightCounter) {
   // Only spans go to this collector: the queued responses are meant for them.
   auto c = make({{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", collector_.url("/v1/traces")},
-                 {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "2"}, {"OTEL_BSP_MAX_QUEUE_SIZE", "2"},
+                 {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "2"},
+                 {"OTEL_BSP_MAX_QUEUE_SIZE", "2"},
                  {"EMP_RETRY_INITIAL_INTERVAL", "10ms"}});
   collector_.enqueue(Response::partial_success_proto(1, "bad attribute"));
   collector_.enqueue(Response::with_status(400, "undecodable"));
   collector_.enqueue(Response::with_status(503, "busy"));  // retried, then the default 200
   collector_.enqueue(Response::ok(""));
   for (int batch = 0; batch < 4; ++batch) {
-    for (int i = 0; i < 2; ++i) { auto s = c.tracer().start_span("x"); }
+    for (int i = 0; i < 2; ++i) {
+      auto s = c.tracer().start_span("x");
+    }
     ASSERT_TRUE(c.flush(10s));
   }
   auto h = c.health().track(Track::kTraces);
@@ -234,7 +218,7 @@ TEST_F(OtlpExport, EachResponseClassEndsInTheRightCounter) {
   EXPECT_EQ(h.written, 5u);                             // 1 of the partial + 2 retried + 2 ok
   EXPECT_EQ(h.dropped_for(DropReason::kRejected), 3u);  // 1 partial + 2 from the 400
   EXPECT_EQ(h.written + h.dropped_total(), h.offered);
-  EXPECT_EQ(requests_to("/v1/traces").size(), 5u);      // the 400 was not retried
+  EXPECT_EQ(requests_to("/v1/traces").size(), 5u);  // the 400 was not retried
   EXPECT_EQ(traces_destination(c.health()).retried, 1u);
   EXPECT_NE(c.health().last_error.find("503"), std::string::npos);
 }
