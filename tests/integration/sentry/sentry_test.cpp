@@ -231,7 +231,9 @@ TEST(SentryEvents, BeforeSendChangesOrDropsAndSampleRateZeroSendsNothing) {
 TEST(SentryAnswers, RateLimitedCategoryIsNotRetriedIntoTheLimitAndReportedAfter) {
   Dir dir;
   LoopbackCollector sentry;
-  sentry.enqueue(with_limits(429, "1:error:organization:quota_exceeded"));
+  // 4 s: long enough that the captures "inside the limit" fall inside it even
+  // on a loaded machine.
+  sentry.enqueue(with_limits(429, "4:error:organization:quota_exceeded"));
   auto client = make_client(dir.path(), dsn_for(sentry));
   ASSERT_TRUE(client);
   Client& t = client.value();
@@ -245,7 +247,7 @@ TEST(SentryAnswers, RateLimitedCategoryIsNotRetriedIntoTheLimitAndReportedAfter)
   DestinationHealth h = sentry_health(t);
   EXPECT_EQ(dropped(h, DropReason::kRateLimited), 4u);
   EXPECT_EQ(h.retried, 0u);
-  std::this_thread::sleep_for(1200ms);  // the limit (1 s) passes
+  std::this_thread::sleep_for(4200ms);  // the limit (4 s) passes
   t.errors().capture_message("after the limit");
   ASSERT_TRUE(t.flush(10s));
   const auto requests = sentry.requests();
@@ -281,7 +283,7 @@ TEST(SentryAnswers, LimitOnAnotherCategoryDoesNotStopEvents) {
 TEST(SentryAnswers, TooManyRequestsWithoutTheHeaderHonoursRetryAfter) {
   Dir dir;
   LoopbackCollector sentry;
-  sentry.enqueue(Response::retry_after(429, "1"));
+  sentry.enqueue(Response::retry_after(429, "4"));  // 4 s: see above
   auto client = make_client(dir.path(), dsn_for(sentry));
   ASSERT_TRUE(client);
   Client& t = client.value();
@@ -291,7 +293,7 @@ TEST(SentryAnswers, TooManyRequestsWithoutTheHeaderHonoursRetryAfter) {
   t.flush(10s);
   EXPECT_EQ(sentry.request_count(), 1u);
   EXPECT_EQ(dropped(sentry_health(t), DropReason::kRateLimited), 2u);
-  std::this_thread::sleep_for(1200ms);
+  std::this_thread::sleep_for(4200ms);
   t.errors().capture_message("later");
   ASSERT_TRUE(t.flush(10s));
   EXPECT_EQ(sentry.request_count(), 2u);
