@@ -623,9 +623,11 @@ bool Pipeline::shutdown(std::chrono::milliseconds timeout) noexcept {
   {
     std::unique_lock<std::mutex> lock(e.mu);
     e.stop_requested = true;
-    // Handlers aim a little early so the thread is normally joined, not
-    // abandoned, when the caller's deadline arrives.
-    auto margin = std::min<Clock::duration>(timeout / 10, std::chrono::milliseconds(100));
+    // Handlers aim early so the thread is normally joined, not abandoned,
+    // when the caller's deadline arrives: what a cut export leaves in memory
+    // still has to reach the spool, and that disk write (with its fsync) took
+    // more than 100 ms on a loaded machine under sanitizers.
+    auto margin = std::min<Clock::duration>(timeout / 4, std::chrono::milliseconds(500));
     e.stop_deadline = deadline - margin;
     e.cv.notify_one();
     finished = e.done_cv.wait_until(lock, deadline, [&] { return e.stopped; });
