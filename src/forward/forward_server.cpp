@@ -36,15 +36,42 @@ std::string ack_for(std::string_view chunk) {
 
 }  // namespace
 
-ForwardServer::ForwardServer(ForwardServerOptions options, OnEvent on_event,
+namespace {
+
+// The callback form: every event to one shared function, every frame kept.
+class CallbackReceiver final : public FrameReceiver {
+ public:
+  explicit CallbackReceiver(std::shared_ptr<const ForwardServer::OnEvent> f) : f_(std::move(f)) {}
+  void event(const Event& ev) override {
+    if (*f_) (*f_)(ev);
+  }
+  bool end_frame(const FrameInfo&) override { return true; }
+
+ private:
+  std::shared_ptr<const ForwardServer::OnEvent> f_;
+};
+
+}  // namespace
+
+ForwardServer::ForwardServer(ForwardServerOptions options, ReceiverFactory make_receiver,
                              ForwardServerHooks* hooks)
-    : options_(std::move(options)), on_event_(std::move(on_event)), hooks_(hooks) {}
+    : options_(std::move(options)), make_receiver_(std::move(make_receiver)), hooks_(hooks) {}
 
 Expected<std::unique_ptr<ForwardServer>> ForwardServer::start(ForwardServerOptions options,
                                                               OnEvent on_event,
                                                               ForwardServerHooks* hooks) {
+  auto f = std::make_shared<const OnEvent>(std::move(on_event));
+  return start(
+      std::move(options),
+      [f]() -> std::unique_ptr<FrameReceiver> { return std::make_unique<CallbackReceiver>(f); },
+      hooks);
+}
+
+Expected<std::unique_ptr<ForwardServer>> ForwardServer::start(ForwardServerOptions options,
+                                                              ReceiverFactory make_receiver,
+                                                              ForwardServerHooks* hooks) {
   std::unique_ptr<ForwardServer> s(
-      new ForwardServer(std::move(options), std::move(on_event), hooks));
+      new ForwardServer(std::move(options), std::move(make_receiver), hooks));
   if (!s->options_.tls_cert_file.empty() || !s->options_.tls_key_file.empty()) {
     auto ctx = TlsContext::server(s->options_.tls_cert_file, s->options_.tls_key_file);
     if (!ctx) return ctx.errors();
@@ -220,6 +247,8 @@ void ForwardServer::serve(int fd) noexcept {
     if (!s.accept(fd, tls_.get(), Deadline::after(kHandshakeTimeout, stop), &waker_).ok()) {
       return;
     }
+    std::unique_ptr<FrameReceiver> receiver = make_receiver_();
+    if (!receiver) return;
     std::string inbox;
     if (!options_.shared_key.empty()) {
       if (!handshake(s, inbox, Deadline::after(kHandshakeTimeout, stop))) {
@@ -253,16 +282,21 @@ void ForwardServer::serve(int fd) noexcept {
           frame, options_.limits,
           [&](const Event& ev) {
             events_.fetch_add(1);
-            if (on_event_) on_event_(ev);
+            receiver->event(ev);
           },
           info, error);
       if (d != Status::kOk) {
+        receiver->abort_frame();
         malformed_.fetch_add(1);
         note("malformed frame: " + error);
         return;
       }
       frames_.fetch_add(1);
       inbox.erase(0, size);
+      if (!receiver->end_frame(info)) {
+        note("receiver could not keep a frame; not acked, connection closed");
+        return;
+      }
       if (info.chunk.empty()) continue;
       const auto reply = hooks_ ? hooks_->on_frame(info) : ForwardServerHooks::Reply::kAck;
       if (reply == ForwardServerHooks::Reply::kNoAck) continue;

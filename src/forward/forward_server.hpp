@@ -14,7 +14,8 @@
 // gzip that expands past the limit and nesting past the reader's depth are
 // refused. stop() (and the destructor) wake every thread and join them.
 // Thread-safety: public members may be called from any thread; the callback
-// runs on connection threads (one per client) and must be thread-safe.
+// runs on connection threads (one per client) and must be thread-safe; a
+// FrameReceiver is used by its own connection's thread only.
 #pragma once
 
 #include <atomic>
@@ -78,12 +79,33 @@ struct ForwardServerStats {
   std::uint64_t malformed = 0;
 };
 
+// Takes one connection's frames: every event of a frame, then the frame's
+// end. A receiver that cannot keep what it was given (a store that is
+// behind) answers false from end_frame: the frame is not acked and the
+// connection is closed, so an at-least-once client sends it again later.
+// One receiver per connection, used only by that connection's thread.
+class FrameReceiver {
+ public:
+  virtual ~FrameReceiver() = default;
+  virtual void event(const Event& ev) = 0;
+  virtual bool end_frame(const FrameInfo& info) = 0;
+  // The frame turned out malformed after some of its events were handed
+  // over: forget them (the sender gets no ack and will send them again).
+  virtual void abort_frame() {}
+};
+
 class ForwardServer {
  public:
   using OnEvent = std::function<void(const Event&)>;
+  using ReceiverFactory = std::function<std::unique_ptr<FrameReceiver>()>;
 
+  // Every event to `on_event`, which must be thread-safe; every frame acked.
   static Expected<std::unique_ptr<ForwardServer>> start(ForwardServerOptions options,
                                                         OnEvent on_event,
+                                                        ForwardServerHooks* hooks = nullptr);
+  // A receiver from `make_receiver` for each connection.
+  static Expected<std::unique_ptr<ForwardServer>> start(ForwardServerOptions options,
+                                                        ReceiverFactory make_receiver,
                                                         ForwardServerHooks* hooks = nullptr);
   ~ForwardServer();
   ForwardServer(const ForwardServer&) = delete;
@@ -100,14 +122,15 @@ class ForwardServer {
     std::thread thread;
     std::atomic<bool> done{false};
   };
-  ForwardServer(ForwardServerOptions options, OnEvent on_event, ForwardServerHooks* hooks);
+  ForwardServer(ForwardServerOptions options, ReceiverFactory make_receiver,
+                ForwardServerHooks* hooks);
   void accept_loop() noexcept;
   void serve(int fd) noexcept;
   bool handshake(Stream& s, std::string& inbox, deliver::Deadline deadline);
   void note(std::string error);
 
   const ForwardServerOptions options_;
-  OnEvent on_event_;
+  ReceiverFactory make_receiver_;
   ForwardServerHooks* hooks_;
   std::shared_ptr<TlsContext> tls_;
   int listen_fd_ = -1;
