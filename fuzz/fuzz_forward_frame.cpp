@@ -1,11 +1,13 @@
 // libFuzzer target: the forward server's frame decoder (every mode, gzip,
-// option maps) on arbitrary bytes, with the server's limits.
+// option maps) on arbitrary bytes, with the server's limits, and the viewer's
+// turning of each decoded record into a row (`serve --forward-port`).
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "forward/forward_protocol.hpp"
+#include "viewer/ingest.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace emp::telemetry;
@@ -20,6 +22,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       [&](const forward::Event& ev) {
         if (ev.record.size() > size) __builtin_trap();
         ++events;
+        viewer::Batch batch;
+        std::string why;
+        if (viewer::add_forward_record(ev.tag, ev.time_unix_nano, ev.record, batch, why) &&
+            batch.logs.size() != 1) {
+          __builtin_trap();
+        }
       },
       info, error);
   if (info.events != events) __builtin_trap();

@@ -1,7 +1,10 @@
 #include "viewer/ingest.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <string_view>
+
+#include "encode/msgpack_reader.hpp"
 
 namespace emp::telemetry::viewer {
 
@@ -212,6 +215,87 @@ void add_metrics(const otlp::MetricsRequest& request, Batch& batch) {
       }
     }
   }
+}
+
+namespace {
+
+// Severity numbers of the OpenTelemetry logs data model for the log line's
+// level names (docs/log-format.md), so forward rows sort and colour like
+// OTLP ones.
+int severity_of(std::string_view level) {
+  if (level == "trace") return 1;
+  if (level == "debug") return 5;
+  if (level == "info") return 9;
+  if (level == "warn" || level == "warning") return 13;
+  if (level == "error") return 17;
+  if (level == "fatal" || level == "critical") return 21;
+  return 0;
+}
+
+bool is_hex_id(const std::string& s, std::size_t len) {
+  return s.size() == len && s.find_first_not_of("0123456789abcdef") == std::string::npos &&
+         s.find_first_not_of('0') != std::string::npos;
+}
+
+std::string take_text(json& record, const char* key) {
+  auto it = record.find(key);
+  if (it == record.end()) return {};
+  std::string out = it->is_string() ? it->get<std::string>() : it->dump();
+  record.erase(it);
+  return out;
+}
+
+}  // namespace
+
+bool add_forward_record(std::string_view tag, std::int64_t time_unix_nano, std::string_view record,
+                        Batch& batch, std::string& error) {
+  std::string text;
+  if (encode::msgpack::to_json(record, text) != encode::msgpack::Status::kOk) {
+    error = "a record is not msgpack";
+    return false;
+  }
+  LogRow row;
+  row.source = "forward";
+  row.time_ns = time_unix_nano;
+  json r = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!r.is_object()) {
+    row.body = std::move(text);
+    row.attributes = json{{"fluentd.tag", std::string(tag)}}.dump();
+    batch.logs.push_back(std::move(row));
+    return true;
+  }
+  row.body = take_text(r, "message");
+  if (row.body.empty()) row.body = take_text(r, "log");
+  row.severity_text = take_text(r, "level");
+  row.severity_number = severity_of(row.severity_text);
+  row.event_name = take_text(r, "event.name");
+  // The timestamp key repeats the EventTime at millisecond precision.
+  take_text(r, "timestamp");
+  std::string trace_id = take_text(r, "trace_id");
+  std::string span_id = take_text(r, "span_id");
+  if (is_hex_id(trace_id, 32)) row.trace_id = std::move(trace_id);
+  if (is_hex_id(span_id, 16)) row.span_id = std::move(span_id);
+  json resource = json::object();
+  for (const char* key : {"service_name", "service_type", "machine_id", "environment"}) {
+    auto it = r.find(key);
+    if (it != r.end()) {
+      resource[key] = *it;
+      r.erase(it);
+    }
+  }
+  if (resource.contains("service_name") && resource["service_name"].is_string()) {
+    row.service = resource["service_name"].get<std::string>();
+  }
+  for (const char* key : {"job_id", "job.id"}) {
+    auto it = r.find(key);
+    if (row.job_id.empty() && it != r.end() && it->is_string()) row.job_id = it->get<std::string>();
+  }
+  r["fluentd.tag"] = std::string(tag);
+  const auto replace = json::error_handler_t::replace;
+  row.attributes = r.dump(-1, ' ', false, replace);
+  row.resource = resource.dump(-1, ' ', false, replace);
+  batch.logs.push_back(std::move(row));
+  return true;
 }
 
 std::size_t Batch::bytes() const noexcept {

@@ -276,6 +276,18 @@ json StoreReader::jobs(int limit, const std::string& service) {
   return out;
 }
 
+// A service that sends its logs both over OTLP and through Fluentd forward
+// delivers each record twice, with the same nanosecond time, service, text
+// and ids: a job or trace shows the first copy only (the tables keep both; the jobs list's counts
+// include both).
+const char* const kFirstLogCopy =
+    "l.id=(SELECT min(o.id) FROM logs o WHERE o.service IS l.service AND o.time_ns=l.time_ns "
+    "AND o.body IS l.body AND o.job_id IS l.job_id AND o.trace_id IS l.trace_id)";
+const char* const kFirstEventCopy =
+    "e.id=(SELECT min(o.id) FROM events o WHERE o.service IS e.service AND "
+    "o.time_ns=e.time_ns AND o.event_name=e.event_name AND o.job_id IS e.job_id AND "
+    "o.trace_id IS e.trace_id)";
+
 std::optional<json> StoreReader::job(const std::string& job_id) {
   // The job's traces: every trace that one of its records names.
   const std::string traces =
@@ -298,13 +310,13 @@ std::optional<json> StoreReader::job(const std::string& job_id) {
                       job_id, span_json);
   doc["logs"] = rows(db_,
                      traces + "SELECT " + kLogCols +
-                         " FROM logs l WHERE l.job_id=?1 OR l.trace_id IN t "
-                         "ORDER BY l.time_ns, l.id",
+                         " FROM logs l WHERE (l.job_id=?1 OR l.trace_id IN t) AND " +
+                         kFirstLogCopy + " ORDER BY l.time_ns, l.id",
                      job_id, log_json);
   doc["events"] = rows(db_,
                        traces + "SELECT " + kEventCols +
-                           " FROM events e WHERE e.job_id=?1 OR e.trace_id IN t "
-                           "ORDER BY e.time_ns, e.id",
+                           " FROM events e WHERE (e.job_id=?1 OR e.trace_id IN t) AND " +
+                           kFirstEventCopy + " ORDER BY e.time_ns, e.id",
                        job_id, event_json);
   doc["errors"] = rows(db_,
                        traces + "SELECT " + kErrorCols +
@@ -334,13 +346,14 @@ std::optional<json> StoreReader::trace(const std::string& trace_id) {
                           "WHERE s.trace_id=?1 ORDER BY s.start_ns, s.id",
                       trace_id, span_json);
   doc["logs"] = rows(db_,
-                     std::string("SELECT ") + kLogCols +
-                         " FROM logs l WHERE l.trace_id=?1 ORDER BY l.time_ns, l.id",
+                     std::string("SELECT ") + kLogCols + " FROM logs l WHERE l.trace_id=?1 AND " +
+                         kFirstLogCopy + " ORDER BY l.time_ns, l.id",
                      trace_id, log_json);
-  doc["events"] = rows(db_,
-                       std::string("SELECT ") + kEventCols +
-                           " FROM events e WHERE e.trace_id=?1 ORDER BY e.time_ns, e.id",
-                       trace_id, event_json);
+  doc["events"] =
+      rows(db_,
+           std::string("SELECT ") + kEventCols + " FROM events e WHERE e.trace_id=?1 AND " +
+               kFirstEventCopy + " ORDER BY e.time_ns, e.id",
+           trace_id, event_json);
   doc["errors"] = rows(db_,
                        std::string("SELECT ") + kErrorCols +
                            " FROM errors x WHERE x.trace_id=?1 ORDER BY x.time_ns, x.id",

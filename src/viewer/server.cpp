@@ -1,6 +1,7 @@
-// The viewer's HTTP side (cpp-httplib): the OTLP and Sentry receivers, the
-// read API and the page. Receivers decode on the HTTP worker threads and
-// hand rows to the Store, whose writer thread owns the disk.
+// The viewer's network side: over HTTP (cpp-httplib) the OTLP and Sentry
+// receivers, the read API and the page; the Fluentd forward input on its own
+// port. Receivers decode on their connection threads and hand rows to the
+// Store, whose writer thread owns the disk.
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include "emp/telemetry/viewer.hpp"
 #include "encode/otlp_decode.hpp"
 #include "encode/proto_wire.hpp"
+#include "forward/forward_server.hpp"
 #include "viewer/ingest.hpp"
 #include "viewer/query.hpp"
 #include "viewer/sentry_envelope.hpp"
@@ -60,7 +62,9 @@ struct Viewer::Impl {
   std::unique_ptr<viewer::Store> store;
   std::mutex reader_mutex;
   std::unique_ptr<viewer::StoreReader> reader;  // guarded by reader_mutex
-  std::atomic<std::uint64_t> accepted{0}, invalid{0}, busy{0};
+  std::atomic<std::uint64_t> accepted{0}, invalid{0}, busy{0}, forward_frames{0},
+      forward_refused{0};
+  std::unique_ptr<forward::ForwardServer> forward;
   std::atomic<std::uint16_t> port{0};
 #ifdef EMP_HAVE_HTTPLIB
   httplib::Server server;
@@ -73,6 +77,42 @@ struct Viewer::Impl {
 
 #ifdef EMP_HAVE_HTTPLIB
 namespace {
+
+// One forward connection's frames into the store. A frame is stored whole
+// or not at all: when the store is behind (or a record is not msgpack) the
+// frame gets no ack, and the sender's at-least-once delivery sends it again.
+class ForwardIngest final : public forward::FrameReceiver {
+ public:
+  explicit ForwardIngest(Viewer::Impl* v) : v_(v) {}
+  void event(const forward::Event& ev) override {
+    if (!ok_) return;
+    try {
+      ok_ = viewer::add_forward_record(ev.tag, ev.time_unix_nano, ev.record, batch_, error_);
+    } catch (...) {
+      ok_ = false;
+      error_ = "out of memory";
+    }
+  }
+  bool end_frame(const forward::FrameInfo&) override {
+    const bool ok = ok_ && (batch_.rows() == 0 || v_->store->submit(std::move(batch_)) ==
+                                                      viewer::Store::Submit::kAccepted);
+    batch_ = viewer::Batch{};
+    ok_ = true;
+    (ok ? v_->forward_frames : v_->forward_refused).fetch_add(1);
+    return ok;
+  }
+  void abort_frame() override {
+    batch_ = viewer::Batch{};
+    ok_ = true;
+    v_->forward_refused.fetch_add(1);
+  }
+
+ private:
+  Viewer::Impl* v_;
+  viewer::Batch batch_;
+  bool ok_ = true;
+  std::string error_;
+};
 
 enum class Signal { kTraces, kMetrics, kLogs };
 
@@ -250,7 +290,11 @@ Expected<std::unique_ptr<Viewer>> Viewer::start(const ViewerOptions& options) no
     });
     svr.set_read_timeout(10, 0);
     svr.set_write_timeout(10, 0);
-    svr.set_keep_alive_timeout(30);
+    // cpp-httplib's stop() waits for every connection's keep-alive wait to
+    // end, and that wait does not look at stop: a short idle timeout is what
+    // keeps stop() (and SIGTERM of `serve`) from taking as long as the
+    // longest idle client. Senders reconnect for their next batch.
+    svr.set_keep_alive_timeout(2);
     svr.set_payload_max_length(options.max_body_bytes);
 
     const Ingest ingest{v};
@@ -323,6 +367,8 @@ Expected<std::unique_ptr<Viewer>> Viewer::start(const ViewerOptions& options) no
       const auto s = v->store->stats();
       j["requests_accepted"] = v->accepted.load();
       j["requests_invalid"] = v->invalid.load();
+      j["forward_frames"] = v->forward_frames.load();
+      j["forward_refused"] = v->forward_refused.load();
       j["requests_busy"] = v->busy.load();
       j["rows_committed"] = s.rows_committed;
       j["rows_write_failed"] = s.rows_write_failed;
@@ -390,7 +436,27 @@ Expected<std::unique_ptr<Viewer>> Viewer::start(const ViewerOptions& options) no
       if (v->thread.joinable()) v->thread.join();
       return Error{"--port", "the HTTP server did not start"};
     }
-    return std::unique_ptr<Viewer>(new Viewer(std::move(impl)));
+    std::unique_ptr<Viewer> viewer(new Viewer(std::move(impl)));
+    if (options.forward_port >= 0) {
+      if (options.forward_port > 65535) {
+        return Error{"--forward-port", "not a port: " + std::to_string(options.forward_port)};
+      }
+      forward::ForwardServerOptions fo;
+      fo.host = options.host;
+      fo.port = static_cast<std::uint16_t>(options.forward_port);
+      fo.max_frame_bytes = options.max_body_bytes;
+      fo.limits.max_decompressed = options.max_body_bytes;
+      auto fs = forward::ForwardServer::start(fo, [v]() -> std::unique_ptr<forward::FrameReceiver> {
+        return std::make_unique<ForwardIngest>(v);
+      });
+      if (!fs) {
+        Errors errors;
+        for (const auto& e : fs.errors()) errors.push_back(Error{"--forward-port", e.message});
+        return errors;  // ~Viewer stops the HTTP side
+      }
+      v->forward = std::move(*fs);
+    }
+    return viewer;
   } catch (const std::exception& e) {
     return Error{"viewer", std::string("could not start: ") + e.what()};
   }
@@ -403,6 +469,7 @@ Viewer::~Viewer() { stop(); }
 void Viewer::stop() noexcept {
   if (!impl_ || impl_->stopped) return;
   impl_->stopped = true;
+  if (impl_->forward) impl_->forward->stop();
 #ifdef EMP_HAVE_HTTPLIB
   impl_->server.stop();
 #endif
@@ -420,6 +487,10 @@ void Viewer::stop() noexcept {
 
 std::uint16_t Viewer::port() const noexcept { return impl_->port.load(); }
 
+std::uint16_t Viewer::forward_port() const noexcept {
+  return impl_->forward ? impl_->forward->port() : 0;
+}
+
 std::string Viewer::url() const {
   const std::string& h = impl_->options.host;
   const bool v6 = h.find(':') != std::string::npos;
@@ -431,6 +502,8 @@ ViewerStats Viewer::stats() const {
   s.requests_accepted = impl_->accepted.load();
   s.requests_invalid = impl_->invalid.load();
   s.requests_busy = impl_->busy.load();
+  s.forward_frames = impl_->forward_frames.load();
+  s.forward_refused = impl_->forward_refused.load();
   {
     const auto st = impl_->store ? impl_->store->stats() : impl_->final_store_stats;
     s.rows_committed = st.rows_committed;

@@ -51,6 +51,7 @@ struct DemoArgs {
   std::uint32_t jobs = 12;             // --jobs: how many jobs the simulated queue holds
   std::uint32_t slow_ms = 1500;        // --slow-ms: duration of the one slow job
   std::optional<std::string> log_dir;  // --log-dir: overrides LOG_DIR
+  bool viewer = false;                 // --viewer: through an in-process viewer
 };
 
 // `gen`: how counts and --duration combine is described in gen.cpp.
@@ -80,6 +81,7 @@ struct CrashArgs {
 struct ServeArgs {
   std::string host = "127.0.0.1";    // --host: loopback unless asked
   std::uint16_t port = 4318;         // --port: 0 = any free port
+  int forward_port = -1;             // --forward-port: -1 = none, 0 = any free port
   std::string db = "emp-viewer.db";  // --db: the SQLite file
   std::uint64_t max_mb = 1024;       // --max-mb: database size limit (0 = none)
   double max_age_hours = 168;        // --max-age-hours: oldest data kept (0 = no limit)

@@ -5,12 +5,13 @@
 //   emp-telemetry --version
 //   emp-telemetry config [--json] [--check] [FILTER...]
 //   emp-telemetry env [--markdown | --json]
-//   emp-telemetry demo [--jobs N] [--slow-ms MS] [--log-dir DIR]
+//   emp-telemetry demo [--jobs N] [--slow-ms MS] [--log-dir DIR] [--viewer]
 //   emp-telemetry gen [--spans N] [--logs N] [--metrics N] [--events N] [--rate R] [--threads T]
 //                     [--duration S] [--flush-timeout S] [--json]
 //   emp-telemetry health [--dir DIR] [--json]
 //   emp-telemetry crash [--signal SEGV|BUS|ILL|FPE|ABRT|terminate] [--dir DIR]
-//   emp-telemetry serve [--port P] [--host H] [--db PATH] [--max-mb N] [--max-age-hours H]
+//   emp-telemetry serve [--port P] [--forward-port F] [--host H] [--db PATH] [--max-mb N]
+//                       [--max-age-hours H]
 //   emp-telemetry query job <job_id> | trace <trace_id> [--db PATH] [--json]
 //   emp-telemetry tail PATH_OR_GLOB... [--tag TAG] [--duration S]
 //   emp-telemetry generate fluent-bit|fluentd|otel-collector [--out DIR]
@@ -120,6 +121,10 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     demo->add_option("--log-dir", demo_args.log_dir,
                      "Directory for the log files (overrides LOG_DIR)");
+    demo->add_flag("--viewer", demo_args.viewer,
+                   "Send traces and metrics (OTLP), logs and events (Fluentd forward) and errors\n"
+                   "(Sentry) to a local viewer started in the process, its database\n"
+                   "<log dir>/viewer.db, then print a failed job's timeline from it");
 
     // Counts: digits only, so "-3" is an error rather than a huge unsigned.
     const CLI::Validator count(
@@ -230,11 +235,16 @@ int main(int argc, char** argv) {
     auto* serve = app.add_subcommand(
         "serve",
         "Run the local viewer: receive OTLP/HTTP traces, metrics and logs (protobuf or JSON,\n"
-        "gzip) and Sentry envelopes, store them in SQLite, and serve a web page and a JSON\n"
-        "API that show one job across all of them. Prints one line with the bound address;\n"
-        "stops cleanly on SIGINT or SIGTERM.");
+        "gzip), Sentry envelopes and (with --forward-port) Fluentd forward records, store\n"
+        "them in SQLite, and serve a web page and a JSON API that show one job across all of\n"
+        "them. Prints one line with the bound addresses; stops cleanly on SIGINT or SIGTERM.");
     serve->add_option("--port", serve_args.port, "TCP port (0 = any free port)")
         ->capture_default_str();
+    serve
+        ->add_option("--forward-port", serve_args.forward_port,
+                     "Also receive the Fluentd forward protocol (plain TCP, acks) on this port\n"
+                     "(0 = any free port; 24224 is Fluentd's own)")
+        ->check(CLI::Range(0, 65535));
     serve
         ->add_option("--host", serve_args.host,
                      "Address to listen on (loopback by default; another address exposes the\n"

@@ -26,6 +26,7 @@ int run_serve(const GlobalArgs&, const ServeArgs& args) {
   options.host = args.host;
   options.port = args.port;
   options.db_path = args.db;
+  options.forward_port = args.forward_port;
   options.max_bytes = args.max_mb * (1ull << 20);
   options.max_age = std::chrono::seconds(static_cast<std::int64_t>(args.max_age_hours * 3600));
   auto viewer = Viewer::start(options);
@@ -35,19 +36,26 @@ int run_serve(const GlobalArgs&, const ServeArgs& args) {
     return 1;
   }
   const auto& v = *viewer;
-  std::cout << "emp-telemetry serve: listening http=" << v->url() << " port=" << v->port()
-            << " db=" << args.db << std::endl;
+  std::cout << "emp-telemetry serve: listening http=" << v->url() << " port=" << v->port();
+  if (v->forward_port() != 0) std::cout << " forward_port=" << v->forward_port();
+  std::cout << " db=" << args.db << std::endl;
   std::cerr << "  OTLP/HTTP: OTEL_EXPORTER_OTLP_ENDPOINT=" << v->url() << "\n"
-            << "  Sentry:    SENTRY_DSN=http://viewer@" << v->url().substr(7) << "/1\n"
-            << "  Page:      " << v->url() << "/\n";
+            << "  Sentry:    SENTRY_DSN=http://viewer@" << v->url().substr(7) << "/1\n";
+  if (v->forward_port() != 0) {
+    std::cerr << "  Fluentd:   FLUENTD_HOST=" << args.host << " FLUENTD_PORT=" << v->forward_port()
+              << "\n";
+  }
+  std::cerr << "  Page:      " << v->url() << "/\n";
   int sig = 0;
   sigwait(&stop_signals, &sig);
   v->stop();
   const auto s = v->stats();
   std::cerr << "emp-telemetry serve: stopped on " << (sig == SIGINT ? "SIGINT" : "SIGTERM") << "; "
             << s.requests_accepted << " requests stored, " << s.requests_invalid << " rejected, "
-            << s.requests_busy << " told to retry; " << s.rows_committed << " rows committed, "
-            << s.rows_write_failed << " failed, " << s.rows_evicted << " evicted\n";
+            << s.requests_busy << " told to retry; " << s.forward_frames
+            << " forward frames stored, " << s.forward_refused << " not acked; " << s.rows_committed
+            << " rows committed, " << s.rows_write_failed << " failed, " << s.rows_evicted
+            << " evicted\n";
   return s.rows_write_failed == 0 ? 0 : 1;
 }
 

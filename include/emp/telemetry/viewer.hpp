@@ -1,6 +1,7 @@
 // The local viewer behind `emp-telemetry serve`: an HTTP server that
 // receives OTLP/HTTP traces, metrics and logs (protobuf or JSON, optionally
-// gzip) and Sentry envelopes, stores them in one SQLite file, and serves a
+// gzip), Sentry envelopes and, on a port of its own, the Fluentd forward
+// protocol, stores them in one SQLite file, and serves a
 // JSON read API and a web page that show one job across all of them.
 // docs/viewer.md describes what it receives, its limits and its API.
 //
@@ -27,12 +28,17 @@ struct ViewerOptions {
   std::size_t max_pending_bytes = 64u << 20;  // queued for the disk before 503
   std::size_t max_body_bytes = 64u << 20;     // request body, after gunzip
   unsigned threads = 4;                       // HTTP worker threads
+  // The Fluentd forward input (plain TCP, no shared key), on `host`:
+  // -1 = none, 0 = any free port.
+  int forward_port = -1;
 };
 
 struct ViewerStats {
   std::uint64_t requests_accepted = 0;  // ingest requests stored (or queued)
   std::uint64_t requests_invalid = 0;   // answered 400/413/415
   std::uint64_t requests_busy = 0;      // answered 503 (store behind)
+  std::uint64_t forward_frames = 0;     // forward frames stored (and acked when asked)
+  std::uint64_t forward_refused = 0;    // forward frames not acked: store behind, or malformed
   std::uint64_t rows_committed = 0;
   std::uint64_t rows_write_failed = 0;
   std::uint64_t rows_evicted = 0;
@@ -51,6 +57,8 @@ class Viewer {
   // Stops listening, commits what was received, closes the database.
   void stop() noexcept;
   std::uint16_t port() const noexcept;
+  // The forward input's port; 0 when there is none.
+  std::uint16_t forward_port() const noexcept;
   // "http://<host>:<port>"
   std::string url() const;
   ViewerStats stats() const;

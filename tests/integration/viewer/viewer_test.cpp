@@ -3,15 +3,21 @@
 // project's encoders send operational events, a Sentry envelope carries the
 // job's error; the read API then shows the job correlated across all of them.
 // Malformed bodies are answered 400/415 with what was wrong and store nothing.
+// The forward port takes the client's Fluentd records (logs and events),
+// acks what it stored, and refuses malformed frames without an ack.
 #include <chrono>
 #include <span>
 
+#include "emp/telemetry/events.hpp"
 #include "emp/telemetry/log.hpp"
 #include "emp/telemetry/metrics.hpp"
 #include "emp/telemetry/trace.hpp"
 #include "encode/gzip.hpp"
+#include "encode/msgpack_writer.hpp"
 #include "encode/otlp_json.hpp"
 #include "encode/otlp_proto.hpp"
+#include "forward/forward_protocol.hpp"
+#include "forward/tcp_stream.hpp"
 #include "viewer_support.hpp"
 
 namespace emp::telemetry::viewer_test {
@@ -135,11 +141,15 @@ TEST_F(ViewerFixture, OperationalEventsGoToTheEventsTable) {
     EXPECT_EQ(r.status, 200) << r.body;
   }
   ASSERT_TRUE(viewer_->flush(20s));
+  // Both encodings are stored; the job shows each record once.
+  const json stats = get_json("/api/stats");
+  EXPECT_EQ(stats["events"], 2);
+  EXPECT_EQ(stats["logs"], 2);
   const json doc = get_json("/api/jobs/job-ev-1");
-  ASSERT_EQ(doc["events"].size(), 2u);
+  ASSERT_EQ(doc["events"].size(), 1u);
   EXPECT_EQ(doc["events"][0]["event_name"], "job_completed");
   EXPECT_EQ(doc["events"][0]["body"], "job completed in 1.2 s");
-  EXPECT_EQ(doc["logs"].size(), 2u);
+  EXPECT_EQ(doc["logs"].size(), 1u);
   EXPECT_EQ(doc["job"]["status"], "completed");
   EXPECT_EQ(doc["job"]["events"], 2);
 }
@@ -220,6 +230,138 @@ TEST_F(ViewerFixture, MalformedBodiesAreRejectedWithTheReasonAndStoreNothing) {
   EXPECT_EQ(get_json("/api/jobs/nope", 404)["error"], "job nope not found");
   EXPECT_EQ(get_json("/api/traces/0102030405060708090a0b0c0d0e0f10", 404)["error"],
             "trace 0102030405060708090a0b0c0d0e0f10 not found");
+}
+
+class ForwardViewer : public ViewerFixture {
+ protected:
+  void SetUp() override {
+    ViewerFixture::SetUp();
+    ViewerOptions o;
+    o.forward_port = 0;
+    start(o);
+    ASSERT_NE(viewer_->forward_port(), 0);
+  }
+  // A client whose logs and events go to the viewer's forward port.
+  Client forward_client(bool otlp_logs_too) {
+    std::map<std::string, std::string> env{
+        {"FLUENTD_HOST", "127.0.0.1"}, {"FLUENTD_PORT", std::to_string(viewer_->forward_port())}};
+    if (!otlp_logs_too) env.emplace("OTEL_LOGS_EXPORTER", "none");
+    return client(env);
+  }
+};
+
+TEST_F(ForwardViewer, ClientLogsAndEventsOverForwardJoinTheJob) {
+  auto c = forward_client(false);
+  c.events().job_received({.job_id = "job-fwd-1", .job_type = "image_generation"});
+  const std::string trace_id = run_job(c, "job-fwd-1");
+  ASSERT_TRUE(c.flush(20s));
+  ASSERT_TRUE(viewer_->flush(20s));
+  const json doc = get_json("/api/jobs/job-fwd-1");
+  ASSERT_EQ(doc["logs"].size(), 2u) << doc.dump();
+  EXPECT_EQ(doc["logs"][0]["body"], "job started");
+  EXPECT_EQ(doc["logs"][0]["source"], "forward");
+  EXPECT_EQ(doc["logs"][0]["severity_text"], "info");
+  EXPECT_EQ(doc["logs"][1]["severity_number"], 17);
+  EXPECT_EQ(doc["logs"][1]["trace_id"], trace_id);
+  EXPECT_EQ(doc["logs"][1]["service"], "viewer-test-worker");
+  EXPECT_EQ(doc["logs"][1]["attributes"]["fluentd.tag"], "worker.logs.worker");
+  EXPECT_FALSE(doc["logs"][1]["attributes"].contains("message"));
+  ASSERT_EQ(doc["events"].size(), 1u) << doc.dump();
+  EXPECT_EQ(doc["events"][0]["event_name"], "job_received");
+  EXPECT_EQ(doc["events"][0]["attributes"]["job_type"], "image_generation");
+  EXPECT_EQ(span_names(doc), (std::vector<std::string>{"job.process", "process.image_generation"}));
+  const auto st = viewer_->stats();
+  EXPECT_GE(st.forward_frames, 1u);
+  EXPECT_EQ(st.forward_refused, 0u);
+  const auto h = c.health();
+  for (const auto& d : h.destinations) {
+    if (d.name.find("fluentd") == std::string::npos) continue;
+    EXPECT_EQ(d.delivered, 3u) << d.name;  // two log lines and the event, acked
+  }
+}
+
+TEST_F(ForwardViewer, OneRecordSentOverOtlpAndForwardShowsOnce) {
+  auto c = forward_client(true);
+  c.events().job_received({.job_id = "job-twice-1"});
+  run_job(c, "job-twice-1");
+  ASSERT_TRUE(c.flush(20s));
+  ASSERT_TRUE(viewer_->flush(20s));
+  const json stats = get_json("/api/stats");
+  EXPECT_EQ(stats["logs"], 4) << "both copies are stored";
+  const json doc = get_json("/api/jobs/job-twice-1");
+  ASSERT_EQ(doc["logs"].size(), 2u) << doc.dump();
+  EXPECT_EQ(doc["logs"][0]["body"], "job started");
+  EXPECT_EQ(doc["logs"][1]["body"], "job failed: cuda oom");
+  EXPECT_EQ(doc["events"].size(), 1u) << doc.dump();
+  const json trace = get_json("/api/traces/" + doc["job"]["trace_id"].get<std::string>());
+  EXPECT_EQ(trace["logs"].size(), 2u) << trace.dump();
+}
+
+// Sends raw bytes to the forward port; returns what came back before the
+// viewer closed the connection or 2 s passed.
+std::string exchange(std::uint16_t port, const std::string& bytes) {
+  forward::Stream s;
+  const auto deadline = deliver::Deadline::after(5s);
+  EXPECT_TRUE(s.connect("127.0.0.1", port, nullptr, deadline, nullptr).ok());
+  EXPECT_TRUE(s.write_all(bytes, deadline, nullptr).ok());
+  std::string in;
+  const auto until = deliver::Deadline::after(2s);
+  while (s.read_some(in, 4096, until, nullptr).ok()) {
+  }
+  return in;
+}
+
+TEST_F(ForwardViewer, FramesAreAckedOnceStoredAndMalformedOnesRefused) {
+  // A Forward-mode frame with a chunk: [tag, [[time, record]], {chunk}].
+  std::string frame;
+  {
+    encode::msgpack::Writer w(frame);
+    w.array_header(3);
+    w.str("app.logs");
+    w.array_header(2);
+    w.array_header(2);
+    w.event_time(1'700'000'000'123'456'789);
+    w.map_header(3);
+    w.str("message");
+    w.str("hello from a tailed file");
+    w.str("job_id");
+    w.str("job-raw-1");
+    w.str("level");
+    w.str("warn");
+    w.array_header(2);
+    w.integer(1'700'000'001);
+    w.str("not a map");
+    w.map_header(1);
+    w.str("chunk");
+    w.str("Y2h1bmstMQ==");
+  }
+  std::string used_chunk;
+  std::size_t used = 0;
+  const std::string answer = exchange(viewer_->forward_port(), frame);
+  ASSERT_EQ(forward::read_ack(answer, used, used_chunk), encode::msgpack::Status::kOk) << answer;
+  EXPECT_EQ(used_chunk, "Y2h1bmstMQ==");
+
+  // Valid msgpack that is not a forward frame: no ack, connection closed.
+  std::string bad;
+  {
+    encode::msgpack::Writer w(bad);
+    w.array_header(2);
+    w.str("app.logs");
+    w.integer(5);
+  }
+  EXPECT_EQ(exchange(viewer_->forward_port(), bad), "");
+  EXPECT_EQ(exchange(viewer_->forward_port(), std::string("\xc1\xc1garbage", 9)), "");
+
+  ASSERT_TRUE(viewer_->flush(20s));
+  const json doc = get_json("/api/jobs/job-raw-1");
+  ASSERT_EQ(doc["logs"].size(), 1u) << doc.dump();
+  EXPECT_EQ(doc["logs"][0]["body"], "hello from a tailed file");
+  EXPECT_EQ(doc["logs"][0]["severity_number"], 13);
+  EXPECT_EQ(doc["logs"][0]["time_ns"], 1'700'000'000'123'456'789);
+  const json stats = get_json("/api/stats");
+  EXPECT_EQ(stats["logs"], 2) << "the record that is not a map is kept whole";
+  EXPECT_EQ(viewer_->stats().forward_frames, 1u);
+  EXPECT_EQ(viewer_->stats().forward_refused, 1u);
 }
 
 }  // namespace
