@@ -12,7 +12,11 @@
 // the job's log lines; the work itself is a connector processing span and the
 // outcome a job.complete or job.fail span under job.process. At the end it
 // prints where every record went: the files written and, per track, the
-// counters of client.health().
+// counters of client.health(). With --viewer it first starts the local viewer
+// in the process (emp/telemetry/viewer.hpp) and points every destination at
+// it, as a developer without a backend would point a service at
+// `emp-telemetry serve`, and ends with a failed job's timeline read back
+// from the viewer's database.
 //
 // The scenario is kept here, apart from the CLI plumbing, so that the demo can
 // grow with the library (error events).
@@ -40,6 +44,7 @@
 #include "emp/telemetry/log.hpp"
 #include "emp/telemetry/metrics.hpp"
 #include "emp/telemetry/trace.hpp"
+#include "emp/telemetry/viewer.hpp"
 #include "text.hpp"
 
 namespace emp::telemetry::cli {
@@ -280,7 +285,9 @@ std::string describe_file(const std::filesystem::path& path) {
     }
   }
   if (path.parent_path().filename() == "status") return "status (emp-telemetry health)";
+  if (name.rfind("viewer.db", 0) == 0) return "viewer (SQLite)";
   if (name.find(".log") != std::string::npos) return "logs (JSON lines)";
+  if (name == "events.jsonl") return "events (JSON lines)";
   return "other";
 }
 
@@ -343,6 +350,35 @@ void print_health(const HealthSnapshot& health) {
   if (!health.last_error.empty()) std::printf("  last error: %s\n", health.last_error.c_str());
 }
 
+// The variables that point a client at a viewer: traces and metrics over
+// OTLP, logs and events through the forward port (OTLP logs off, so each
+// line arrives once), errors to the viewer's Sentry endpoint.
+void point_at_viewer(const Viewer& v, Options& options) {
+  options.raw["OTEL_EXPORTER_OTLP_ENDPOINT"] = v.url();
+  options.raw["OTEL_LOGS_EXPORTER"] = "none";
+  options.raw["FLUENTD_HOST"] = "127.0.0.1";
+  options.raw["FLUENTD_PORT"] = std::to_string(v.forward_port());
+  options.raw["SENTRY_DSN"] = "http://demo@127.0.0.1:" + std::to_string(v.port()) + "/1";
+}
+
+// Reads one job back from the viewer's database: what `emp-telemetry query
+// job` prints, and how to see it in a browser later.
+void print_viewer_job(const std::string& db, const std::string& job_id) {
+  std::printf("\none failed job, read back from the viewer (emp-telemetry query job %s --db %s):\n",
+              job_id.c_str(), db.c_str());
+  auto timeline = viewer_query_job(db, job_id, false);
+  if (!timeline) {
+    for (const auto& e : timeline.errors()) std::printf("  %s\n", e.to_string().c_str());
+    return;
+  }
+  std::fputs(timeline->c_str(), stdout);
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  std::printf(
+      "\nto see it in a browser: %s serve --db %s\n  then open http://127.0.0.1:4318/jobs/%s\n",
+      ec ? "emp-telemetry" : self.string().c_str(), db.c_str(), job_id.c_str());
+}
+
 }  // namespace
 
 int run_demo(const GlobalArgs& global, const DemoArgs& args) {
@@ -352,6 +388,34 @@ int run_demo(const GlobalArgs& global, const DemoArgs& args) {
   }
   Options options = base_options(global);
   if (args.log_dir) options.log_dir = *args.log_dir;
+  std::unique_ptr<Viewer> viewer;
+  std::string viewer_db;
+  if (args.viewer) {
+    // The log directory as the client will resolve it (LOG_DIR, or its default).
+    auto dir = finalize(options);
+    if (!dir) {
+      for (const auto& e : dir.errors()) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+      return 1;
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(dir->log_dir, ec);
+    viewer_db = (std::filesystem::path(dir->log_dir) / "viewer.db").string();
+    ViewerOptions vo;
+    vo.port = 0;
+    vo.forward_port = 0;
+    vo.db_path = viewer_db;
+    auto started = Viewer::start(vo);
+    if (!started) {
+      for (const auto& e : started.errors()) {
+        std::fprintf(stderr, "emp-telemetry demo: viewer: %s\n", e.to_string().c_str());
+      }
+      return 1;
+    }
+    viewer = std::move(*started);
+    point_at_viewer(*viewer, options);
+    std::printf("viewer: %s (OTLP, Sentry), forward port %u, database %s\n", viewer->url().c_str(),
+                viewer->forward_port(), viewer_db.c_str());
+  }
   auto created = Client::for_worker(std::move(options));
   if (!created) {
     for (const auto& e : created.errors()) std::fprintf(stderr, "%s\n", e.to_string().c_str());
@@ -416,6 +480,23 @@ int run_demo(const GlobalArgs& global, const DemoArgs& args) {
   }
   print_destinations(health);
   print_health(health);
+  if (viewer) {
+    viewer->flush(std::chrono::seconds(30));
+    const auto failed_job =
+        std::find_if(jobs.begin(), jobs.end(), [](const Job& j) { return !j.error_type.empty(); });
+    if (failed_job != jobs.end()) print_viewer_job(viewer_db, failed_job->id);
+    viewer->stop();
+    const ViewerStats vs = viewer->stats();
+    if (vs.rows_write_failed != 0 || vs.requests_invalid != 0 || vs.forward_refused != 0) {
+      std::fprintf(stderr,
+                   "emp-telemetry demo: the viewer lost data (%llu rows not written, %llu "
+                   "requests refused, %llu forward frames refused): %s\n",
+                   static_cast<unsigned long long>(vs.rows_write_failed),
+                   static_cast<unsigned long long>(vs.requests_invalid),
+                   static_cast<unsigned long long>(vs.forward_refused), vs.last_error.c_str());
+      return 1;
+    }
+  }
 
   // Data a destination refused is lost: the demo did not do its job.
   // (Per destination, since not every destination counts in its track.)

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <set>
 #include <thread>
 
 #include "emp/telemetry/log.hpp"
@@ -56,7 +57,10 @@ TEST_F(ViewerFixture, ServeInTheBackgroundThenQueryJobAndTrace) {
   const std::uint16_t port = free_port();
   const std::string db = (dir_ / "cli.db").string();
   const std::string url = "http://127.0.0.1:" + std::to_string(port);
-  CliProcess serve({"serve", "--port", std::to_string(port), "--db", db}, {}, 120s);
+  const std::uint16_t forward_port = free_port();
+  CliProcess serve({"serve", "--port", std::to_string(port), "--forward-port",
+                    std::to_string(forward_port), "--db", db},
+                   {}, 120s);
   wait_for(url + "/api/stats", [](const json&) { return true; });
 
   // A second serve on the same port says why it cannot start.
@@ -130,16 +134,27 @@ TEST_F(ViewerFixture, ServeInTheBackgroundThenQueryJobAndTrace) {
   ASSERT_EQ(::kill(serve.pid(), SIGTERM), 0);
   const auto done = serve.wait();
   EXPECT_EQ(done.exit_code, 0) << describe(done);
-  EXPECT_NE(done.out.find("listening http=" + url + " port=" + std::to_string(port)),
+  EXPECT_NE(done.out.find("listening http=" + url + " port=" + std::to_string(port) +
+                          " forward_port=" + std::to_string(forward_port)),
             std::string::npos)
+      << describe(done);
+  EXPECT_NE(done.err.find("FLUENTD_PORT=" + std::to_string(forward_port)), std::string::npos)
       << describe(done);
   EXPECT_NE(done.err.find("stopped on SIGTERM"), std::string::npos) << describe(done);
 }
 
 TEST_F(ViewerFixture, DemoThroughTheViewerShowsItsJobsAndTheFailedOne) {
+  ViewerOptions o;
+  o.forward_port = 0;
+  start(o);
+  // Every destination at the viewer: OTLP (logs too), Sentry, Fluentd forward.
   const auto demo = run_cli(
       {"demo", "--jobs", "4", "--slow-ms", "10", "--log-dir", (dir_ / "demo-logs").string()},
-      {{"OTEL_EXPORTER_OTLP_ENDPOINT", viewer_->url()}}, 120s);
+      {{"OTEL_EXPORTER_OTLP_ENDPOINT", viewer_->url()},
+       {"SENTRY_DSN", "http://key@127.0.0.1:" + std::to_string(viewer_->port()) + "/1"},
+       {"FLUENTD_HOST", "127.0.0.1"},
+       {"FLUENTD_PORT", std::to_string(viewer_->forward_port())}},
+      120s);
   ASSERT_EQ(demo.exit_code, 0) << describe(demo);
   ASSERT_TRUE(viewer_->flush(20s));
   const json jobs = get_json("/api/jobs");
@@ -151,14 +166,59 @@ TEST_F(ViewerFixture, DemoThroughTheViewerShowsItsJobsAndTheFailedOne) {
     EXPECT_NE(std::find(names.begin(), names.end(), "job.submit"), names.end()) << doc.dump();
     EXPECT_NE(std::find(names.begin(), names.end(), "job.process"), names.end()) << doc.dump();
     EXPECT_FALSE(doc["logs"].empty()) << doc.dump();
+    std::set<std::string> events;
+    for (const auto& e : doc["events"]) events.insert(e["event_name"]);
+    EXPECT_TRUE(events.count("job_received") && events.count("job_started")) << doc.dump();
     if (j["status"] == "failed") {
       ++failed;
       EXPECT_GE(j["error_count"].get<int>(), 1);
+      ASSERT_EQ(doc["errors"].size(), 1u) << doc.dump();
+      EXPECT_EQ(doc["errors"][0]["exception_value"],
+                "websocket to the inference server closed: connection reset by peer");
+      EXPECT_TRUE(events.count("job_failed")) << doc.dump();
     } else {
       EXPECT_EQ(j["status"], "completed");
     }
   }
   EXPECT_EQ(failed, 1);
+  // The forward copies of the log lines arrived too (and are shown once).
+  EXPECT_GT(viewer_->stats().forward_frames, 0u);
+  EXPECT_EQ(viewer_->stats().forward_refused, 0u);
+}
+
+TEST_F(ViewerFixture, DemoWithItsOwnViewerEndsWithAFailedJobsTimeline) {
+  viewer_.reset();
+  const fs::path logs = dir_ / "demo-logs";
+  const auto demo = run_cli(
+      {"demo", "--viewer", "--jobs", "4", "--slow-ms", "10", "--log-dir", logs.string()}, {}, 120s);
+  ASSERT_EQ(demo.exit_code, 0) << describe(demo);
+  const std::string& out = demo.out;
+  const auto at = [&](const std::string& s) { return out.find(s); };
+  const std::string db = (logs / "viewer.db").string();
+  ASSERT_NE(at("one failed job, read back from the viewer (emp-telemetry query job job-"),
+            std::string::npos)
+      << out;
+  // The timeline has the job's spans, its forward log lines and events, and
+  // its Sentry error, in time order.
+  EXPECT_LT(at("event  info   job_received"), at("log    info   job started")) << out;
+  EXPECT_LT(at("log    info   job started"),
+            at("error  ERROR  std::runtime_error: websocket to the inference server closed"))
+      << out;
+  EXPECT_NE(at("span   ERROR  job.process"), std::string::npos) << out;
+  EXPECT_NE(at("event  error  job_failed"), std::string::npos) << out;
+  EXPECT_NE(at("serve --db " + db), std::string::npos) << out;
+  EXPECT_NE(at("fluentd-forward tcp://127.0.0.1:"), std::string::npos) << out;
+
+  // The database stays for `query` and `serve`.
+  const auto start = at("query job ") + 10;
+  const std::string job_id = out.substr(start, out.find(' ', start) - start);
+  const auto again = run_cli({"query", "job", job_id, "--db", db, "--json"}, {}, 30s);
+  ASSERT_EQ(again.exit_code, 0) << describe(again);
+  const json doc = json::parse(again.out);
+  EXPECT_EQ(doc["job"]["status"], "failed");
+  EXPECT_EQ(doc["errors"].size(), 1u);
+  ASSERT_FALSE(doc["logs"].empty());
+  for (const auto& l : doc["logs"]) EXPECT_EQ(l["source"], "forward") << l.dump();
 }
 
 }  // namespace
