@@ -2,12 +2,14 @@
 // database is locked (standing in for a disk that does not keep up), a full
 // queue makes the HTTP receiver answer 503 with Retry-After at once instead
 // of blocking the sender; the queued data is committed once the disk frees
-// up. Retention keeps the file under its size limit by deleting the oldest
+// up; the forward port leaves such frames unacked, and the client's
+// at-least-once delivery brings them back. Retention keeps the file under its size limit by deleting the oldest
 // commits first, and drops data older than the age limit.
 #include <sqlite3.h>
 
 #include <thread>
 
+#include "emp/telemetry/log.hpp"
 #include "encode/otlp_proto.hpp"
 #include "viewer/query.hpp"
 #include "viewer/store.hpp"
@@ -76,6 +78,45 @@ TEST_F(ViewerFixture, LockedDatabaseGets503WithRetryAfterAndLosesNothing) {
   ASSERT_TRUE(viewer_->flush(20s));
   EXPECT_EQ(get_json("/api/jobs/job-slow-1")["logs"].size(), 3u);
   EXPECT_EQ(get_json("/api/jobs/job-slow-2")["logs"].size(), 3u);
+  EXPECT_EQ(viewer_->stats().rows_write_failed, 0u);
+}
+
+TEST_F(ViewerFixture, LockedDatabaseLeavesForwardFramesUnackedAndTheClientResendsThem) {
+  ViewerOptions o;
+  o.max_pending_bytes = 1;
+  o.forward_port = 0;
+  start(o);
+  sqlite3* blocker = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "viewer.db").c_str(), &blocker), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(blocker, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+
+  auto c = client({{"FLUENTD_HOST", "127.0.0.1"},
+                   {"FLUENTD_PORT", std::to_string(viewer_->forward_port())},
+                   {"OTEL_LOGS_EXPORTER", "none"},
+                   {"OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "10"},
+                   {"OTEL_BLRP_SCHEDULE_DELAY", "50"}});
+  for (int i = 0; i < 50; ++i) {
+    c.log().info("line " + std::to_string(i), {{"job_id", "job-fwd-busy"}});
+  }
+  // The first frame is queued behind the lock; the next find the queue full.
+  for (int i = 0; i < 200 && viewer_->stats().forward_refused == 0; ++i) {
+    std::this_thread::sleep_for(25ms);
+  }
+  EXPECT_GE(viewer_->stats().forward_refused, 1u);
+  ASSERT_EQ(sqlite3_exec(blocker, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(blocker);
+
+  ASSERT_TRUE(c.flush(60s));
+  ASSERT_TRUE(viewer_->flush(20s));
+  const json doc = get_json("/api/jobs/job-fwd-busy");
+  EXPECT_EQ(doc["logs"].size(), 50u) << "every line arrives, none twice in the job";
+  const auto h = c.health();
+  for (const auto& d : h.destinations) {
+    if (d.name.find("fluentd") == std::string::npos) continue;
+    EXPECT_EQ(d.delivered, 50u) << d.name;
+    for (auto n : d.dropped) EXPECT_EQ(n, 0u) << d.name;
+    EXPECT_GT(d.retried, 0u) << d.name;
+  }
   EXPECT_EQ(viewer_->stats().rows_write_failed, 0u);
 }
 
