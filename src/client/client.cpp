@@ -7,6 +7,7 @@
 #include "client/client_impl.hpp"
 #include "client/resource.hpp"
 #include "core/clock.hpp"
+#include "doctor/probes.hpp"
 #include "events/bus.hpp"
 
 namespace emp::telemetry {
@@ -157,6 +158,49 @@ WorkflowInstrument& Client::workflow() noexcept { return *impl_->workflow; }
 ProcessingInstrument& Client::processing() noexcept { return *impl_->processing; }
 StartupInstrument& Client::startup() noexcept { return *impl_->startup; }
 
+namespace {
+
+// The destination probes of the pipeline test, off the caller's thread; one
+// log line per probed destination (warn when not healthy, with the advice).
+void start_connection_test(Client::Impl& i) noexcept {
+  try {
+    if (i.startup_probe) return;  // once per client
+    auto probe = std::make_shared<Client::Impl::StartupProbe>();
+    probe->logger = i.logger.get();
+    i.startup_probe = probe;
+    PipelineTestOptions po;
+    po.timeout = std::chrono::milliseconds(5000);
+    po.end_to_end = false;
+    std::thread([probe, config = i.config, po] {
+      std::vector<CheckResult> checks;
+      try {
+        checks = doctor::probe_all(config, po, "startup");
+      } catch (...) {
+        return;
+      }
+      std::lock_guard<std::mutex> lock(probe->mu);
+      if (probe->logger == nullptr) return;  // the client shut down meanwhile
+      for (const auto& c : checks) {
+        if (c.status == CheckStatus::kSkipped) continue;
+        const std::int64_t ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(c.total).count();
+        probe->logger->log(c.status == CheckStatus::kHealthy ? Level::kInfo : Level::kWarn,
+                           "connection test",
+                           {{"check", std::string_view(c.name)},
+                            {"status", std::string_view(to_string(c.status))},
+                            {"target", std::string_view(c.target)},
+                            {"reason", std::string_view(c.reason)},
+                            {"advice", std::string_view(c.advice)},
+                            {"latency_ms", ms}});
+      }
+    }).detach();
+  } catch (...) {
+    // No thread: the test is skipped; health() still shows delivery.
+  }
+}
+
+}  // namespace
+
 void Client::startup(const StartupOptions& options) noexcept {
   Impl& i = *impl_;
   if (options.log_configuration && i.logger->enabled(Level::kInfo)) {
@@ -170,11 +214,7 @@ void Client::startup(const StartupOptions& options) noexcept {
       // Out of memory: the configuration line is skipped.
     }
   }
-  if (options.test_connections) {
-    i.logger->warn(
-        "connection test not available: destinations are not probed at start-up; "
-        "their state shows in health() once data flows");
-  }
+  if (options.test_connections) start_connection_test(i);
   if (options.send_startup_ping) {
     SpanOptions o;
     o.root = true;
@@ -247,6 +287,10 @@ bool Client::flush(std::chrono::milliseconds timeout) noexcept {
 bool Client::shutdown(std::chrono::milliseconds timeout) noexcept {
   if (impl_->shut_down) return true;
   impl_->shut_down = true;
+  if (impl_->startup_probe) {
+    std::lock_guard<std::mutex> lock(impl_->startup_probe->mu);
+    impl_->startup_probe->logger = nullptr;
+  }
   const auto end = std::chrono::steady_clock::now() + timeout;
   // Subscribers first: events emitted from here on reach the outputs only.
   impl_->event_bus->shutdown(end);

@@ -80,6 +80,14 @@ struct Client::Impl {
   std::unique_ptr<errors::CrashHandler> crash_handler;
   bool shut_down = false;
   std::shared_ptr<StatusLink> status_link;
+  // startup(test_connections): the probes run on a detached thread of their
+  // own (a shutdown never waits for them); it logs through `logger` only
+  // while the client is alive, which shutdown() ends under `mu`.
+  struct StartupProbe {
+    std::mutex mu;
+    Logger* logger = nullptr;
+  };
+  std::shared_ptr<StartupProbe> startup_probe;
 };
 
 namespace client {

@@ -32,6 +32,42 @@ void global_init_once() noexcept {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
+std::chrono::microseconds info_us(CURL* easy, CURLINFO what) {
+  curl_off_t v = 0;
+  if (curl_easy_getinfo(easy, what, &v) != CURLE_OK || v < 0) v = 0;
+  return std::chrono::microseconds(v);
+}
+
+// libcurl's timers are cumulative from the start of the transfer.
+HttpPhases phases_of(CURL* easy) {
+  const auto resolved = info_us(easy, CURLINFO_NAMELOOKUP_TIME_T);
+  const auto connected = info_us(easy, CURLINFO_CONNECT_TIME_T);
+  const auto secured = info_us(easy, CURLINFO_APPCONNECT_TIME_T);
+  const auto total = info_us(easy, CURLINFO_TOTAL_TIME_T);
+  HttpPhases p;
+  p.resolve = resolved;
+  if (connected > resolved) p.connect = connected - resolved;
+  if (secured > connected) p.tls = secured - connected;
+  const auto ready = std::max(connected, secured);
+  if (total > ready) p.response = total - ready;
+  return p;
+}
+
+// The leaf certificate's Subject and Expire date, as libcurl's OpenSSL
+// backend lists them ("Subject:CN = ...", "Expire date:Mar  1 12:00:00 2027 GMT").
+void certificate_of(CURL* easy, HttpResponse& r) {
+  curl_certinfo* info = nullptr;
+  if (curl_easy_getinfo(easy, CURLINFO_CERTINFO, &info) != CURLE_OK || info == nullptr ||
+      info->num_of_certs < 1) {
+    return;
+  }
+  for (curl_slist* l = info->certinfo[0]; l != nullptr; l = l->next) {
+    const std::string_view line(l->data);
+    if (line.rfind("Subject:", 0) == 0) r.tls_subject = std::string(line.substr(8));
+    if (line.rfind("Expire date:", 0) == 0) r.tls_expiry = std::string(line.substr(12));
+  }
+}
+
 std::string size_text(std::size_t bytes) {
   if (bytes % (1u << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
   return std::to_string(bytes) + " bytes";
@@ -300,7 +336,7 @@ HttpResponse HttpTransport::post(const HttpRequest& request) noexcept {
     return std::move(r);
   };
   try {
-    const std::string where = "POST " + display_url(request.url);
+    const std::string where = (request.get ? "GET " : "POST ") + display_url(request.url);
     const auto refuse = [&](TransportError kind, std::string message) {
       response.error = kind;
       response.error_message = where + ": " + message;
@@ -384,9 +420,14 @@ HttpResponse HttpTransport::post(const HttpRequest& request) noexcept {
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
-    curl_easy_setopt(easy, CURLOPT_POST, 1L);
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, wire.data());
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(wire.size()));
+    if (request.get) {
+      curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+    } else {
+      curl_easy_setopt(easy, CURLOPT_POST, 1L);
+      curl_easy_setopt(easy, CURLOPT_POSTFIELDS, wire.data());
+      curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(wire.size()));
+    }
+    if (request.want_certificate) curl_easy_setopt(easy, CURLOPT_CERTINFO, 1L);
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers.get());
     curl_easy_setopt(easy, CURLOPT_USERAGENT, options_.user_agent.c_str());
     curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
@@ -463,6 +504,8 @@ HttpResponse HttpTransport::post(const HttpRequest& request) noexcept {
       bytes_sent_.fetch_add(static_cast<std::uint64_t>(uploaded), std::memory_order_relaxed);
     }
     if (ctype != nullptr) response.content_type = ctype;
+    response.phases = phases_of(easy);
+    if (request.want_certificate) certificate_of(easy, response);
     response.truncated = transfer.truncated;
     response.curl_code = static_cast<int>(result);
 

@@ -52,6 +52,18 @@ struct HttpRequest {
   // Response headers (lowercase names) the caller wants back in
   // HttpResponse::headers, e.g. a protocol's rate-limit header.
   std::vector<std::string> keep_headers;
+  // A GET instead of the POST (the body is not sent), for read-backs.
+  bool get = false;
+  // Fill HttpResponse::tls_subject / tls_expiry from the server certificate
+  // of a new TLS connection (the pipeline test).
+  bool want_certificate = false;
+};
+
+// How long each step of a transfer took, from libcurl's timers: resolve,
+// TCP connect, TLS handshake, then request sent to the last response byte.
+// Zero for a step that did not happen (no TLS, a reused connection).
+struct HttpPhases {
+  std::chrono::microseconds resolve{0}, connect{0}, tls{0}, response{0};
 };
 
 // Why a post produced no HTTP status.
@@ -81,6 +93,9 @@ struct HttpResponse {
   bool attempted = false;          // the request was handed to the network
   bool connection_reused = false;  // no new connection was opened for this post
   std::size_t bytes_sent = 0;      // body bytes put on the wire (after gzip)
+  HttpPhases phases;
+  std::string tls_subject;  // with HttpRequest::want_certificate, on a new TLS connection
+  std::string tls_expiry;   // the certificate's notAfter as libcurl prints it
 };
 
 struct HttpTransportOptions {

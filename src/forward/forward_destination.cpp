@@ -11,6 +11,20 @@ namespace {
 constexpr std::size_t kMaxAnswerBytes = 64 * 1024;
 }  // namespace
 
+ForwardSettings forward_settings(const Config& c) {
+  ForwardSettings fs;
+  fs.host = c.fluentd_host;
+  fs.port = c.fluentd_port;
+  fs.tls = c.fluentd_secure;
+  fs.ca_file = c.fluentd_ca_file;
+  fs.tls_verify = c.fluentd_tls_verify;
+  fs.shared_key = c.fluentd_shared_key;
+  fs.username = c.fluentd_username;
+  fs.password = c.fluentd_password;
+  fs.client_hostname = c.machine_id;
+  return fs;
+}
+
 ForwardDestination::ForwardDestination(ForwardSettings settings) : settings_(std::move(settings)) {
   if (settings_.tls) {
     auto ctx = TlsContext::client(settings_.ca_file, settings_.tls_verify);
@@ -112,8 +126,9 @@ bool ForwardDestination::open(deliver::Deadline deadline, DeliveryResult& r) {
   }
   waker_.drain();
   inbox_.clear();
-  const IoResult io =
-      stream_.connect(settings_.host, settings_.port, tls_.get(), deadline, &waker_);
+  if (trace_) trace_->connected = true;
+  const IoResult io = stream_.connect(settings_.host, settings_.port, tls_.get(), deadline, &waker_,
+                                      trace_ ? &trace_->connect : nullptr);
   if (!io.ok()) {
     r.cancelled = io.status == IoStatus::kCancelled || deadline.cancelled();
     // An untrusted certificate will not become trusted by retrying.
@@ -168,6 +183,7 @@ bool ForwardDestination::handshake(deliver::Deadline deadline, DeliveryResult& r
     return false;
   }
   inbox_.erase(0, pong_used);
+  if (trace_) trace_->handshake_done = deliver::SteadyClock::now();
   if (!pong.ok) {
     fail(r, Outcome::kPermanent, "shared key rejected: " + pong.reason.substr(0, 256));
     return false;
@@ -201,6 +217,7 @@ DeliveryResult ForwardDestination::attempt(const deliver::Payload& payload,
     return r;
   }
   bytes_sent_.fetch_add(payload.bytes.size());
+  if (trace_) trace_->sent = deliver::SteadyClock::now();
   for (;;) {
     std::string acked;
     if (!read_value(deadline, r, "ack", [&](std::string_view b, std::size_t& used) {
@@ -211,6 +228,7 @@ DeliveryResult ForwardDestination::attempt(const deliver::Payload& payload,
     if (acked == chunk) break;
     // A late ack of an earlier attempt on this connection: keep waiting.
   }
+  if (trace_) trace_->acked = deliver::SteadyClock::now();
   r.outcome = Outcome::kDelivered;
   return r;
 }

@@ -24,6 +24,7 @@
 #include <string>
 
 #include "deliver/delivery.hpp"
+#include "emp/telemetry/config.hpp"
 #include "forward/tcp_stream.hpp"
 
 namespace emp::telemetry::forward {
@@ -40,9 +41,23 @@ struct ForwardSettings {
   std::string client_hostname;  // sent in PING
 };
 
+// The destination's settings from FLUENTD_* (the client's machine id is the
+// hostname sent in PING).
+ForwardSettings forward_settings(const Config& c);
+
+// When each step of one deliver() ended, for the pipeline test.
+struct ForwardTrace {
+  Stream::ConnectTrace connect;
+  bool connected = false;  // a new connection was opened
+  deliver::SteadyClock::time_point handshake_done{}, sent{}, acked{};
+};
+
 class ForwardDestination final : public deliver::Destination {
  public:
   explicit ForwardDestination(ForwardSettings settings);
+  // Records the next deliveries' steps into `trace` (nullptr: stop). For a
+  // destination used by one thread, as the pipeline test's probe is.
+  void set_trace(ForwardTrace* trace) noexcept { trace_ = trace; }
   ~ForwardDestination() override;
 
   deliver::DeliveryResult deliver(const deliver::Payload& payload,
@@ -69,6 +84,7 @@ class ForwardDestination final : public deliver::Destination {
   Stream stream_;
   std::string inbox_;  // bytes received and not consumed yet
   Waker waker_;
+  ForwardTrace* trace_ = nullptr;
 
   std::atomic<std::uint64_t> attempts_{0}, delivered_{0}, retryable_{0}, permanent_{0},
       bytes_sent_{0}, connections_{0};

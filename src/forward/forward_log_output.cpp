@@ -133,16 +133,7 @@ std::string stream_spool_directory(std::string_view root, std::string_view strea
 std::unique_ptr<deliver::DeliveryWorker> make_forward_worker(const Config& c,
                                                              core::Accounting& accounting,
                                                              std::string_view stream) {
-  ForwardSettings fs;
-  fs.host = c.fluentd_host;
-  fs.port = c.fluentd_port;
-  fs.tls = c.fluentd_secure;
-  fs.ca_file = c.fluentd_ca_file;
-  fs.tls_verify = c.fluentd_tls_verify;
-  fs.shared_key = c.fluentd_shared_key;
-  fs.username = c.fluentd_username;
-  fs.password = c.fluentd_password;
-  fs.client_hostname = c.machine_id;
+  ForwardSettings fs = forward_settings(c);
   deliver::DeliveryWorker::Options so;
   so.primary = false;
   so.memory_cap = c.delivery_memory_cap;

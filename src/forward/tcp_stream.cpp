@@ -216,9 +216,27 @@ IoResult Stream::tls_handshake(bool server, const std::string& host, Deadline de
   }
 }
 
+namespace {
+
+void describe_peer_certificate(SSL* ssl, std::string& subject, std::string& expiry) {
+  X509* cert = SSL_get1_peer_certificate(ssl);
+  if (cert == nullptr) return;
+  char buf[512];
+  if (X509_NAME_oneline(X509_get_subject_name(cert), buf, sizeof buf) != nullptr) subject = buf;
+  std::tm tm{};
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1) {
+    char out[32];
+    if (std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%SZ", &tm) > 0) expiry = out;
+  }
+  X509_free(cert);
+}
+
+}  // namespace
+
 IoResult Stream::connect(const std::string& host, std::uint16_t port, const TlsContext* tls,
-                         Deadline deadline, const Waker* waker) {
+                         Deadline deadline, const Waker* waker, ConnectTrace* trace) {
   close();
+  if (trace) trace->start = deliver::SteadyClock::now();
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -226,6 +244,7 @@ IoResult Stream::connect(const std::string& host, std::uint16_t port, const TlsC
   const std::string service = std::to_string(port);
   const int g = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &res);
   if (g != 0) return {IoStatus::kError, "cannot resolve " + host + ": " + gai_strerror(g)};
+  if (trace) trace->resolved = deliver::SteadyClock::now();
   IoResult last{IoStatus::kError, "no address for " + host};
   for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
     const int fd =
@@ -263,6 +282,7 @@ IoResult Stream::connect(const std::string& host, std::uint16_t port, const TlsC
   }
   ::freeaddrinfo(res);
   if (!last.ok()) return last;
+  if (trace) trace->connected = deliver::SteadyClock::now();
   if (tls == nullptr) return {};
   ssl_ = SSL_new(tls->get());
   if (ssl_ == nullptr) {
@@ -284,7 +304,14 @@ IoResult Stream::connect(const std::string& host, std::uint16_t port, const TlsC
   }
   SigpipeGuard guard;
   IoResult h = tls_handshake(false, host, deadline, waker);
-  if (!h.ok()) abandon();
+  if (!h.ok()) {
+    abandon();
+    return h;
+  }
+  if (trace) {
+    trace->secured = deliver::SteadyClock::now();
+    describe_peer_certificate(ssl_, trace->tls_subject, trace->tls_expiry);
+  }
   return h;
 }
 

@@ -84,10 +84,18 @@ class Stream {
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
 
+  // When each step of connect() ended, and the server certificate (for the
+  // pipeline test's per-hop report). Unset points: the step did not happen.
+  struct ConnectTrace {
+    deliver::SteadyClock::time_point start{}, resolved{}, connected{}, secured{};
+    std::string tls_subject;  // one-line X.509 subject
+    std::string tls_expiry;   // notAfter, "YYYY-MM-DDTHH:MM:SSZ"
+  };
+
   // Resolves `host`, connects (TCP_NODELAY) and, with `tls`, runs the client
   // handshake sending `host` as SNI and checking it against the certificate.
   IoResult connect(const std::string& host, std::uint16_t port, const TlsContext* tls,
-                   deliver::Deadline deadline, const Waker* waker);
+                   deliver::Deadline deadline, const Waker* waker, ConnectTrace* trace = nullptr);
   // Takes an accepted socket; with `tls`, runs the server handshake.
   IoResult accept(int fd, const TlsContext* tls, deliver::Deadline deadline, const Waker* waker);
 

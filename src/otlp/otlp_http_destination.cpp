@@ -21,8 +21,6 @@ using deliver::Payload;
 using deliver::Signal;
 using deliver::TransportError;
 
-namespace {
-
 HttpTransportOptions transport_options(const ExporterSettings& settings,
                                        HttpTransportOptions options) {
   options.ca_file = settings.ca_file;
@@ -30,6 +28,8 @@ HttpTransportOptions transport_options(const ExporterSettings& settings,
   options.client_key_file = settings.client_key_file;
   return options;
 }
+
+namespace {
 
 // What the items of a signal are called in messages.
 std::string_view item_noun(Signal signal) {

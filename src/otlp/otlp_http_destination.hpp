@@ -45,6 +45,9 @@ struct ExporterSettings {
 // The settings of `signal` from its finalized OtlpExport (none_configured
 // when the export names no URL).
 ExporterSettings exporter_settings(deliver::Signal signal, const OtlpExport& exp);
+// `options` with the settings' TLS material (CA, client certificate and key).
+deliver::HttpTransportOptions transport_options(const ExporterSettings& settings,
+                                                deliver::HttpTransportOptions options = {});
 
 struct OtlpHttpOptions {
   // Upper bound on a server's Retry-After.

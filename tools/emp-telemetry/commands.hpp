@@ -120,6 +120,17 @@ int run_demo(const GlobalArgs& global, const DemoArgs& args);
 int run_gen(const GlobalArgs& global, const GenArgs& args);
 // Exit 0 all running processes healthy, 1 no status file, 2 something degraded.
 int run_health(const GlobalArgs& global, const HealthArgs& args);
+
+struct DoctorArgs {
+  bool json = false;
+  bool verbose = false;
+  double timeout_s = 5;
+  std::vector<std::string> only;  // empty: every check
+  bool no_end_to_end = false;
+};
+// Exit 0 healthy, 1 degraded, 2 a destination fails (or the configuration is
+// invalid: nothing can be probed).
+int run_doctor(const GlobalArgs& global, const DoctorArgs& args);
 // Does not return when crash capture works: the process dies by the signal.
 int run_crash(const GlobalArgs& global, const CrashArgs& args);
 // Runs until SIGINT/SIGTERM; exit 0 after a clean stop, 1 when it cannot start.

@@ -34,8 +34,9 @@ namespace {
 constexpr const char* kFooter =
     "Global options (--preset, --env-file) may also follow the command name.\n"
     "Exit codes: 0 success; 1 failure (invalid configuration, records not delivered or\n"
-    "rejected, no status file for health); 2 health only: a running process is not\n"
-    "healthy; 64 usage error (unknown command or option, bad argument).";
+    "rejected, no status file for health; doctor: something degraded); 2 health: a\n"
+    "running process is not healthy, doctor: a destination fails; 64 usage error\n"
+    "(unknown command or option, bad argument).";
 
 // The first argument that is not an option (or an option's value): the
 // command the user asked for, or empty.
@@ -219,6 +220,28 @@ int main(int argc, char** argv) {
                        "Log directory to read (default: LOG_DIR of the configuration)");
     health->add_flag("--json", health_args.json, "Print the status files as one JSON array");
 
+    cli::DoctorArgs doctor_args;
+    auto* doctor = app.add_subcommand(
+        "doctor",
+        "Test the whole pipeline of the configuration in the environment: probe every\n"
+        "destination with its own protocol (OTLP, Fluentd forward, Sentry, Dash0), timing\n"
+        "each hop, then send one marker record through every track and flush it. Exits 0\n"
+        "when everything is healthy, 1 when something is degraded, 2 when a destination\n"
+        "fails.");
+    doctor->add_flag("--json", doctor_args.json, "Print the report as one JSON object");
+    doctor->add_flag("--verbose", doctor_args.verbose,
+                     "Show each probe's request and answer (credentials as ***)");
+    doctor->add_option("--timeout", doctor_args.timeout_s, "Seconds allowed to each probe")
+        ->check(CLI::Range(0.1, 600.0))
+        ->capture_default_str();
+    doctor
+        ->add_option("--only", doctor_args.only,
+                     "Only these checks: otel, dash0, fluentd, sentry, end-to-end")
+        ->delimiter(',')
+        ->check(CLI::IsMember({"otel", "dash0", "fluentd", "sentry", "end-to-end"}));
+    doctor->add_flag("--no-end-to-end", doctor_args.no_end_to_end,
+                     "Probe the destinations only; send no marker records");
+
     cli::CrashArgs crash_args;
     auto* crash = app.add_subcommand(
         "crash",
@@ -306,6 +329,7 @@ int main(int argc, char** argv) {
     if (demo->parsed()) return cli::run_demo(global, demo_args);
     if (gen->parsed()) return cli::run_gen(global, gen_args);
     if (health->parsed()) return cli::run_health(global, health_args);
+    if (doctor->parsed()) return cli::run_doctor(global, doctor_args);
     if (tail->parsed()) return cli::run_tail(global, tail_args);
     if (generate->parsed()) {
       generate_args.format_given = format_opt->count() > 0;

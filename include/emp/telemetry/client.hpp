@@ -23,6 +23,7 @@
 #include "emp/telemetry/instrument.hpp"
 #include "emp/telemetry/log.hpp"
 #include "emp/telemetry/metrics.hpp"
+#include "emp/telemetry/pipeline_test.hpp"
 #include "emp/telemetry/trace.hpp"
 
 namespace emp::telemetry {
@@ -68,7 +69,7 @@ class Client {
   StartupInstrument& startup() noexcept;
   // Start-up report: the effective configuration (secrets masked) as one log
   // line, a start-up ping (a service.startup span and an operational event),
-  // and the connection test's result (not available yet: said so).
+  // and, with test_connections, the destination probes' results.
   void startup(const StartupOptions& options) noexcept;
 
   // One-liners: a finished span `name` (ending now, lasting
@@ -79,6 +80,13 @@ class Client {
                    std::string_view unit = {}) noexcept;
   const Config& config() const noexcept;
   HealthSnapshot health() const noexcept;
+
+  // The pipeline test (pipeline_test.hpp, `emp-telemetry doctor`): probes
+  // every configured destination with its own protocol, per-hop latency,
+  // and meanwhile sends one marker record through every track and flushes it.
+  // Blocks the calling thread for about options.timeout at most (plus a
+  // read-back from a local viewer); never throws.
+  PipelineReport test(const PipelineTestOptions& options = {}) noexcept;
 
   // Ships the lines of another program's log file(s) to FLUENTD_HOST, like
   // Fluent Bit's tail input: `path_or_glob` is re-expanded every poll (new

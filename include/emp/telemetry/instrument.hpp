@@ -221,7 +221,9 @@ class StartupInstrument {
 
 // Client::startup(options): what start-up reports.
 struct StartupOptions {
-  // Probing each destination is not available yet: reported as such.
+  // Probe every configured destination (the pipeline test's destination
+  // checks, Client::test) on a thread of its own and log one line per
+  // destination when done (warn with the advice when one is not healthy).
   bool test_connections = false;
   // Log the effective configuration (secrets masked).
   bool log_configuration = true;

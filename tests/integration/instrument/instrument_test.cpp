@@ -11,6 +11,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
+#include <thread>
 
 #include "emp/telemetry/client.hpp"
 #include "support/loopback_collector.hpp"
@@ -272,11 +273,23 @@ TEST_F(Instrument, WorkflowsStartupPhasesAndOneLiners) {
                 std::stoull((*hook)["startTimeUnixNano"].get<std::string>()),
             25'000'000ull);
   EXPECT_NE(named(spans, "service.startup"), nullptr);
-  // The configuration line and the honest connection-test line.
-  std::ifstream in(dir_ / "worker" / worker.config().log_file);
-  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // The configuration line, and the connection test's line per destination
+  // once its probes (on a thread of their own) are done.
+  std::string all;
+  for (int i = 0; i < 100 && all.find("\"check\":\"otlp traces\"") == std::string::npos; ++i) {
+    worker.flush(1s);
+    std::ifstream in(dir_ / "worker" / worker.config().log_file);
+    all.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    if (all.find("\"check\":\"otlp traces\"") == std::string::npos)
+      std::this_thread::sleep_for(100ms);
+  }
   EXPECT_NE(all.find("effective configuration"), std::string::npos);
-  EXPECT_NE(all.find("connection test not available"), std::string::npos);
+  const auto probe = all.find("\"check\":\"otlp traces\"");
+  ASSERT_NE(probe, std::string::npos) << all;
+  const auto line_start = all.rfind('\n', probe) + 1;
+  const std::string line = all.substr(line_start, all.find('\n', probe) - line_start);
+  EXPECT_NE(line.find("\"message\":\"connection test\""), std::string::npos) << line;
+  EXPECT_NE(line.find("\"status\":\"healthy\""), std::string::npos) << line;
 }
 
 }  // namespace
