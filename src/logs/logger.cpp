@@ -4,11 +4,13 @@
 // marker. Nothing here formats text or touches a file.
 #include <cstring>
 #include <string>
+#include <typeinfo>
 #include <vector>
 
 #include "core/active_span.hpp"
 #include "core/clock.hpp"
 #include "emp/telemetry/log.hpp"
+#include "errors/stacktrace.hpp"
 #include "logs/log_record.hpp"
 
 namespace emp::telemetry {
@@ -180,6 +182,22 @@ void Logger::emit(std::string_view file, Level level, std::string_view message,
                   Fields fields) noexcept {
   logs::emit(*front_, Track::kLogs, file, level, message,
              std::span<const Field>(fields.begin(), fields.size()), 0);
+}
+
+void Logger::emit_exception(Level level, std::string_view message, const std::exception& e,
+                            Fields fields) noexcept {
+  try {
+    const std::string type = errors::demangle(typeid(e).name());
+    std::vector<Field> all;
+    all.reserve(fields.size() + 2);
+    all.insert(all.end(), fields.begin(), fields.end());
+    all.push_back({"exception.type", FieldValue(std::string_view(type))});
+    all.push_back({"exception.message", FieldValue(std::string_view(e.what()))});
+    logs::emit(*front_, Track::kLogs, {}, level, message, std::span<const Field>(all), 0);
+  } catch (...) {
+    // Out of memory: the line without the exception's fields.
+    emit({}, level, message, fields);
+  }
 }
 
 }  // namespace emp::telemetry

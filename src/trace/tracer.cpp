@@ -2,7 +2,6 @@
 // their attributes, events and links in byte blobs inside a pooled state, so
 // after warm-up a span allocates nothing; end() copies the span into the
 // thread's queue in one piece.
-#include <cxxabi.h>
 
 #include <cstring>
 #include <memory>
@@ -10,6 +9,7 @@
 
 #include "core/clock.hpp"
 #include "emp/telemetry/propagation.hpp"
+#include "errors/stacktrace.hpp"
 #include "trace/ids.hpp"
 #include "trace/tracer_core.hpp"
 
@@ -349,22 +349,13 @@ void Span::add_event(std::string_view name, Attributes attributes) noexcept {
   }
 }
 
-namespace {
-std::string demangle(const char* name) {
-  int status = 0;
-  std::unique_ptr<char, void (*)(void*)> p(abi::__cxa_demangle(name, nullptr, nullptr, &status),
-                                           std::free);
-  return status == 0 && p ? std::string(p.get()) : std::string(name);
-}
-}  // namespace
-
 void Span::record_exception(std::string_view type, std::string_view message) noexcept {
   add_event("exception", {{"exception.type", type}, {"exception.message", message}});
 }
 
 void Span::record_exception(const std::exception& e) noexcept {
   try {
-    std::string type = demangle(typeid(e).name());
+    std::string type = errors::demangle(typeid(e).name());
     record_exception(type, e.what());
   } catch (...) {
     record_exception("std::exception", e.what());

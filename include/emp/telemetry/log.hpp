@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <exception>
 #include <initializer_list>
 #include <string_view>
 
@@ -16,7 +17,9 @@
 
 namespace emp::telemetry {
 
-namespace core { struct LogFrontend; }
+namespace core {
+struct LogFrontend;
+}
 
 class Logger {
  public:
@@ -42,6 +45,19 @@ class Logger {
     if (enabled(level)) emit({}, level, message, fields);
   }
 
+  // With the exception that led here: the record also carries
+  // `exception.type` (the demangled dynamic type) and `exception.message`
+  // (what()), the OpenTelemetry semantic-convention names, in the JSON line
+  // and as OTLP log attributes. An error line also becomes a breadcrumb of
+  // the errors track, as every error line does.
+  void error(std::string_view message, const std::exception& e, Fields fields = {}) noexcept {
+    if (enabled(Level::kError)) emit_exception(Level::kError, message, e, fields);
+  }
+  void log(Level level, std::string_view message, const std::exception& e,
+           Fields fields = {}) noexcept {
+    if (enabled(level)) emit_exception(level, message, e, fields);
+  }
+
   // Writes to a named file instead of the default one. A relative `path` is
   // resolved under the log directory; it may not escape it ("..") — such a
   // record goes to the default file with a `file_rejected` field.
@@ -59,8 +75,9 @@ class Logger {
   friend class Client;
   Logger(core::LogFrontend* front, std::atomic<int>* min_level) noexcept
       : front_(front), min_level_(min_level) {}
-  void emit(std::string_view file, Level level, std::string_view message,
-            Fields fields) noexcept;
+  void emit(std::string_view file, Level level, std::string_view message, Fields fields) noexcept;
+  void emit_exception(Level level, std::string_view message, const std::exception& e,
+                      Fields fields) noexcept;
 
   core::LogFrontend* front_;
   std::atomic<int>* min_level_;

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 
 #include "emp/telemetry/client.hpp"
 #include "support/loopback_collector.hpp"
@@ -195,6 +196,34 @@ TEST_F(OtlpExport, LogRecordsGoToV1LogsWithTraceIds) {
   EXPECT_NE(rec["observedTimeUnixNano"], "0");
   // The JSON-lines file still has the line.
   EXPECT_EQ(c.health().track(Track::kLogs).written, 1u);
+}
+
+TEST_F(OtlpExport, ErrorLogWithTheExceptionCarriesItsTypeAndMessage) {
+  auto c = make({{"OTEL_EXPORTER_OTLP_ENDPOINT", collector_.base_url()}});
+  try {
+    throw std::out_of_range("index 7 past the end");
+  } catch (const std::exception& e) {
+    c.log().error("lookup failed", e, {{"job_id", "job-x"}});
+  }
+  ASSERT_TRUE(c.flush(10s));
+  auto reqs = requests_to("/v1/logs");
+  ASSERT_EQ(reqs.size(), 1u);
+  json d = decode("logs", reqs[0].body);
+  auto& rec = d["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0];
+  EXPECT_EQ(rec["severityText"], "ERROR");
+  std::map<std::string, json> attrs;
+  for (auto& a : rec["attributes"]) attrs[a["key"]] = a["value"];
+  EXPECT_EQ(attrs["exception.type"]["stringValue"], "std::out_of_range");
+  EXPECT_EQ(attrs["exception.message"]["stringValue"], "index 7 past the end");
+  EXPECT_EQ(attrs["job_id"]["stringValue"], "job-x");
+  // The same fields in the JSON line.
+  std::ifstream in(std::filesystem::path(c.config().log_dir) / c.config().log_file);
+  std::string line;
+  std::getline(in, line);
+  const json j = json::parse(line);
+  EXPECT_EQ(j["exception.type"], "std::out_of_range");
+  EXPECT_EQ(j["exception.message"], "index 7 past the end");
+  EXPECT_EQ(j["message"], "lookup failed");
 }
 
 TEST_F(OtlpExport, EachResponseClassEndsInTheRightCounter) {
