@@ -107,6 +107,7 @@ Expected<Client> Client::create(Config config) noexcept {
     impl->workflow = std::make_unique<WorkflowInstrument>(tracks);
     impl->processing = std::make_unique<ProcessingInstrument>(tracks);
     impl->startup = std::make_unique<StartupInstrument>(tracks);
+    impl->http_server = std::make_unique<HttpServerInstrument>(tracks, impl->errors.get());
     impl->pipeline->start();
     impl->metrics_track->start();
     return Client(std::move(impl));
@@ -157,6 +158,7 @@ JobInstrument& Client::job() noexcept { return *impl_->job; }
 WorkflowInstrument& Client::workflow() noexcept { return *impl_->workflow; }
 ProcessingInstrument& Client::processing() noexcept { return *impl_->processing; }
 StartupInstrument& Client::startup() noexcept { return *impl_->startup; }
+HttpServerInstrument& Client::http_server() noexcept { return *impl_->http_server; }
 
 namespace {
 

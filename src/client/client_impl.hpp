@@ -67,6 +67,7 @@ struct Client::Impl {
   std::unique_ptr<WorkflowInstrument> workflow;
   std::unique_ptr<ProcessingInstrument> processing;
   std::unique_ptr<StartupInstrument> startup;
+  std::unique_ptr<HttpServerInstrument> http_server;
   // Declared after the pipeline: destroyed first (its worker counts through it).
   std::unique_ptr<metrics::MetricsTrack> metrics_track;
   // Client::add_file. Its worker counts through the pipeline's accounting:

@@ -20,6 +20,7 @@
 #include "emp/telemetry/expected.hpp"
 #include "emp/telemetry/generate.hpp"
 #include "emp/telemetry/health.hpp"
+#include "emp/telemetry/http_server.hpp"
 #include "emp/telemetry/instrument.hpp"
 #include "emp/telemetry/log.hpp"
 #include "emp/telemetry/metrics.hpp"
@@ -67,6 +68,8 @@ class Client {
   WorkflowInstrument& workflow() noexcept;
   ProcessingInstrument& processing() noexcept;
   StartupInstrument& startup() noexcept;
+  // HTTP request handlers of any framework (http_server.hpp).
+  HttpServerInstrument& http_server() noexcept;
   // Start-up report: the effective configuration (secrets masked) as one log
   // line, a start-up ping (a service.startup span and an operational event),
   // and, with test_connections, the destination probes' results.
