@@ -240,7 +240,8 @@ bool is_hex_id(const std::string& s, std::size_t len) {
 std::string take_text(json& record, const char* key) {
   auto it = record.find(key);
   if (it == record.end()) return {};
-  std::string out = it->is_string() ? it->get<std::string>() : it->dump();
+  std::string out = it->is_string() ? it->get<std::string>()
+                                    : it->dump(-1, ' ', false, json::error_handler_t::replace);
   record.erase(it);
   return out;
 }
@@ -260,7 +261,8 @@ bool add_forward_record(std::string_view tag, std::int64_t time_unix_nano, std::
   json r = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (!r.is_object()) {
     row.body = std::move(text);
-    row.attributes = json{{"fluentd.tag", std::string(tag)}}.dump();
+    row.attributes = json{{"fluentd.tag", std::string(tag)}}.dump(-1, ' ', false,
+                                                                  json::error_handler_t::replace);
     batch.logs.push_back(std::move(row));
     return true;
   }

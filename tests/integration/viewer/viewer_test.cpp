@@ -341,6 +341,26 @@ TEST_F(ForwardViewer, FramesAreAckedOnceStoredAndMalformedOnesRefused) {
   ASSERT_EQ(forward::read_ack(answer, used, used_chunk), encode::msgpack::Status::kOk) << answer;
   EXPECT_EQ(used_chunk, "Y2h1bmstMQ==");
 
+  // Ill-formed UTF-8 in a tag (found by fuzz_forward_frame): stored, with
+  // U+FFFD in place of the bad bytes.
+  std::string odd;
+  {
+    encode::msgpack::Writer w(odd);
+    w.array_header(3);
+    w.str(std::string("t.g\xd7os", 6));
+    w.array_header(1);
+    w.array_header(2);
+    w.integer(1'700'000'002);
+    w.str("not a map either");
+    w.map_header(1);
+    w.str("chunk");
+    w.str("b2Rk");
+  }
+  used = 0;
+  ASSERT_EQ(forward::read_ack(exchange(viewer_->forward_port(), odd), used, used_chunk),
+            encode::msgpack::Status::kOk);
+  EXPECT_EQ(used_chunk, "b2Rk");
+
   // Valid msgpack that is not a forward frame: no ack, connection closed.
   std::string bad;
   {
@@ -359,8 +379,8 @@ TEST_F(ForwardViewer, FramesAreAckedOnceStoredAndMalformedOnesRefused) {
   EXPECT_EQ(doc["logs"][0]["severity_number"], 13);
   EXPECT_EQ(doc["logs"][0]["time_ns"], 1'700'000'000'123'456'789);
   const json stats = get_json("/api/stats");
-  EXPECT_EQ(stats["logs"], 2) << "the record that is not a map is kept whole";
-  EXPECT_EQ(viewer_->stats().forward_frames, 1u);
+  EXPECT_EQ(stats["logs"], 3) << "the records that are not maps are kept whole";
+  EXPECT_EQ(viewer_->stats().forward_frames, 2u);
   EXPECT_EQ(viewer_->stats().forward_refused, 1u);
 }
 
