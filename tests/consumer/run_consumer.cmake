@@ -1,5 +1,6 @@
 # Installs the build in BUILD_DIR into WORK_DIR/prefix, builds the consumer
-# project in PROJECT_DIR against that prefix only, and runs it. The first C++
+# project in PROJECT_DIR against that prefix only (with find_package, then
+# with pkg-config), and runs it. The first C++
 # example of README (README_FILE) is built and run the same way, so the
 # documented usage cannot rot.
 # Usage: cmake -DBUILD_DIR= -DWORK_DIR= -DPROJECT_DIR= -DREADME_FILE= -DGENERATOR= -DCXX=
@@ -38,4 +39,23 @@ step("build consumer" ${CMAKE_COMMAND} --build ${WORK_DIR}/build)
 step("run consumer" ${WORK_DIR}/build/app)
 step("run README example" ${CMAKE_COMMAND} -E env LOG_DIR=${WORK_DIR}/readme-logs
   TELEMETRY_ENV=development ${WORK_DIR}/build/readme_example)
-message(STATUS "package test: installed package found, linked and ran")
+# The same program built without CMake, through the installed pkg-config file.
+file(GLOB_RECURSE pc_files ${prefix}/*/emp_telemetry.pc)
+if(NOT pc_files)
+  message(FATAL_ERROR "package test: no emp_telemetry.pc under ${prefix}")
+endif()
+list(GET pc_files 0 pc_file)
+get_filename_component(pc_dir ${pc_file} DIRECTORY)
+execute_process(
+  COMMAND ${CMAKE_COMMAND} -E env PKG_CONFIG_PATH=${pc_dir}
+    pkg-config --cflags --libs emp_telemetry
+  RESULT_VARIABLE rc OUTPUT_VARIABLE pc_flags ERROR_VARIABLE pc_error
+  OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "package test: pkg-config failed: ${pc_error}")
+endif()
+separate_arguments(pc_flags UNIX_COMMAND "${pc_flags}")
+step("build consumer with pkg-config" ${CXX} -std=c++20 -O1 ${PROJECT_DIR}/main.cpp
+  -o ${WORK_DIR}/app_pkgconfig ${pc_flags})
+step("run pkg-config consumer" ${WORK_DIR}/app_pkgconfig)
+message(STATUS "package test: installed package found, linked and ran (CMake and pkg-config)")
