@@ -1,7 +1,10 @@
 // The trace track: the tracer's limits and sampler, and the batch span
 // processor in front of the OTLP traces destination.
 #include "client/client_impl.hpp"
+#include "config/parse.hpp"
 #include "otlp/otlp_worker.hpp"
+#include "sentry/sentry_destination.hpp"
+#include "sentry/transactions.hpp"
 #include "trace/span_handler.hpp"
 
 namespace emp::telemetry::client {
@@ -38,10 +41,38 @@ std::string install_traces(InstallContext& ctx) {
     // that an outage inside the memory budget loses nothing (docs/delivery.md).
     BatchSettings batch = c.span_batch;
     if (!set_by_user(c, "OTEL_BSP_MAX_QUEUE_SIZE")) batch.max_queue_size = 0;
-    ctx.pipeline.add_handler(
-        core::RecordKind::kSpan,
-        std::make_unique<trace::SpanHandler>(batch, ctx.resource, ctx.scope, std::move(worker),
-                                             ctx.pipeline.accounting()));
+    auto handler = std::make_unique<trace::SpanHandler>(
+        batch, ctx.resource, ctx.scope, std::move(worker), ctx.pipeline.accounting());
+    if (c.sentry_traces_sample_rate > 0 && !c.sentry_dsn.empty()) {
+      auto dsn = config::parse_sentry_dsn(c.sentry_dsn);
+      if (!dsn) return "SENTRY_DSN " + dsn.error().rule;
+      sentry::SentrySettings ss;
+      ss.dsn = dsn.value();
+      ss.category = "transaction";
+      deliver::DeliveryWorker::Options so;
+      so.primary = false;  // the OTLP destination is the track's own
+      so.memory_cap = c.delivery_memory_cap;
+      so.retry = c.retry;
+      so.circuit = c.circuit;
+      so.stream = "sentry/transactions";
+      auto tx_worker = std::make_unique<deliver::DeliveryWorker>(
+          Track::kTraces,
+          std::make_unique<sentry::SentryDestination>(std::move(ss),
+                                                      std::make_shared<sentry::ClientReports>()),
+          ctx.pipeline.accounting(), so);
+      deliver::DeliveryWorker* tx_raw = tx_worker.get();
+      ctx.add_destination([tx_raw] { return tx_raw->health(); });
+      sentry::TransactionSettings ts;
+      ts.sample_rate = c.sentry_traces_sample_rate;
+      ts.public_key = dsn.value().public_key;
+      ts.environment = c.environment_name;
+      ts.release = c.service_version;
+      ts.server_name = c.machine_id;
+      ts.service_name = c.service_name;
+      handler->set_transactions(
+          std::make_unique<sentry::TransactionBuilder>(std::move(ts), std::move(tx_worker)));
+    }
+    ctx.pipeline.add_handler(core::RecordKind::kSpan, std::move(handler));
   }
   return {};
 }

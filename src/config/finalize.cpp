@@ -637,6 +637,9 @@ void Finalizer::fill(Config& c) {
   if (get<config::SentryDsn>(Var::kSentryDsn) != nullptr)
     c.sentry_dsn = *slot(Var::kSentryDsn).text;
   if (const auto* r = get<double>(Var::kSentrySampleRate)) c.sentry_sample_rate = *r;
+  if (const auto* r = get<double>(Var::kSentryTracesSampleRate)) {
+    c.sentry_traces_sample_rate = *r;
+  }
 
   // OpenTelemetry SDK
   if (const auto* kv = get<KeyValues>(Var::kResourceAttributes)) c.resource_attributes = *kv;

@@ -225,6 +225,9 @@ inline constexpr std::int64_t kHour = 60 * kMin;
     "Environment name reported to Sentry and in logs. Default: TELEMETRY_ENV.")                     \
   X(kSentrySampleRate, "SENTRY_SAMPLE_RATE", Type::kRate, "1.0", false, 0, 0, "all",                \
     "Fraction of error events sent to Sentry, 0..1.")                                               \
+  X(kSentryTracesSampleRate, "SENTRY_TRACES_SAMPLE_RATE", Type::kRate, "0", false, 0, 0, "all",     \
+    "Fraction of traces (chosen by trace id) whose local root spans, with their children, also "    \
+    "go to Sentry as transactions, 0..1; 0: none.")                                                 \
   /* OpenTelemetry SDK */                                                                           \
   X(kOtelServiceName, "OTEL_SERVICE_NAME", Type::kName, "", false, 0, 0, "all",                     \
     "Standard OTel service name; SERVICE_NAME wins over it, it wins over service.name in "          \

@@ -14,8 +14,6 @@ using deliver::Outcome;
 
 namespace {
 
-constexpr std::string_view kEventCategory = "error";
-
 double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -34,7 +32,9 @@ SentryDestination::SentryDestination(SentrySettings settings,
       reports_(std::move(reports)) {}
 
 std::string SentryDestination::description() const {
-  return "sentry " + deliver::display_url(url_);
+  std::string d = "sentry " + deliver::display_url(url_);
+  if (settings_.category != "error") d += " (" + settings_.category + "s)";
+  return d;
 }
 
 deliver::DestinationStats SentryDestination::stats() const noexcept {
@@ -71,10 +71,10 @@ DeliveryResult SentryDestination::deliver(const deliver::Payload& payload,
   std::vector<Discard> attached;
   try {
     const auto now = RateLimits::Clock::now();
-    if (payload.items > 0 && limits_.limited(kEventCategory, now)) {
-      reports_->add("ratelimit_backoff", kEventCategory, payload.items);
+    if (payload.items > 0 && limits_.limited(settings_.category, now)) {
+      reports_->add("ratelimit_backoff", settings_.category, payload.items);
       const auto left =
-          std::chrono::ceil<std::chrono::seconds>(limits_.until(kEventCategory) - now);
+          std::chrono::ceil<std::chrono::seconds>(limits_.until(settings_.category) - now);
       result.outcome = Outcome::kPermanent;
       result.drop_reason = DropReason::kRateLimited;
       result.message = "sentry " + deliver::display_url(url_) + ": rate limited for another " +
@@ -123,7 +123,7 @@ DeliveryResult SentryDestination::deliver(const deliver::Payload& payload,
       result.message = response.error_message;
       if (response.error == deliver::TransportError::kRefused) {
         result.outcome = Outcome::kPermanent;
-        reports_->add("send_error", kEventCategory, payload.items);
+        reports_->add("send_error", settings_.category, payload.items);
       }
       return finish(std::move(result));
     }
@@ -146,9 +146,9 @@ DeliveryResult SentryDestination::deliver(const deliver::Payload& payload,
       reports_->put_back(attached);
     } else if (response.status == 413) {
       result.drop_reason = DropReason::kTooLarge;
-      reports_->add("send_error", kEventCategory, payload.items);
+      reports_->add("send_error", settings_.category, payload.items);
     } else {
-      reports_->add("send_error", kEventCategory, payload.items);
+      reports_->add("send_error", settings_.category, payload.items);
     }
     return finish(std::move(result));
   } catch (...) {

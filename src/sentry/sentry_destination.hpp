@@ -37,6 +37,9 @@ struct SentrySettings {
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::seconds retry_after_cap{3600};
   bool gzip = true;
+  // The rate-limit and client-report category of what this destination
+  // sends: "error" for events, "transaction" for transactions.
+  std::string category = "error";
 };
 
 // The X-Sentry-Auth header value for `public_key`.

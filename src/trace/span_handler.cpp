@@ -225,6 +225,7 @@ void SpanHandler::on_record(const std::uint8_t* payload, std::size_t size) noexc
       accounting_.diagnostics().report("span_decode", "internal error: malformed span dropped");
       return;
     }
+    if (tx_) tx_->add(batch_.back());
     if (batch_.size() >= batch_settings_.max_export_batch_size) export_batch();
   } catch (...) {
     accounting_.dropped(Track::kTraces, DropReason::kMemoryCap, 1);
@@ -263,12 +264,14 @@ void SpanHandler::on_tick(Clock::time_point now) noexcept {
 
 bool SpanHandler::flush(Clock::time_point deadline) noexcept {
   export_batch();
-  return sink_->wait_idle(deadline);
+  const bool ok = sink_->wait_idle(deadline);
+  return (!tx_ || tx_->sink().wait_idle(deadline)) && ok;
 }
 
 void SpanHandler::close(Clock::time_point deadline) noexcept {
   export_batch();
   sink_->shutdown(deadline);
+  if (tx_) tx_->sink().shutdown(deadline);
 }
 
 }  // namespace emp::telemetry::trace

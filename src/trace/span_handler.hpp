@@ -16,6 +16,7 @@
 #include "emp/telemetry/config.hpp"
 #include "encode/otlp_json.hpp"
 #include "encode/otlp_proto.hpp"
+#include "sentry/transactions.hpp"
 
 namespace emp::telemetry::trace {
 
@@ -31,18 +32,32 @@ class SpanHandler final : public core::RecordHandler {
   void begin_flush(std::chrono::steady_clock::time_point) noexcept override { export_batch(); }
   void begin_close(std::chrono::steady_clock::time_point deadline) noexcept override {
     sink_->begin_shutdown(deadline);
+    if (tx_) tx_->sink().begin_shutdown(deadline);
   }
   void on_tick(std::chrono::steady_clock::time_point now) noexcept override;
   void close(std::chrono::steady_clock::time_point deadline) noexcept override;
 
-  void prepare_fork() noexcept override { sink_->prepare_fork(); }
-  void release_fork_locks() noexcept override { sink_->release_fork_locks(); }
+  void prepare_fork() noexcept override {
+    sink_->prepare_fork();
+    if (tx_) tx_->sink().prepare_fork();
+  }
+  void release_fork_locks() noexcept override {
+    sink_->release_fork_locks();
+    if (tx_) tx_->sink().release_fork_locks();
+  }
   void after_fork_child() noexcept override {
     batch_.clear();
     sink_->after_fork_child();
+    if (tx_) tx_->sink().after_fork_child();
   }
 
   deliver::DeliveryWorker& sink() noexcept { return *sink_; }
+
+  // SENTRY_TRACES_SAMPLE_RATE: every decoded span also goes to `tx`, which
+  // sends sampled local roots to Sentry as transactions.
+  void set_transactions(std::unique_ptr<sentry::TransactionBuilder> tx) noexcept {
+    tx_ = std::move(tx);
+  }
 
  private:
   void export_batch() noexcept;
@@ -55,6 +70,7 @@ class SpanHandler final : public core::RecordHandler {
   std::vector<encode::otlp::SpanData> batch_;
   core::ExportQueueLimit queue_limit_;
   std::chrono::steady_clock::time_point batch_started_{};
+  std::unique_ptr<sentry::TransactionBuilder> tx_;
 };
 
 // Decodes one queued span (layout in tracer_core.hpp). False if malformed.

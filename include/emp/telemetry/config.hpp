@@ -57,7 +57,7 @@ enum class SamplerKind : std::uint8_t {
 
 // OTEL_TRACES_EXPORTER, OTEL_METRICS_EXPORTER, OTEL_LOGS_EXPORTER.
 enum class ExporterKind : std::uint8_t { kOtlp, kConsole, kNone };
-std::string_view to_string(ExporterKind) noexcept;     // "otlp", "console", "none"
+std::string_view to_string(ExporterKind) noexcept;  // "otlp", "console", "none"
 
 std::string_view to_string(QueueFullPolicy) noexcept;  // "drop", "block"
 std::string_view to_string(OtlpProtocol) noexcept;     // "http/protobuf", "http/json", "grpc"
@@ -77,8 +77,8 @@ struct OtlpExport {
   // OTEL_EXPORTER_OTLP_ENDPOINT + "v1/<signal>", then DASH0_OTLP_BASE_URL +
   // "v1/<signal>" (which adds the Dash0 Authorization and Dash0-Dataset headers).
   std::string url;
-  std::string url_from;  // the variable that supplied `url`
-  KeyValues headers;     // values are secret: never log them
+  std::string url_from;                      // the variable that supplied `url`
+  KeyValues headers;                         // values are secret: never log them
   std::chrono::milliseconds timeout{10000};  // 0 = no limit
   OtlpProtocol protocol = OtlpProtocol::kHttpProtobuf;
   bool gzip = false;
@@ -100,7 +100,7 @@ struct BatchSettings {
 struct RetrySettings {
   bool enabled = true;                               // EMP_RETRY_ENABLED
   std::chrono::milliseconds initial_interval{1000};  // EMP_RETRY_INITIAL_INTERVAL
-  double multiplier = 1.5;  // growth per retry (set in code only; >= 1)
+  double multiplier = 1.5;                           // growth per retry (set in code only; >= 1)
   std::chrono::milliseconds max_interval{30000};     // EMP_RETRY_MAX_INTERVAL (>= initial)
   std::chrono::milliseconds max_elapsed{300000};     // EMP_RETRY_MAX_ELAPSED_TIME; 0 = no limit
   std::chrono::milliseconds retry_after_max{60000};  // EMP_RETRY_AFTER_MAX; 0 ignores Retry-After
@@ -126,15 +126,15 @@ struct SamplerRule {
 // decide. `raw` sets any registry variable by name with its textual form and
 // is validated exactly like the environment, e.g. raw["FLUENTD_PORT"]="24224".
 struct Options {
-  Preset preset = Preset::kNone;                   // preset, see Client::for_worker()
-  std::optional<std::string> service_name;         // SERVICE_NAME (or OTEL_SERVICE_NAME)
-  std::optional<std::string> service_version;      // SERVICE_VERSION
-  std::optional<std::string> machine_id;           // MACHINE_ID
-  std::optional<std::string> worker_id;            // WORKER_ID
-  std::optional<DeploymentEnv> environment;        // TELEMETRY_ENV
-  std::optional<Level> log_level;                  // LOG_LEVEL
-  std::optional<std::string> log_dir;              // LOG_DIR
-  std::map<std::string, std::string> raw;          // any registry variable, by name
+  Preset preset = Preset::kNone;               // preset, see Client::for_worker()
+  std::optional<std::string> service_name;     // SERVICE_NAME (or OTEL_SERVICE_NAME)
+  std::optional<std::string> service_version;  // SERVICE_VERSION
+  std::optional<std::string> machine_id;       // MACHINE_ID
+  std::optional<std::string> worker_id;        // WORKER_ID
+  std::optional<DeploymentEnv> environment;    // TELEMETRY_ENV
+  std::optional<Level> log_level;              // LOG_LEVEL
+  std::optional<std::string> log_dir;          // LOG_DIR
+  std::map<std::string, std::string> raw;      // any registry variable, by name
 
   // Where environment values come from; defaults to the process environment.
   // Tests inject a map here instead of calling setenv().
@@ -148,11 +148,11 @@ struct Options {
 
 // One resolved setting, for dumps. `display` is already redacted for secrets.
 struct Setting {
-  std::string name;      // the environment variable name
-  std::string display;   // value as text; "***" (or partially masked) for secrets
+  std::string name;     // the environment variable name
+  std::string display;  // value as text; "***" (or partially masked) for secrets
   Origin origin = Origin::kDefault;
   bool secret = false;
-  bool set = false;      // false when no source gave a value and there is no default
+  bool set = false;  // false when no source gave a value and there is no default
   // Set when another variable supplied this value, e.g. SERVICE_NAME taken
   // from OTEL_SERVICE_NAME or from service.name in OTEL_RESOURCE_ATTRIBUTES.
   std::string from;
@@ -165,70 +165,73 @@ struct Config {
   Preset preset = Preset::kNone;
   std::string service_name;
   std::string service_version;
-  std::string service_type;   // "api", "webhook", "machine", "worker" or SERVICE_TYPE
+  std::string service_type;  // "api", "webhook", "machine", "worker" or SERVICE_TYPE
   std::string machine_id;
-  std::string worker_id;      // empty when unset
+  std::string worker_id;  // empty when unset
   DeploymentEnv environment = DeploymentEnv::kDevelopment;
   std::string environment_name;  // SENTRY_ENVIRONMENT else to_string(environment)
 
   // log track
   Level log_level = Level::kInfo;
-  std::string log_dir;                         // LOG_DIR; default "./telemetry-out"
-  std::string log_file = "service.log";        // EMP_LOG_FILE, relative to log_dir
+  std::string log_dir;                             // LOG_DIR; default "./telemetry-out"
+  std::string log_file = "service.log";            // EMP_LOG_FILE, relative to log_dir
   std::uint64_t log_max_file_bytes = 64ull << 20;  // EMP_LOG_MAX_FILE_SIZE (size with units)
-  std::uint32_t log_max_files = 5;             // EMP_LOG_MAX_FILES (rotated files kept)
-  std::uint32_t max_message_bytes = 16 * 1024; // EMP_LOG_MAX_MESSAGE_BYTES
-  std::uint32_t max_field_bytes = 4 * 1024;    // EMP_LOG_MAX_FIELD_BYTES
-  bool log_to_stderr = false;                  // EMP_LOG_STDERR: also echo lines to stderr
+  std::uint32_t log_max_files = 5;                 // EMP_LOG_MAX_FILES (rotated files kept)
+  std::uint32_t max_message_bytes = 16 * 1024;     // EMP_LOG_MAX_MESSAGE_BYTES
+  std::uint32_t max_field_bytes = 4 * 1024;        // EMP_LOG_MAX_FIELD_BYTES
+  bool log_to_stderr = false;                      // EMP_LOG_STDERR: also echo lines to stderr
 
   // core queues
-  std::uint32_t queue_bytes_per_thread = 256 * 1024;  // EMP_QUEUE_SIZE (size with units)
+  std::uint32_t queue_bytes_per_thread = 256 * 1024;           // EMP_QUEUE_SIZE (size with units)
   QueueFullPolicy queue_full_policy = QueueFullPolicy::kDrop;  // EMP_QUEUE_FULL_POLICY
-  std::chrono::milliseconds queue_block_timeout{5};   // EMP_QUEUE_BLOCK_TIMEOUT (duration)
-  std::chrono::milliseconds flush_interval{200};      // EMP_FLUSH_INTERVAL (duration)
-  std::chrono::milliseconds shutdown_timeout{5000};   // EMP_SHUTDOWN_TIMEOUT (duration)
-  std::chrono::milliseconds status_interval{5000};    // EMP_STATUS_INTERVAL (duration; 0 = off)
+  std::chrono::milliseconds queue_block_timeout{5};            // EMP_QUEUE_BLOCK_TIMEOUT (duration)
+  std::chrono::milliseconds flush_interval{200};               // EMP_FLUSH_INTERVAL (duration)
+  std::chrono::milliseconds shutdown_timeout{5000};            // EMP_SHUTDOWN_TIMEOUT (duration)
+  std::chrono::milliseconds status_interval{5000};  // EMP_STATUS_INTERVAL (duration; 0 = off)
 
   // destinations (later tracks consume these; declared now so the registry is whole)
-  bool otel_enabled = true;                   // OTEL_ENABLED
-  bool sdk_disabled = false;                  // OTEL_SDK_DISABLED
-  std::string dash0_api_key;                  // DASH0_API_KEY (secret)
-  std::string dash0_dataset;                  // DASH0_DATASET
-  std::string dash0_otlp_base_url;            // DASH0_OTLP_BASE_URL
-  std::string dash0_api_base_url;             // DASH0_API_BASE_URL
-  std::string otlp_endpoint;                  // OTEL_EXPORTER_OTLP_ENDPOINT
-  std::string otlp_traces_endpoint;           // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_COLLECTOR_TRACES_ENDPOINT
-  std::string otlp_metrics_endpoint;          // OTEL_EXPORTER_OTLP_METRICS_ENDPOINT / OTEL_COLLECTOR_METRICS_ENDPOINT
-  std::string otlp_logs_endpoint;             // OTEL_EXPORTER_OTLP_LOGS_ENDPOINT
-  std::string fluentd_host;                   // FLUENTD_HOST
-  std::uint16_t fluentd_port = 24224;         // FLUENTD_PORT
-  bool fluentd_secure = false;                // FLUENTD_SECURE
-  bool fluentd_compress = false;              // FLUENTD_COMPRESS
-  std::string fluentd_ca_file;                // FLUENTD_CA_FILE
-  bool fluentd_tls_verify = true;             // FLUENTD_TLS_VERIFY
-  std::string fluentd_shared_key;             // FLUENTD_SHARED_KEY (secret)
-  std::string fluentd_username;               // FLUENTD_USERNAME
-  std::string fluentd_password;               // FLUENTD_PASSWORD (secret)
+  bool otel_enabled = true;         // OTEL_ENABLED
+  bool sdk_disabled = false;        // OTEL_SDK_DISABLED
+  std::string dash0_api_key;        // DASH0_API_KEY (secret)
+  std::string dash0_dataset;        // DASH0_DATASET
+  std::string dash0_otlp_base_url;  // DASH0_OTLP_BASE_URL
+  std::string dash0_api_base_url;   // DASH0_API_BASE_URL
+  std::string otlp_endpoint;        // OTEL_EXPORTER_OTLP_ENDPOINT
+  std::string
+      otlp_traces_endpoint;  // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_COLLECTOR_TRACES_ENDPOINT
+  std::string otlp_metrics_endpoint;                 // OTEL_EXPORTER_OTLP_METRICS_ENDPOINT /
+                                                     // OTEL_COLLECTOR_METRICS_ENDPOINT
+  std::string otlp_logs_endpoint;                    // OTEL_EXPORTER_OTLP_LOGS_ENDPOINT
+  std::string fluentd_host;                          // FLUENTD_HOST
+  std::uint16_t fluentd_port = 24224;                // FLUENTD_PORT
+  bool fluentd_secure = false;                       // FLUENTD_SECURE
+  bool fluentd_compress = false;                     // FLUENTD_COMPRESS
+  std::string fluentd_ca_file;                       // FLUENTD_CA_FILE
+  bool fluentd_tls_verify = true;                    // FLUENTD_TLS_VERIFY
+  std::string fluentd_shared_key;                    // FLUENTD_SHARED_KEY (secret)
+  std::string fluentd_username;                      // FLUENTD_USERNAME
+  std::string fluentd_password;                      // FLUENTD_PASSWORD (secret)
   std::chrono::milliseconds fluentd_timeout{10000};  // FLUENTD_TIMEOUT
-  std::string sentry_dsn;                     // SENTRY_DSN (secret key part)
-  double sentry_sample_rate = 1.0;            // SENTRY_SAMPLE_RATE
+  std::string sentry_dsn;                            // SENTRY_DSN (secret key part)
+  double sentry_sample_rate = 1.0;                   // SENTRY_SAMPLE_RATE
+  double sentry_traces_sample_rate = 0.0;            // SENTRY_TRACES_SAMPLE_RATE
 
   // OpenTelemetry SDK settings (the standard OTEL_* variables).
   // OTEL_RESOURCE_ATTRIBUTES, decoded, in the given order. The identity fields
   // above (service_name, service_version, ...) win over the same keys here.
   KeyValues resource_attributes;
-  OtlpExport otlp_traces;   // resolved exporter per signal, see OtlpExport
+  OtlpExport otlp_traces;  // resolved exporter per signal, see OtlpExport
   OtlpExport otlp_metrics;
   OtlpExport otlp_logs;
   SamplerKind sampler = SamplerKind::kParentBasedAlwaysOn;  // OTEL_TRACES_SAMPLER
-  double sampler_ratio = 1.0;                   // OTEL_TRACES_SAMPLER_ARG (ratio samplers)
-  std::vector<SamplerRule> sampler_rules;       // EMP_TRACES_SAMPLER_RULES, first match wins
-  bool export_error_spans = true;               // EMP_TRACES_EXPORT_ERRORS
+  double sampler_ratio = 1.0;              // OTEL_TRACES_SAMPLER_ARG (ratio samplers)
+  std::vector<SamplerRule> sampler_rules;  // EMP_TRACES_SAMPLER_RULES, first match wins
+  bool export_error_spans = true;          // EMP_TRACES_EXPORT_ERRORS
   // OTEL_PROPAGATORS, lowercase, without duplicates; empty for "none".
   std::vector<std::string> propagators{"tracecontext", "baggage"};
-  BatchSettings span_batch;                     // OTEL_BSP_*
-  BatchSettings log_batch{std::chrono::milliseconds{1000}, std::chrono::milliseconds{30000},
-                          2048, 512};           // OTEL_BLRP_*
+  BatchSettings span_batch;  // OTEL_BSP_*
+  BatchSettings log_batch{std::chrono::milliseconds{1000}, std::chrono::milliseconds{30000}, 2048,
+                          512};                             // OTEL_BLRP_*
   std::chrono::milliseconds metric_export_interval{60000};  // OTEL_METRIC_EXPORT_INTERVAL
   std::chrono::milliseconds metric_export_timeout{30000};   // OTEL_METRIC_EXPORT_TIMEOUT
   Temporality metrics_temporality = Temporality::kCumulative;
@@ -240,12 +243,12 @@ struct Config {
   std::optional<std::uint16_t> prometheus_port;  // EMP_PROMETHEUS_PORT (nullopt: off; 0: any port)
   std::string prometheus_host = "127.0.0.1";     // EMP_PROMETHEUS_HOST
   // Attribute limits; the span-specific ones default to the general ones.
-  std::uint32_t attribute_count_limit = 128;                      // OTEL_ATTRIBUTE_COUNT_LIMIT
-  std::optional<std::uint32_t> attribute_value_length_limit;      // nullopt = no limit
-  std::uint32_t span_attribute_count_limit = 128;                 // OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT
-  std::optional<std::uint32_t> span_attribute_value_length_limit; // nullopt = no limit
-  std::uint32_t span_event_count_limit = 128;                     // OTEL_SPAN_EVENT_COUNT_LIMIT
-  std::uint32_t span_link_count_limit = 128;                      // OTEL_SPAN_LINK_COUNT_LIMIT
+  std::uint32_t attribute_count_limit = 128;                  // OTEL_ATTRIBUTE_COUNT_LIMIT
+  std::optional<std::uint32_t> attribute_value_length_limit;  // nullopt = no limit
+  std::uint32_t span_attribute_count_limit = 128;             // OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT
+  std::optional<std::uint32_t> span_attribute_value_length_limit;  // nullopt = no limit
+  std::uint32_t span_event_count_limit = 128;                      // OTEL_SPAN_EVENT_COUNT_LIMIT
+  std::uint32_t span_link_count_limit = 128;                       // OTEL_SPAN_LINK_COUNT_LIMIT
 
   // delivery: retry, circuit breaker, disk spool and memory cap of each
   // OTLP destination.
@@ -272,8 +275,8 @@ struct Config {
   ExporterKind traces_exporter = ExporterKind::kOtlp;
   ExporterKind metrics_exporter = ExporterKind::kOtlp;
   ExporterKind logs_exporter = ExporterKind::kOtlp;
-  bool log_to_stdout = false;  // EMP_LOG_STDOUT: log records as JSON lines on stdout
-  bool log_files = true;       // EMP_LOG_FILES: the JSON-lines log file under log_dir
+  bool log_to_stdout = false;              // EMP_LOG_STDOUT: log records as JSON lines on stdout
+  bool log_files = true;                   // EMP_LOG_FILES: the JSON-lines log file under log_dir
   Level diagnostics_level = Level::kInfo;  // OTEL_LOG_LEVEL: the client's own stderr notes
 
   // Every registry variable with its resolved value and origin, in registry
@@ -313,11 +316,12 @@ std::vector<std::string> describe_routes(const Config& config);
 // A registry entry, as `emp-telemetry env` shows it.
 struct VariableInfo {
   std::string_view name;
-  std::string_view type;         // "string", "bool", "port", "url", "rate", "level", "duration", "size", ...
-  std::string_view default_text; // "" when none
+  std::string_view
+      type;  // "string", "bool", "port", "url", "rate", "level", "duration", "size", ...
+  std::string_view default_text;  // "" when none
   bool secret;
   std::string_view description;
-  std::string_view presets;      // "all" or a comma list such as "machine,worker"
+  std::string_view presets;  // "all" or a comma list such as "machine,worker"
 };
 const std::vector<VariableInfo>& variables() noexcept;
 

@@ -4,12 +4,16 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstring>
 #include <fstream>
+#include <map>
 #include <stdexcept>
 #include <thread>
 
 #include "sentry/rate_limits.hpp"
+#include "sentry/transactions.hpp"
 #include "sentry_support.hpp"
+#include "trace/ids.hpp"
 
 namespace emp::telemetry::sentry_test {
 namespace {
@@ -458,6 +462,84 @@ TEST(RateLimitHeader, ParsesMembersCategoriesAndSkipsMalformedOnes) {
   rl.update(429, std::nullopt, std::nullopt, now);  // 60 s for everything
   EXPECT_TRUE(rl.limited("error", now + 59s));
   EXPECT_FALSE(rl.limited("error", now + 61s));
+}
+
+TEST(SentryTransactions, LocalRootWithTwoChildrenIsOneTransactionOfTheSameTrace) {
+  Dir dir;
+  LoopbackCollector sentry;
+  auto client = make_client(dir.path(), dsn_for(sentry), {{"SENTRY_TRACES_SAMPLE_RATE", "1.0"}});
+  ASSERT_TRUE(client) << client.errors()[0].to_string();
+  Client& t = client.value();
+  std::string trace_id, root_id;
+  {
+    Span root = t.tracer().start_span("job.process", {.kind = SpanKind::kConsumer},
+                                      {{"job.id", "job-tx-1"}});
+    trace_id = root.context().trace_id.to_hex();
+    root_id = root.context().span_id.to_hex();
+    Scope scope(root);
+    t.tracer().start_span("process.download_model").end();
+    Span gen = t.tracer().start_span("process.image_generation");
+    gen.set_status(StatusCode::kError, "CUDA out of memory");
+    gen.end();
+  }
+  ASSERT_TRUE(t.flush(10s));
+  const auto envelopes = parse_envelopes(sentry.requests(), dir.path());
+  const json* envelope = nullptr;
+  for (const auto& e : envelopes)
+    for (const auto& item : e["items"])
+      if (item["type"] == "transaction") envelope = &e;
+  ASSERT_NE(envelope, nullptr) << json(envelopes).dump();
+  const json& dsc = (*envelope)["headers"]["trace"];
+  EXPECT_EQ(dsc["trace_id"], trace_id);
+  EXPECT_EQ(dsc["public_key"], kKey);
+  EXPECT_EQ(dsc["sampled"], "true");
+  EXPECT_EQ(dsc["sample_rate"], "1");
+  EXPECT_EQ(dsc["release"], "1.2.3");
+  const json& tx = (*envelope)["items"][0]["payload"];
+  EXPECT_EQ(tx["type"], "transaction");
+  EXPECT_EQ(tx["transaction"], "job.process");
+  EXPECT_EQ(tx["contexts"]["trace"]["trace_id"], trace_id);
+  EXPECT_EQ(tx["contexts"]["trace"]["span_id"], root_id);
+  EXPECT_EQ(tx["contexts"]["trace"]["op"], "queue.process");
+  EXPECT_EQ(tx["contexts"]["trace"]["data"]["job.id"], "job-tx-1");
+  EXPECT_LE(tx["start_timestamp"].get<double>(), tx["timestamp"].get<double>());
+  ASSERT_EQ(tx["spans"].size(), 2u) << tx.dump();
+  std::map<std::string, json> spans;
+  for (const auto& s : tx["spans"]) spans[s["description"]] = s;
+  for (const auto& [name, s] : spans) {
+    EXPECT_EQ(s["trace_id"], trace_id) << name;
+    EXPECT_EQ(s["parent_span_id"], root_id) << name;
+    EXPECT_LE(s["start_timestamp"].get<double>(), s["timestamp"].get<double>()) << name;
+  }
+  EXPECT_EQ(spans["process.download_model"]["status"], "ok");
+  EXPECT_EQ(spans["process.image_generation"]["status"], "internal_error");
+  bool health = false;
+  for (const auto& d : t.health().destinations) {
+    if (d.name.find("(transactions)") == std::string::npos) continue;
+    health = true;
+    EXPECT_EQ(d.delivered, 1u);
+  }
+  EXPECT_TRUE(health);
+}
+
+TEST(SentryTransactions, TracesAreSampledByTraceIdTheSameWayEverywhere) {
+  encode::otlp::TraceId low{}, high{};
+  for (std::size_t i = 8; i < 16; ++i) high[i] = 0xff;
+  low[15] = 1;
+  EXPECT_TRUE(sentry::trace_sampled(low, 0.5));
+  EXPECT_FALSE(sentry::trace_sampled(high, 0.5));
+  EXPECT_TRUE(sentry::trace_sampled(high, 1.0));
+  EXPECT_FALSE(sentry::trace_sampled(low, 0.0));
+  // About the rate of random ids.
+  int kept = 0;
+  for (int i = 0; i < 10000; ++i) {
+    encode::otlp::TraceId id{};
+    const auto t = trace::new_trace_id();
+    std::memcpy(id.data(), t.bytes().data(), 16);
+    kept += sentry::trace_sampled(id, 0.25);
+  }
+  EXPECT_GT(kept, 2000);
+  EXPECT_LT(kept, 3000);
 }
 
 }  // namespace
