@@ -107,6 +107,21 @@ void transcript_response(CheckResult& r, const deliver::HttpResponse& resp) {
                          excerpt(resp.body));
 }
 
+// One probe request: its own deadline, the whole timeout for connecting too,
+// and the server certificate asked for.
+deliver::HttpRequest probe_request(std::string url, std::string_view body, std::string content_type,
+                                   milliseconds timeout) {
+  deliver::HttpRequest req;
+  req.url = std::move(url);
+  req.body = body;
+  req.content_type = std::move(content_type);
+  req.timeout = timeout;
+  req.connect_timeout = timeout;
+  req.deadline = deliver::Deadline::after(timeout);
+  req.want_certificate = true;
+  return req;
+}
+
 std::string signal_name(deliver::Signal s) { return std::string(deliver::to_string(s)); }
 
 std::string upper(std::string s) {
@@ -131,16 +146,10 @@ CheckResult probe_otlp(const std::string& name, deliver::Signal signal, const Ot
     // An export request with no resources: valid in both encodings, and it
     // puts nothing in the backend.
     const std::string body = es.content_type == deliver::ContentType::kJson ? "{}" : "";
-    deliver::HttpRequest req;
-    req.url = es.url;
+    deliver::HttpRequest req = probe_request(
+        es.url, body, std::string(deliver::mime_type(es.content_type)), options.timeout);
     req.headers = es.headers;
-    req.body = body;
-    req.content_type = std::string(deliver::mime_type(es.content_type));
     req.gzip = es.gzip;
-    req.timeout = options.timeout;
-    req.connect_timeout = options.timeout;
-    req.deadline = deliver::Deadline::after(options.timeout);
-    req.want_certificate = true;
     if (options.verbose) transcript_request(r, req, body.size());
     const deliver::HttpResponse resp = transport.post(req);
     if (options.verbose) transcript_response(r, resp);
@@ -208,15 +217,9 @@ CheckResult probe_sentry(const Config& config, const ProbeOptions& options) {
     encode::sentry::append_item(envelope, "client_report",
                                 sentry::ClientReports::item_payload({}, now));
     deliver::HttpTransport transport;
-    deliver::HttpRequest req;
-    req.url = url;
+    deliver::HttpRequest req =
+        probe_request(url, envelope, "application/x-sentry-envelope", options.timeout);
     req.headers.emplace_back("X-Sentry-Auth", sentry::auth_header(dsn.value().public_key));
-    req.body = envelope;
-    req.content_type = "application/x-sentry-envelope";
-    req.timeout = options.timeout;
-    req.connect_timeout = options.timeout;
-    req.deadline = deliver::Deadline::after(options.timeout);
-    req.want_certificate = true;
     if (options.verbose) transcript_request(r, req, envelope.size());
     const deliver::HttpResponse resp = transport.post(req);
     if (options.verbose) transcript_response(r, resp);
