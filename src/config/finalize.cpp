@@ -904,6 +904,13 @@ void Finalizer::check_outputs(Config& c) {
   exporter(Var::kTracesExporter, c.traces_exporter);
   exporter(Var::kMetricsExporter, c.metrics_exporter);
   exporter(Var::kLogsExporter, c.logs_exporter);
+  if (c.sentry_traces_sample_rate > 0 &&
+      (c.traces_exporter == ExporterKind::kNone || c.sentry_dsn.empty())) {
+    c.notices.push_back(
+        std::string("SENTRY_TRACES_SAMPLE_RATE is set but no transactions are sent: ") +
+        (c.sentry_dsn.empty() ? "SENTRY_DSN is not set"
+                              : "OTEL_TRACES_EXPORTER=none records no spans"));
+  }
   if (const auto* l = get<Level>(Var::kOtelLogLevel)) c.diagnostics_level = *l;
   if (const auto* b = get<bool>(Var::kLogStdout)) c.log_to_stdout = *b;
   if (const auto* b = get<bool>(Var::kLogFiles)) c.log_files = *b;
