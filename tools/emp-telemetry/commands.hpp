@@ -66,6 +66,8 @@ struct GenArgs {
   std::optional<double> duration;        // --duration SECONDS
   double flush_timeout = 60;             // --flush-timeout SECONDS for the final flush
   bool json = false;                     // --json: one JSON object
+  bool progress = false;                 // --progress: a line a second on stderr
+  bool no_progress = false;              // --no-progress (the default off a terminal)
 };
 
 struct HealthArgs {

@@ -19,6 +19,8 @@
 //     all, spans, logs and metrics are all generated for S seconds.
 // --rate applies to the total of all records over all threads (0 = as fast
 // as the client accepts them).
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -70,6 +72,9 @@ enum Kind : std::size_t {
 };
 constexpr std::array<const char*, kKinds> kKindNames{"spans", "logs", "metrics", "events",
                                                      "errors"};
+// What one row of the summary counts (metrics have a second row: data points).
+constexpr std::array<const char*, kKinds> kKindUnits{"spans", "log lines", "measurements",
+                                                     "events", "error events"};
 constexpr std::array<Track, kKinds> kKindTrack{Track::kTraces, Track::kLogs, Track::kMetrics,
                                                Track::kEvents, Track::kErrors};
 // Events ride on the log track's outputs (OTLP logs, Fluentd): their
@@ -259,13 +264,19 @@ class Generator {
           default:
             break;
         }
-        ++generated_[k];
+        // Only this thread writes the count; the progress line reads it.
+        generated_[k].store(generated_[k].load(std::memory_order_relaxed) + 1,
+                            std::memory_order_relaxed);
       }
       if (!any) return;
     }
   }
 
-  const std::array<std::uint64_t, kKinds>& generated() const { return generated_; }
+  std::array<std::uint64_t, kKinds> generated() const {
+    std::array<std::uint64_t, kKinds> out{};
+    for (std::size_t k = 0; k < kKinds; ++k) out[k] = generated_[k].load(std::memory_order_relaxed);
+    return out;
+  }
 
  private:
   // Waits for the next slot of the rate schedule (and while throttled);
@@ -533,7 +544,7 @@ class Generator {
   const std::string worker_id_;
   const std::string_view worker_key_;
   const std::string payload_;
-  std::array<std::uint64_t, kKinds> generated_{};
+  std::array<std::atomic<std::uint64_t>, kKinds> generated_{};
 
   int span_step_ = 0;
   std::string job_id_;
@@ -697,6 +708,90 @@ struct Timing {
   double throttled_s = 0;   // generation paused for a backed-up destination
   bool flushed = false;     // everything delivered before --flush-timeout
   bool shutdown_ok = false;
+  std::string stopped;      // why waiting for delivery ended
+};
+
+// Records (not metric data points, which count another unit) written or
+// delivered by the tracks of the requested kinds.
+std::uint64_t delivered_records(const std::array<bool, kKinds>& requested,
+                                const HealthSnapshot& h) {
+  std::uint64_t n = 0;
+  for (std::size_t k = 0; k < kKinds; ++k) {
+    if (requested[k] && k != kMetrics) n += h.track(kKindTrack[k]).written;
+  }
+  return n;
+}
+
+// Why the run stopped waiting: everything delivered, something dropped
+// (waiting cannot bring it back), a destination's breaker still open, or
+// the flush deadline.
+std::string stop_reason(const Outcome& o, const std::array<bool, kKinds>& requested,
+                        const HealthSnapshot& h) {
+  if (o.delivered) return "done: everything delivered";
+  if (any_final(o, requested)) return "records were dropped";
+  for (const auto& d : h.destinations) {
+    if (d.state == "circuit_open") return "circuit open: " + d.name;
+  }
+  return "flush timeout";
+}
+
+std::string count_text(double n) {
+  char buf[32];
+  if (n >= 1e6)
+    std::snprintf(buf, sizeof buf, "%.2f M", n / 1e6);
+  else if (n >= 1e4)
+    std::snprintf(buf, sizeof buf, "%.1f k", n / 1e3);
+  else
+    std::snprintf(buf, sizeof buf, "%.0f", n);
+  return buf;
+}
+
+// One line a second on stderr while generating and waiting for delivery
+// (on a terminal, or with --progress): generated, written, the bytes queued
+// for destinations, and each destination's state.
+class Progress {
+ public:
+  Progress(Client& client, const std::vector<std::unique_ptr<Generator>>& generators,
+           const std::array<bool, kKinds>& requested, bool on)
+      : client_(client), generators_(generators), requested_(requested), on_(on) {}
+
+  void start(SteadyClock::time_point at) {
+    start_ = at;
+    next_ = at + std::chrono::seconds(1);
+  }
+
+  void tick(const char* phase) {
+    if (!on_) return;
+    const auto now = SteadyClock::now();
+    if (now < next_) return;
+    next_ = now + std::chrono::seconds(1);
+    std::uint64_t generated = 0;
+    for (const auto& g : generators_) {
+      const auto counts = g->generated();
+      for (std::size_t k = 0; k < kKinds; ++k) generated += counts[k];
+    }
+    const HealthSnapshot h = client_.health();
+    std::uint64_t queued = 0;
+    std::string states;
+    for (const auto& d : h.destinations) {
+      queued += d.queue_bytes;
+      states += " | " + d.name + " " + d.state;
+    }
+    const double elapsed = seconds_between(start_, now);
+    std::fprintf(stderr, "[%5.0f s] %s: %s generated (%s/s), %s written, %.1f MiB queued%s\n",
+                 elapsed, phase, count_text(static_cast<double>(generated)).c_str(),
+                 count_text(elapsed > 0 ? static_cast<double>(generated) / elapsed : 0).c_str(),
+                 count_text(static_cast<double>(delivered_records(requested_, h))).c_str(),
+                 static_cast<double>(queued) / (1024.0 * 1024.0), states.c_str());
+  }
+
+ private:
+  Client& client_;
+  const std::vector<std::unique_ptr<Generator>>& generators_;
+  const std::array<bool, kKinds>& requested_;
+  const bool on_;
+  SteadyClock::time_point start_{};
+  SteadyClock::time_point next_{};
 };
 
 nlohmann::json summary_json(const GenArgs& args, const Outcome& o,
@@ -747,7 +842,10 @@ nlohmann::json summary_json(const GenArgs& args, const Outcome& o,
   j["generation_seconds"] = timing.generation_s;
   j["elapsed_seconds"] = timing.total_s;
   j["generated_per_second"] = timing.generation_s > 0 ? total / timing.generation_s : 0.0;
-  j["delivered_per_second"] = timing.total_s > 0 ? total / timing.total_s : 0.0;
+  const double delivered = static_cast<double>(delivered_records(requested, h));
+  j["delivered_records"] = delivered;
+  j["delivered_per_second"] = timing.total_s > 0 ? delivered / timing.total_s : 0.0;
+  j["stopped"] = timing.stopped;
   j["throttled_seconds"] = timing.throttled_s;
   j["flushed"] = timing.flushed;
   j["delivered"] = o.delivered;
@@ -770,30 +868,57 @@ void print_summary(const GenArgs& args, const Outcome& o, const std::array<bool,
               args.rate > 0
                   ? (", limit " + std::to_string(static_cast<long long>(args.rate)) + "/s").c_str()
                   : "");
-  std::printf("elapsed %.2f s including the final flush (%.0f records/s delivered end to end)\n",
-              timing.total_s,
-              timing.total_s > 0 ? static_cast<double>(total) / timing.total_s : 0.0);
+  const std::uint64_t delivered = delivered_records(requested, h);
+  if (delivered == 0 && total > (requested[kMetrics] ? o.generated[kMetrics] : 0)) {
+    std::printf("elapsed %.2f s including the final flush; nothing was delivered\n",
+                timing.total_s);
+  } else if (delivered > 0) {
+    std::printf("elapsed %.2f s including the final flush (%.0f records/s delivered end to end)\n",
+                timing.total_s,
+                timing.total_s > 0 ? static_cast<double>(delivered) / timing.total_s : 0.0);
+  } else {
+    std::printf("elapsed %.2f s including the final flush\n", timing.total_s);
+  }
+  std::printf("stopped: %s\n", timing.stopped.c_str());
   if (timing.throttled_s > 0) {
     std::printf("paused %.2f s in all while a destination's send queue was backed up\n",
                 timing.throttled_s);
   }
   std::printf("\n");
-  std::printf("  %-8s %10s %10s %10s %8s %8s  %s\n", "track", "generated", "offered", "written",
-              "spooled", "dropped", "drops by reason");
+  // One unit per row: metrics have a row of measurements (what was
+  // generated and recorded) and one of the data points they were
+  // aggregated into (what is exported, with the client's own).
+  std::printf("  %-8s %-12s %10s %10s %10s %8s %8s  %s\n", "track", "unit", "generated", "offered",
+              "written", "spooled", "dropped", "drops by reason (track; destinations)");
+  auto number = [](std::uint64_t n) { return std::to_string(n); };
   for (std::size_t k = 0; k < kKinds; ++k) {
     if (!requested[k]) continue;
     const TrackHealth& t = h.track(kKindTrack[k]);
-    std::printf(
-        "  %-8s %10llu %10llu %10llu %8llu %8llu  %s\n",
-        std::string(to_string(kKindTrack[k])).c_str(),
-        static_cast<unsigned long long>(o.generated[k]), static_cast<unsigned long long>(t.offered),
-        static_cast<unsigned long long>(t.written), static_cast<unsigned long long>(t.spooled),
-        static_cast<unsigned long long>(t.dropped_total()), reasons_text(t.dropped).c_str());
+    std::string reasons = reasons_text(t.dropped);
+    for (const auto& d : h.destinations) {
+      if (d.track != kKindDestinationTrack[k] || sum(d.dropped) == 0) continue;
+      reasons += "; " + d.name + ": " + reasons_text(d.dropped);
+    }
+    const std::string track(to_string(kKindTrack[k]));
+    if (k == kMetrics) {
+      std::uint64_t refused = 0;
+      for (auto n : t.measurements_dropped) refused += n;
+      std::printf("  %-8s %-12s %10s %10s %10s %8s %8s  %s\n", track.c_str(), kKindUnits[k],
+                  number(o.generated[k]).c_str(), number(t.measurements + refused).c_str(),
+                  number(t.measurements).c_str(), "-", number(refused).c_str(),
+                  refused ? reasons_text(t.measurements_dropped).c_str() : "-");
+      std::printf("  %-8s %-12s %10s %10s %10s %8s %8s  %s\n", track.c_str(), "data points", "-",
+                  number(t.offered).c_str(), number(t.written).c_str(),
+                  number(t.spooled).c_str(), number(t.dropped_total()).c_str(), reasons.c_str());
+      continue;
+    }
+    std::printf("  %-8s %-12s %10s %10s %10s %8s %8s  %s\n", track.c_str(), kKindUnits[k],
+                number(o.generated[k]).c_str(), number(t.offered).c_str(),
+                number(t.written).c_str(), number(t.spooled).c_str(),
+                number(t.dropped_total()).c_str(), reasons.c_str());
   }
   if (requested[kMetrics]) {
-    std::printf(
-        "  (metrics: generated counts measurements; offered, written, spooled and dropped\n"
-        "   count the data points they were aggregated into, with the client's own)\n");
+    std::printf("  (metrics: the written measurements are those recorded into data points)\n");
   }
   if (!h.destinations.empty()) {
     std::printf("\ndestinations:\n");
@@ -831,7 +956,8 @@ void print_summary(const GenArgs& args, const Outcome& o, const std::array<bool,
 // kMaxPause at a stretch, so an unreachable collector cannot stall the run:
 // generation then goes on and the outcome (spooled or dropped) is reported.
 // Returns the time generation spent paused. Runs until `running` is 0.
-double watch_send_queues(Client& client, Plan& plan, const std::atomic<std::size_t>& running) {
+double watch_send_queues(Client& client, Plan& plan, const std::atomic<std::size_t>& running,
+                         Progress& progress) {
   constexpr auto kTick = milliseconds(10);
   constexpr auto kMaxPause = milliseconds(2000);
   const std::uint64_t cap = client.config().delivery_memory_cap;
@@ -842,6 +968,7 @@ double watch_send_queues(Client& client, Plan& plan, const std::atomic<std::size
   SteadyClock::duration paused{0};
   while (running.load(std::memory_order_acquire) > 0) {
     std::this_thread::sleep_for(kTick);
+    progress.tick("generating");
     std::uint64_t queued = 0;
     for (const auto& d : client.health().destinations) queued = std::max(queued, d.queue_bytes);
     const auto now = SteadyClock::now();
@@ -928,7 +1055,9 @@ int run_gen(const GlobalArgs& global, const GenArgs& args) {
     generators.push_back(std::make_unique<Generator>(client, plan, metrics, i, seed + i * 7919));
   }
 
+  Progress progress(client, generators, requested, args.progress || (!args.no_progress && ::isatty(2) == 1));
   plan.start = SteadyClock::now();
+  progress.start(plan.start);
   if (args.duration) {
     plan.end = plan.start + std::chrono::duration_cast<SteadyClock::duration>(
                                 std::chrono::duration<double>(*args.duration));
@@ -944,7 +1073,7 @@ int run_gen(const GlobalArgs& global, const GenArgs& args) {
         running.fetch_sub(1, std::memory_order_release);
       });
     }
-    timing.throttled_s = watch_send_queues(client, plan, running);
+    timing.throttled_s = watch_send_queues(client, plan, running, progress);
     for (auto& t : threads) t.join();
   }
   const auto generated_at = SteadyClock::now();
@@ -964,7 +1093,8 @@ int run_gen(const GlobalArgs& global, const GenArgs& args) {
   for (;;) {
     const auto now = SteadyClock::now();
     const auto left = std::chrono::duration_cast<milliseconds>(flush_end - now);
-    client.flush(std::max(milliseconds(0), std::min(left, milliseconds(2000))));
+    client.flush(std::max(milliseconds(0), std::min(left, milliseconds(1000))));
+    progress.tick("delivering");
     const Outcome o = assess(generated, requested, client.health());
     if (o.delivered) {
       timing.flushed = true;
@@ -974,6 +1104,8 @@ int run_gen(const GlobalArgs& global, const GenArgs& args) {
     std::this_thread::sleep_for(milliseconds(100));
   }
   const auto flushed_at = SteadyClock::now();
+  timing.stopped = stop_reason(assess(generated, requested, client.health()), requested,
+                               client.health());
   timing.shutdown_ok = client.shutdown(client.config().shutdown_timeout);
   const HealthSnapshot health = client.health();
   const Outcome outcome = assess(generated, requested, health);

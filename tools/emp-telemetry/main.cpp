@@ -174,6 +174,9 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(0.0, 86400.0))
         ->capture_default_str();
     gen->add_flag("--json", gen_args.json, "Print the summary as one JSON object");
+    gen->add_flag("--progress", gen_args.progress,
+                  "A progress line a second on stderr (the default when stderr is a terminal)");
+    gen->add_flag("--no-progress", gen_args.no_progress, "No progress lines");
 
     cli::TailArgs tail_args;
     auto* tail = app.add_subcommand(

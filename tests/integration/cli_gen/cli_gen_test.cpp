@@ -146,10 +146,14 @@ TEST(CliGen, TextSummaryShowsWhatWasGeneratedAndDelivered) {
   const Result r = run_cli({"gen", "--spans", "500", "--logs", "300", "--threads", "2"},
                            collector_env(collector, dir), 120s);
   ASSERT_EQ(r.exit_code, 0) << describe(r);
-  EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(traces\s+500\s+500\s+500\s+0\s+0)")))
+  EXPECT_TRUE(
+      std::regex_search(r.out, std::regex(R"(traces\s+spans\s+500\s+500\s+500\s+0\s+0)")))
       << describe(r);
-  EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(logs\s+300\s+300\s+300\s+0\s+0)")))
+  EXPECT_TRUE(
+      std::regex_search(r.out, std::regex(R"(logs\s+log lines\s+300\s+300\s+300\s+0\s+0)")))
       << describe(r);
+  EXPECT_NE(r.out.find("stopped: done: everything delivered"), std::string::npos) << describe(r);
+  EXPECT_NE(r.out.find("records/s delivered end to end"), std::string::npos) << describe(r);
   EXPECT_NE(r.out.find("otlp-http " + collector.base_url() + "/v1/traces"), std::string::npos)
       << describe(r);
   EXPECT_NE(r.out.find("every generated record was delivered"), std::string::npos);
@@ -219,11 +223,37 @@ TEST(CliGen, RejectingCollectorMakesGenFailAndShowsTheReason) {
   EXPECT_FALSE(s.value("delivered", true));
   EXPECT_EQ(s["tracks"]["spans"]["dropped"].value("rejected", 0u), 1000u) << s.dump(2);
   EXPECT_EQ(s["tracks"]["spans"].value("written", 1u), 0u);
+  EXPECT_EQ(s.value("stopped", ""), "records were dropped") << s.dump(2);
+  EXPECT_EQ(s.value("delivered_per_second", -1.0), 0.0) << s.dump(2);
 
   const Result text = run_cli({"gen", "--spans", "100"}, collector_env(collector, dir), 120s);
   ASSERT_EQ(text.exit_code, 1) << describe(text);
   EXPECT_NE(text.out.find("rejected=100"), std::string::npos) << describe(text);
   EXPECT_NE(text.out.find("NOT everything was delivered"), std::string::npos) << describe(text);
+  // No delivered rate when nothing was delivered, and the destination's
+  // drops on the track's row.
+  EXPECT_NE(text.out.find("nothing was delivered"), std::string::npos) << describe(text);
+  EXPECT_EQ(text.out.find("records/s delivered"), std::string::npos) << describe(text);
+  EXPECT_NE(text.out.find("; otlp-http " + collector.base_url() + "/v1/traces: rejected=100"),
+            std::string::npos)
+      << describe(text);
+}
+
+TEST(CliGen, ProgressLinesWhileGeneratingWhenAsked) {
+  LoopbackCollector collector;
+  TempDir dir;
+  const Result r = run_cli({"gen", "--duration", "2.5", "--rate", "200", "--progress"},
+                           collector_env(collector, dir), 120s);
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_TRUE(std::regex_search(
+      r.err, std::regex(R"(\[\s*\d+ s\] generating: \d+ generated \(\d+/s\), \d+ written)")))
+      << describe(r);
+  EXPECT_NE(r.err.find("otlp-http " + collector.base_url() + "/v1/traces healthy"),
+            std::string::npos)
+      << describe(r);
+  // Off a terminal without --progress: no progress lines.
+  const Result quiet = run_cli({"gen", "--spans", "100"}, collector_env(collector, dir), 120s);
+  EXPECT_EQ(quiet.err.find("generating:"), std::string::npos) << describe(quiet);
 }
 
 TEST(CliGen, DurationAndRateBoundGeneration) {
