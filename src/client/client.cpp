@@ -1,7 +1,9 @@
 // Client: wires a finalized Config into the shared pipeline and the tracks.
 #include "emp/telemetry/client.hpp"
 
+#include <atomic>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 
 #include "client/client_impl.hpp"
@@ -149,6 +151,32 @@ Expected<Client> Client::for_worker(Options o) noexcept {
 }
 
 Logger& Client::log() noexcept { return *impl_->logger; }
+
+namespace {
+std::atomic<Logger*> g_default_logger{nullptr};
+std::atomic<int> g_no_client_level{0};  // every call reaches the counter
+std::uint64_t g_calls_reported = 0;     // guarded by g_default_mu
+std::mutex g_default_mu;
+}  // namespace
+
+void Client::set_default(Client* client) noexcept {
+  std::lock_guard<std::mutex> lock(g_default_mu);
+  Logger* logger = client && client->impl_ ? client->impl_->logger.get() : nullptr;
+  g_default_logger.store(logger, std::memory_order_release);
+  if (logger == nullptr) return;
+  const std::uint64_t calls = calls_without_default_client();
+  if (calls > g_calls_reported) {
+    logger->warn("log calls made while no default client was set were dropped",
+                 {{"dropped", static_cast<std::int64_t>(calls - g_calls_reported)}});
+    g_calls_reported = calls;
+  }
+}
+
+Logger& default_log() noexcept {
+  if (Logger* l = g_default_logger.load(std::memory_order_acquire)) return *l;
+  static Logger no_client(nullptr, &g_no_client_level);
+  return no_client;
+}
 Tracer& Client::tracer() noexcept { return *impl_->tracer; }
 const Config& Client::config() const noexcept { return impl_->config; }
 ErrorReporter& Client::errors() noexcept { return *impl_->errors; }
@@ -289,6 +317,10 @@ bool Client::flush(std::chrono::milliseconds timeout) noexcept {
 bool Client::shutdown(std::chrono::milliseconds timeout) noexcept {
   if (impl_->shut_down) return true;
   impl_->shut_down = true;
+  {
+    Logger* mine = impl_->logger.get();
+    g_default_logger.compare_exchange_strong(mine, nullptr, std::memory_order_acq_rel);
+  }
   if (impl_->startup_probe) {
     std::lock_guard<std::mutex> lock(impl_->startup_probe->mu);
     impl_->startup_probe->logger = nullptr;

@@ -26,9 +26,11 @@ class BreadcrumbLogOutput final : public logs::LogOutput {
     if (record.level < Level::kWarn) return;
     try {
       Breadcrumb b;
-      b.type = record.level == Level::kError ? "error" : "default";
+      b.type = record.level >= Level::kError ? "error" : "default";
       b.category = "log";
-      b.level = record.level == Level::kError ? ErrorLevel::kError : ErrorLevel::kWarning;
+      b.level = record.level == Level::kCritical ? ErrorLevel::kFatal
+                : record.level == Level::kError  ? ErrorLevel::kError
+                                                 : ErrorLevel::kWarning;
       b.message = std::string(record.message);
       b.timestamp = static_cast<double>(record.time_unix_nano) / 1e9;
       for (const Field& f : record.fields) {

@@ -48,6 +48,7 @@ std::string install_logs(InstallContext& ctx) {
   impl.log_front.max_message_bytes = c.max_message_bytes;
   impl.log_front.max_field_bytes = c.max_field_bytes;
   impl.log_front.max_payload = impl.pipeline->max_payload();
+  impl.log_front.source_location = c.log_source_location;
   impl.min_level.store(static_cast<int>(c.log_level));
   return {};
 }

@@ -40,6 +40,8 @@ std::string_view to_string(DeploymentEnv env) noexcept {
 
 std::string_view to_string(Level level) noexcept {
   switch (level) {
+    case Level::kTrace:
+      return "trace";
     case Level::kDebug:
       return "debug";
     case Level::kInfo:
@@ -48,6 +50,8 @@ std::string_view to_string(Level level) noexcept {
       return "warn";
     case Level::kError:
       return "error";
+    case Level::kCritical:
+      return "critical";
   }
   return "info";
 }

@@ -913,6 +913,7 @@ void Finalizer::check_outputs(Config& c) {
   }
   if (const auto* l = get<Level>(Var::kOtelLogLevel)) c.diagnostics_level = *l;
   if (const auto* b = get<bool>(Var::kLogStdout)) c.log_to_stdout = *b;
+  if (const auto* b = get<bool>(Var::kLogSourceLocation)) c.log_source_location = *b;
   if (const auto* b = get<bool>(Var::kLogFiles)) c.log_files = *b;
   // OTEL_EXPORTER_PROMETHEUS_* stand in for EMP_PROMETHEUS_* when those are unset.
   if (!provided(Var::kPrometheusPort)) {

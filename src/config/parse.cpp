@@ -181,11 +181,14 @@ ParseResult<double> parse_rate(std::string_view text) {
 
 ParseResult<Level> parse_level(std::string_view text) {
   const std::string t = to_lower(trim(text));
+  if (t == "trace") return Level::kTrace;
   if (t == "debug") return Level::kDebug;
   if (t == "info") return Level::kInfo;
   if (t == "warn" || t == "warning") return Level::kWarn;
   if (t == "error") return Level::kError;
-  return fail("must be one of debug, info, warn, warning or error", text);
+  if (t == "critical" || t == "fatal") return Level::kCritical;
+  return fail("must be one of trace, debug, info, warn (warning), error or critical (fatal)",
+              text);
 }
 
 ParseResult<std::chrono::milliseconds> parse_duration(std::string_view text,

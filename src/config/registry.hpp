@@ -341,6 +341,9 @@ inline constexpr std::int64_t kHour = 60 * kMin;
     "all", "Same as EMP_PROMETHEUS_PORT (which wins when both are set).")                           \
   X(kLogStdout, "EMP_LOG_STDOUT", Type::kBool, "false", false, 0, 0, "all",                         \
     "Write log records as JSON lines to stdout (containers, systemd).")                             \
+  X(kLogSourceLocation, "EMP_LOG_SOURCE_LOCATION", Type::kBool, "false", false, 0, 0, "all",       \
+    "Add where each log call was written to its record: code.file.path, code.line.number, "         \
+    "code.function.name (OpenTelemetry semantic conventions).")                                      \
   X(kLogFiles, "EMP_LOG_FILES", Type::kBool, "true", false, 0, 0, "all",                            \
     "Write log records to EMP_LOG_FILE under LOG_DIR; false turns file logging off.")               \
   X(kEnvFile, "EMP_ENV_FILE", Type::kPath, "", false, 0, 0, "all",                                 \

@@ -250,8 +250,12 @@ struct SecondCache {
 // Constant-initialized, so access needs no guard.
 thread_local SecondCache t_second_cache;
 
-std::string_view level_name(Level level) {
+// The line's level names (docs/log-format.md). Kept here rather than calling
+// to_string(Level) so the encoders link without the configuration code.
+std::string_view level_name(Level level) noexcept {
   switch (level) {
+    case Level::kTrace:
+      return "trace";
     case Level::kDebug:
       return "debug";
     case Level::kInfo:
@@ -260,6 +264,8 @@ std::string_view level_name(Level level) {
       return "warn";
     case Level::kError:
       return "error";
+    case Level::kCritical:
+      return "critical";
   }
   return "info";
 }

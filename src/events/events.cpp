@@ -84,7 +84,7 @@ namespace {
 constexpr std::size_t kInlineFields = 24;
 
 // Fields in stack storage; an empty string or a negative number is left out.
-struct FieldList {
+struct EventFields {
   std::array<Field, kInlineFields> items;
   std::size_t n = 0;
   void add(std::string_view key, std::string_view v) noexcept {
@@ -102,7 +102,9 @@ struct FieldList {
 };
 
 Level level_named(std::string_view s) noexcept {
+  if (core::iequals(s, "trace")) return Level::kTrace;
   if (core::iequals(s, "debug")) return Level::kDebug;
+  if (core::iequals(s, "critical") || core::iequals(s, "fatal")) return Level::kCritical;
   if (core::iequals(s, "warn") || core::iequals(s, "warning")) return Level::kWarn;
   if (core::iequals(s, "error")) return Level::kError;
   return Level::kInfo;
@@ -146,7 +148,7 @@ void Events::emit_event(std::string_view name, Level level, const Field* fields,
 }
 
 void Events::job_received(const JobReceived& e, Fields extra) noexcept {
-  FieldList f;
+  EventFields f;
   f.add("job_id", e.job_id);
   f.add("job_type", e.job_type);
   f.add("queue", e.queue);
@@ -156,7 +158,7 @@ void Events::job_received(const JobReceived& e, Fields extra) noexcept {
 }
 
 void Events::job_started(const JobStarted& e, Fields extra) noexcept {
-  FieldList f;
+  EventFields f;
   f.add("job_id", e.job_id);
   f.add("job_type", e.job_type);
   f.add("connector", e.connector);
@@ -165,7 +167,7 @@ void Events::job_started(const JobStarted& e, Fields extra) noexcept {
 }
 
 void Events::job_progress(const JobProgress& e, Fields extra) noexcept {
-  FieldList f;
+  EventFields f;
   f.add("job_id", e.job_id);
   f.add_double("progress_percent", e.progress_percent);
   f.add("message", e.message);
@@ -173,7 +175,7 @@ void Events::job_progress(const JobProgress& e, Fields extra) noexcept {
 }
 
 void Events::job_completed(const JobCompleted& e, Fields extra) noexcept {
-  FieldList f;
+  EventFields f;
   f.add("job_id", e.job_id);
   f.add("job_type", e.job_type);
   f.add("duration_ms", e.duration_ms);
@@ -181,7 +183,7 @@ void Events::job_completed(const JobCompleted& e, Fields extra) noexcept {
 }
 
 void Events::job_failed(const JobFailed& e, Fields extra) noexcept {
-  FieldList f;
+  EventFields f;
   f.add("job_id", e.job_id);
   f.add("job_type", e.job_type);
   f.add("error_type", to_string(e.error_type));
@@ -193,7 +195,7 @@ void Events::job_failed(const JobFailed& e, Fields extra) noexcept {
 }
 
 void Events::health_check(const HealthCheck& e, Fields extra) noexcept {
-  FieldList f;
+  EventFields f;
   f.add("component", e.component);
   f.add_bool("healthy", e.healthy);
   f.add("latency_ms", e.latency_ms);
@@ -203,7 +205,7 @@ void Events::health_check(const HealthCheck& e, Fields extra) noexcept {
 }
 
 void Events::service_health_changed(const ServiceHealthChanged& e, Fields extra) noexcept {
-  FieldList f;
+  EventFields f;
   f.add("service", e.service);
   f.add("previous_status", e.previous_status);
   f.add("status", e.status);
@@ -212,7 +214,7 @@ void Events::service_health_changed(const ServiceHealthChanged& e, Fields extra)
 }
 
 void Events::machine_started(const MachineStarted& e, Fields extra) noexcept {
-  FieldList f;
+  EventFields f;
   f.add("startup_duration_ms", e.startup_duration_ms);
   f.add("gpu_count", static_cast<std::int64_t>(e.gpu_count));
   f.add("version", e.version);
@@ -220,7 +222,7 @@ void Events::machine_started(const MachineStarted& e, Fields extra) noexcept {
 }
 
 void Events::resource_allocated(const ResourceAllocated& e, Fields extra) noexcept {
-  FieldList f;
+  EventFields f;
   f.add("resource", e.resource);
   f.add_double("amount", e.amount);
   f.add("unit", e.unit);
@@ -229,7 +231,7 @@ void Events::resource_allocated(const ResourceAllocated& e, Fields extra) noexce
 }
 
 void Events::workflow_routing(const WorkflowRouting& e, Fields extra) noexcept {
-  FieldList f;
+  EventFields f;
   f.add("workflow_id", e.workflow_id);
   f.add("step", e.step);
   f.add("target", e.target);
@@ -238,7 +240,7 @@ void Events::workflow_routing(const WorkflowRouting& e, Fields extra) noexcept {
 }
 
 void Events::operational_message(const OperationalMessage& e, Fields extra) noexcept {
-  FieldList f;
+  EventFields f;
   f.add("message", e.message);
   f.add("component", e.component);
   emit_event(event_names::kOperationalMessage, level_named(e.level), f.items.data(), f.n, extra);

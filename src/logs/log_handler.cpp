@@ -84,6 +84,11 @@ void LogHandler::on_record(const std::uint8_t* payload, std::size_t size) noexce
     return;
   }
   const Track track = (decoded_.flags & kEvent) ? Track::kEvents : Track::kLogs;
+  if (!apply_format(decoded_, formatted_)) {
+    accounting_.dropped(track, DropReason::kIoError, 1);
+    accounting_.diagnostics().report("log_oom", "out of memory while formatting a log line");
+    return;
+  }
   try {
     if (track == Track::kEvents && events_ == nullptr) {
       std::string unused;

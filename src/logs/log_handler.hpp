@@ -79,6 +79,7 @@ class LogHandler final : public core::RecordHandler {
   Output* events_ = nullptr;
   std::unordered_map<std::string, std::unique_ptr<Output>> outputs_;
   DecodedLog decoded_;
+  std::string formatted_;  // the message of a kFormat record, formatted here
   std::vector<Field> extra_;
   std::vector<std::unique_ptr<LogOutput>> outputs_extra_;
 };

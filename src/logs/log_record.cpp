@@ -1,6 +1,11 @@
 #include "logs/log_record.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <exception>
+
+#include <fmt/args.h>
+#include <fmt/format.h>
 
 namespace emp::telemetry::logs {
 
@@ -42,11 +47,15 @@ bool decode_log(const std::uint8_t* p, std::size_t n, DecodedLog& out) noexcept 
   std::uint8_t level, flags;
   std::uint16_t count;
   if (!r.get(level) || !r.get(flags) || !r.get(count) || !r.get(out.time_unix_nano)) return false;
-  if (level > static_cast<std::uint8_t>(Level::kError)) return false;
+  if (level > static_cast<std::uint8_t>(Level::kCritical)) return false;
   out.level = static_cast<Level>(level);
   out.flags = flags;
   out.trace_id = out.span_id = nullptr;
   out.file = {};
+  out.format_args = 0;
+  // Arguments cut by the oversize path (kFieldsDropped) leave fewer fields
+  // than arguments; apply_format reports that in the line.
+  if ((flags & kFormat) && !r.get(out.format_args)) return false;
   if (flags & kHasTrace) {
     const std::uint8_t* ids;
     if (!r.take(24, ids)) return false;
@@ -100,6 +109,58 @@ bool decode_log(const std::uint8_t* p, std::size_t n, DecodedLog& out) noexcept 
   out.fields_dropped = 0;
   if ((flags & kFieldsDropped) && !r.get(out.fields_dropped)) return false;
   return true;
+}
+
+bool apply_format(DecodedLog& record, std::string& storage) noexcept {
+  if (!(record.flags & kFormat)) return true;
+  const std::size_t nargs = std::min<std::size_t>(record.format_args, record.fields.size());
+  try {
+    std::string error;
+    if (nargs == record.format_args) {
+      try {
+        fmt::dynamic_format_arg_store<fmt::format_context> store;
+        store.reserve(nargs, 0);
+        for (std::size_t i = 0; i < nargs; ++i) {
+          const FieldValue& v = record.fields[i].value;
+          switch (v.type()) {
+            case FieldValue::Type::kString: {
+              const std::string_view s = v.as_string();
+              store.push_back(fmt::string_view(s.data(), s.size()));
+              break;
+            }
+            case FieldValue::Type::kInt: store.push_back(v.as_int()); break;
+            case FieldValue::Type::kDouble: store.push_back(v.as_double()); break;
+            case FieldValue::Type::kBool: store.push_back(v.as_bool()); break;
+            case FieldValue::Type::kNull: store.push_back(fmt::string_view("null")); break;
+          }
+        }
+        storage.clear();
+        fmt::vformat_to(std::back_inserter(storage),
+                        fmt::string_view(record.message.data(), record.message.size()), store);
+      } catch (const fmt::format_error& e) {
+        error = e.what();
+      }
+    } else {
+      error = "arguments were cut: the record was over the size limit";
+    }
+    if (error.empty()) {
+      record.message = storage;
+      record.fields.erase(record.fields.begin(),
+                          record.fields.begin() + static_cast<std::ptrdiff_t>(nargs));
+    } else {
+      static constexpr std::string_view kNames[] = {"arg0", "arg1", "arg2", "arg3",
+                                                    "arg4", "arg5", "arg6", "arg7"};
+      for (std::size_t i = 0; i < nargs; ++i)
+        record.fields[i].key = i < std::size(kNames) ? kNames[i] : std::string_view("arg");
+      storage = std::move(error);
+      record.fields.push_back({"format_error", FieldValue(std::string_view(storage))});
+    }
+    record.flags = static_cast<std::uint8_t>(record.flags & ~kFormat);
+    record.format_args = 0;
+    return true;
+  } catch (...) {
+    return false;
+  }
 }
 
 std::string truncate_with_marker(std::string_view s, std::size_t limit) {

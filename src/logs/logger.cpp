@@ -2,7 +2,11 @@
 // record, reserves space in the calling thread's ring and copies bytes; the
 // rare oversize record takes a slow path that truncates values with a visible
 // marker. Nothing here formats text or touches a file.
+#include <atomic>
 #include <cstring>
+#include <exception>
+#include <iterator>
+#include <source_location>
 #include <string>
 #include <typeinfo>
 #include <vector>
@@ -12,6 +16,8 @@
 #include "emp/telemetry/log.hpp"
 #include "errors/stacktrace.hpp"
 #include "logs/log_record.hpp"
+
+#include <fmt/format.h>
 
 namespace emp::telemetry {
 
@@ -44,10 +50,15 @@ inline std::uint8_t* put_bytes(std::uint8_t* p, std::string_view s) noexcept {
 // Writes one record. `fields` must already respect every limit.
 void write_record(const LogFrontend& f, Track track, std::string_view file, Level level,
                   std::string_view message, const Field* fields, std::size_t count,
-                  std::uint8_t extra_flags, std::uint32_t fields_dropped) noexcept {
+                  std::uint8_t extra_flags, std::uint32_t fields_dropped,
+                  std::uint16_t format_args) noexcept {
   const core::ActiveSpanIds* span = core::t_active_span;
   std::uint8_t flags = extra_flags;
   std::size_t size = 12 + 4 + message.size();
+  if (format_args) {
+    flags |= logs::kFormat;
+    size += 2;
+  }
   if (span) {
     flags |= logs::kHasTrace;
     size += 24;
@@ -71,6 +82,10 @@ void write_record(const LogFrontend& f, Track track, std::string_view file, Leve
   std::int64_t now = core::now_unix_nano();
   std::memcpy(p + 4, &now, 8);
   p += 12;
+  if (format_args) {
+    std::memcpy(p, &format_args, 2);
+    p += 2;
+  }
   if (span) {
     std::memcpy(p, span->trace_id, 16);
     std::memcpy(p + 16, span->span_id, 8);
@@ -115,7 +130,7 @@ void write_record(const LogFrontend& f, Track track, std::string_view file, Leve
 // Slow path: something is over a limit. Allocation is acceptable here.
 void emit_oversize(const LogFrontend& f, Track track, std::string_view file, Level level,
                    std::string_view message, std::span<const Field> fields,
-                   std::uint8_t flags) noexcept {
+                   std::uint8_t flags, std::uint16_t format_args) noexcept {
   try {
     std::vector<std::string> storage;
     storage.reserve(fields.size() * 2 + 2);
@@ -130,7 +145,7 @@ void emit_oversize(const LogFrontend& f, Track track, std::string_view file, Lev
     std::vector<Field> out;
     out.reserve(fields.size());
     std::size_t budget = f.max_payload;
-    std::size_t used = 12 + 24 + 4 + file.size() + 4 + msg.size() + 4;
+    std::size_t used = 12 + 2 + 24 + 4 + file.size() + 4 + msg.size() + 4;
     std::uint32_t dropped = 0;
     for (const Field& fd : fields) {
       Field g{fit(fd.key, f.max_key_bytes), fd.value};
@@ -144,7 +159,7 @@ void emit_oversize(const LogFrontend& f, Track track, std::string_view file, Lev
       used += need;
       out.push_back(g);
     }
-    write_record(f, track, file, level, msg, out.data(), out.size(), flags, dropped);
+    write_record(f, track, file, level, msg, out.data(), out.size(), flags, dropped, format_args);
   } catch (...) {
     // Out of memory on the slow path: the record is lost; nothing may escape.
   }
@@ -155,7 +170,8 @@ void emit_oversize(const LogFrontend& f, Track track, std::string_view file, Lev
 namespace logs {
 
 void emit(const LogFrontend& f, Track track, std::string_view file, Level level,
-          std::string_view message, std::span<const Field> fields, std::uint8_t flags) noexcept {
+          std::string_view message, std::span<const Field> fields, std::uint8_t flags,
+          std::uint16_t format_args) noexcept {
   bool oversize =
       message.size() > f.max_message_bytes || fields.size() > 0xFFFF || file.size() > 1024;
   std::size_t total = message.size();
@@ -170,22 +186,112 @@ void emit(const LogFrontend& f, Track track, std::string_view file, Level level,
   }
   if (total + file.size() + 64 > f.max_payload) oversize = true;
   if (oversize) [[unlikely]] {
-    emit_oversize(f, track, file, level, message, fields, flags);
+    emit_oversize(f, track, file, level, message, fields, flags, format_args);
     return;
   }
-  write_record(f, track, file, level, message, fields.data(), fields.size(), flags, 0);
+  write_record(f, track, file, level, message, fields.data(), fields.size(), flags, 0,
+               format_args);
 }
 
 }  // namespace logs
 
-void Logger::emit(std::string_view file, Level level, std::string_view message,
-                  Fields fields) noexcept {
-  logs::emit(*front_, Track::kLogs, file, level, message,
-             std::span<const Field>(fields.begin(), fields.size()), 0);
+namespace {
+
+std::atomic<std::uint64_t> g_calls_without_client{0};
+
+// The record's fields plus code.* fields when EMP_LOG_SOURCE_LOCATION is on
+// (OpenTelemetry semantic conventions). Small lists stay on the stack.
+template <typename Emit>
+void with_location(const LogFrontend& f, FieldList fields, const std::source_location& where,
+                   Emit&& emit) noexcept {
+  if (!f.source_location) {
+    emit(std::span<const Field>(fields.data(), fields.size()));
+    return;
+  }
+  const Field loc[] = {
+      {"code.file.path", FieldValue(where.file_name())},
+      {"code.line.number", FieldValue(static_cast<std::int64_t>(where.line()))},
+      {"code.function.name", FieldValue(where.function_name())},
+  };
+  constexpr std::size_t kStack = 16;
+  if (fields.size() + std::size(loc) <= kStack) {
+    Field all[kStack];
+    std::size_t n = 0;
+    for (const Field& fd : fields) all[n++] = fd;
+    for (const Field& fd : loc) all[n++] = fd;
+    emit(std::span<const Field>(all, n));
+    return;
+  }
+  try {
+    std::vector<Field> all(fields.begin(), fields.end());
+    all.insert(all.end(), std::begin(loc), std::end(loc));
+    emit(std::span<const Field>(all));
+  } catch (...) {
+    emit(std::span<const Field>(fields.data(), fields.size()));  // without the location
+  }
 }
 
-void Logger::emit_exception(Level level, std::string_view message, const std::exception& e,
+}  // namespace
+
+void Logger::emit(std::string_view file, Level level, std::string_view message, Fields fields,
+                  const std::source_location& where) noexcept {
+  if (front_ == nullptr) {
+    g_calls_without_client.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  with_location(*front_, fields, where, [&](std::span<const Field> all) {
+    logs::emit(*front_, Track::kLogs, file, level, message, all, 0);
+  });
+}
+
+void Logger::emit_deferred(Level level, std::string_view format, const Field* args,
+                           std::size_t count, const std::source_location& where) noexcept {
+  if (front_ == nullptr) {
+    g_calls_without_client.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  with_location(*front_, std::span<const Field>(args, count), where,
+                [&](std::span<const Field> all) {
+                  logs::emit(*front_, Track::kLogs, {}, level, format, all, 0,
+                             static_cast<std::uint16_t>(count));
+                });
+}
+
+void Logger::format_now(Level level, std::string_view format, fmt::format_args args,
+                        const std::source_location& where) noexcept {
+  if (front_ == nullptr) {
+    g_calls_without_client.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  // Most messages fit the buffer's inline storage: no allocation.
+  fmt::memory_buffer buffer;
+  std::string error;
+  try {
+    fmt::vformat_to(fmt::appender(buffer), fmt::string_view(format.data(), format.size()), args);
+  } catch (const std::exception& e) {
+    try {
+      error = e.what();
+    } catch (...) {
+    }
+  } catch (...) {
+    error = "formatting failed";
+  }
+  if (error.empty()) {
+    emit({}, level, std::string_view(buffer.data(), buffer.size()), {}, where);
+    return;
+  }
+  // The format string as the message and the reason beside it; the
+  // arguments could not be turned into text.
+  const Field reason[] = {{"format_error", FieldValue(std::string_view(error))}};
+  emit({}, level, format, reason, where);
+}
+
+void Logger::emit_exception(Level level, const Message& message, const std::exception& e,
                             Fields fields) noexcept {
+  if (front_ == nullptr) {
+    g_calls_without_client.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   try {
     const std::string type = errors::demangle(typeid(e).name());
     std::vector<Field> all;
@@ -193,11 +299,15 @@ void Logger::emit_exception(Level level, std::string_view message, const std::ex
     all.insert(all.end(), fields.begin(), fields.end());
     all.push_back({"exception.type", FieldValue(std::string_view(type))});
     all.push_back({"exception.message", FieldValue(std::string_view(e.what()))});
-    logs::emit(*front_, Track::kLogs, {}, level, message, std::span<const Field>(all), 0);
+    emit({}, level, message.text, all, message.where);
   } catch (...) {
     // Out of memory: the line without the exception's fields.
-    emit({}, level, message, fields);
+    emit({}, level, message.text, fields, message.where);
   }
+}
+
+std::uint64_t calls_without_default_client() noexcept {
+  return g_calls_without_client.load(std::memory_order_relaxed);
 }
 
 }  // namespace emp::telemetry

@@ -9,6 +9,8 @@ using Clock = std::chrono::steady_clock;
 
 int severity_number(Level level) noexcept {
   switch (level) {
+    case Level::kTrace:
+      return 1;
     case Level::kDebug:
       return 5;
     case Level::kInfo:
@@ -17,12 +19,16 @@ int severity_number(Level level) noexcept {
       return 13;
     case Level::kError:
       return 17;
+    case Level::kCritical:
+      return 21;  // FATAL
   }
   return 0;
 }
 
 std::string_view severity_text(Level level) noexcept {
   switch (level) {
+    case Level::kTrace:
+      return "TRACE";
     case Level::kDebug:
       return "DEBUG";
     case Level::kInfo:
@@ -31,6 +37,8 @@ std::string_view severity_text(Level level) noexcept {
       return "WARN";
     case Level::kError:
       return "ERROR";
+    case Level::kCritical:
+      return "FATAL";
   }
   return "";
 }

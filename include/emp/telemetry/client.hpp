@@ -49,6 +49,13 @@ class Client {
   ~Client();
 
   Logger& log() noexcept;
+  // The process-wide default client, whose logger default_log() (log.hpp)
+  // returns, for code that cannot be handed a Client. Set it once, after
+  // create(); nullptr clears it, and so does this client's shutdown. Log
+  // calls made while none is set are counted and dropped; the first line
+  // after setting one says how many. A caller must not keep the reference
+  // from default_log() past the client's shutdown.
+  static void set_default(Client* client) noexcept;
   // The trace track. tracer() and trace() are the same object; both names
   // read naturally (`tracer().start_span(...)`, `trace().span(...)`).
   Tracer& tracer() noexcept;

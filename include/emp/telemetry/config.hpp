@@ -28,7 +28,14 @@ namespace emp::telemetry {
 
 enum class Preset : std::uint8_t { kNone, kApi, kWebhook, kMachine, kWorker };
 enum class DeploymentEnv : std::uint8_t { kDevelopment, kStaging, kProduction };
-enum class Level : std::uint8_t { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
+enum class Level : std::uint8_t {
+  kTrace = 0,
+  kDebug = 1,
+  kInfo = 2,
+  kWarn = 3,
+  kError = 4,
+  kCritical = 5
+};
 // kEnvFile: from the dotenv file of EMP_ENV_FILE (below the real environment).
 enum class Origin : std::uint8_t { kDefault, kPreset, kEnvFile, kEnvironment, kCode };
 // What a telemetry call does when its queue is full.
@@ -36,7 +43,8 @@ enum class QueueFullPolicy : std::uint8_t { kDrop, kBlock };
 
 std::string_view to_string(Preset) noexcept;         // "api", "worker", ... ("" for kNone)
 std::string_view to_string(DeploymentEnv) noexcept;  // "development", ...
-std::string_view to_string(Level) noexcept;          // "debug", "info", "warn", "error"
+std::string_view to_string(
+    Level) noexcept;  // "trace", "debug", "info", "warn", "error", "critical"
 std::string_view to_string(Origin) noexcept;  // "default", "preset", "env-file", "env", "code"
 std::optional<Preset> parse_preset(std::string_view) noexcept;
 
@@ -277,6 +285,7 @@ struct Config {
   ExporterKind logs_exporter = ExporterKind::kOtlp;
   bool log_to_stdout = false;              // EMP_LOG_STDOUT: log records as JSON lines on stdout
   bool log_files = true;                   // EMP_LOG_FILES: the JSON-lines log file under log_dir
+  bool log_source_location = false;        // EMP_LOG_SOURCE_LOCATION: code.* fields on log records
   Level diagnostics_level = Level::kInfo;  // OTEL_LOG_LEVEL: the client's own stderr notes
 
   // Every registry variable with its resolved value and origin, in registry

@@ -1,4 +1,4 @@
-// Typed key/value fields attached to log lines (and, later, events). A Field
+// Typed key/value fields attached to log lines, events and measurements. A Field
 // only *views* its key and string value: the telemetry call copies what it
 // needs into its queue before returning, so temporaries are safe to pass.
 //
@@ -7,8 +7,11 @@
 
 #include <concepts>
 #include <cstdint>
+#include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace emp::telemetry {
 
@@ -52,6 +55,44 @@ class FieldValue {
 struct Field {
   std::string_view key;
   FieldValue value;
+};
+
+// A view of fields given to a call: an inline braced list, or fields built
+// at run time in a std::vector<Field>, an array or a std::span<const Field>.
+// Never keep one built from a braced list: the list's array lives until the
+// end of the full expression holding the call, which is as long as a
+// telemetry call needs it (the call copies what it keeps).
+class FieldList {
+ public:
+  constexpr FieldList() noexcept = default;
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winit-list-lifetime"
+#endif
+  constexpr FieldList(std::initializer_list<Field> fields) noexcept  // NOLINT
+      : data_(fields.begin()), size_(fields.size()) {}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+  constexpr FieldList(std::span<const Field> fields) noexcept  // NOLINT
+      : data_(fields.data()), size_(fields.size()) {}
+  // Any contiguous range of Field: std::vector<Field>, std::array, Field[N].
+  template <typename R>
+    requires(!std::same_as<std::remove_cvref_t<R>, FieldList> &&
+             std::convertible_to<const R&, std::span<const Field>>)
+  constexpr FieldList(const R& fields) noexcept  // NOLINT
+      : FieldList(std::span<const Field>(fields)) {}
+
+  constexpr const Field* begin() const noexcept { return data_; }
+  constexpr const Field* end() const noexcept { return data_ + size_; }
+  constexpr const Field* data() const noexcept { return data_; }
+  constexpr std::size_t size() const noexcept { return size_; }
+  constexpr bool empty() const noexcept { return size_ == 0; }
+  constexpr const Field& operator[](std::size_t i) const noexcept { return data_[i]; }
+
+ private:
+  const Field* data_ = nullptr;
+  std::size_t size_ = 0;
 };
 
 }  // namespace emp::telemetry

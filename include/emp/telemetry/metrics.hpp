@@ -70,33 +70,7 @@ struct ObservationBuffer;
 
 // The internal view of a measurement's attributes. Never keep one built
 // from a braced list: the list dies at the end of the statement.
-class MetricAttributes {
- public:
-  constexpr MetricAttributes() noexcept = default;
-  // The list's array lives until the end of the full expression holding the
-  // call, which is as long as a recording call needs it.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Winit-list-lifetime"
-#endif
-  constexpr MetricAttributes(std::initializer_list<Field> fields) noexcept  // NOLINT
-      : data_(fields.begin()), size_(fields.size()) {}
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
-  constexpr MetricAttributes(std::span<const Field> fields) noexcept  // NOLINT
-      : data_(fields.data()), size_(fields.size()) {}
-
-  constexpr const Field* begin() const noexcept { return data_; }
-  constexpr const Field* end() const noexcept { return data_ + size_; }
-  constexpr std::size_t size() const noexcept { return size_; }
-  constexpr bool empty() const noexcept { return size_ == 0; }
-  constexpr const Field& operator[](std::size_t i) const noexcept { return data_[i]; }
-
- private:
-  const Field* data_ = nullptr;
-  std::size_t size_ = 0;
-};
+using MetricAttributes = FieldList;
 
 }  // namespace metrics
 

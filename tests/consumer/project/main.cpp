@@ -1,6 +1,7 @@
 // Consumer of the installed emp-telemetry package: finalizes a configuration,
-// creates a client, logs one line into a fresh temporary directory, shuts down
-// and checks that the line reached the log file. Exits 0 on success.
+// creates a client, logs two lines (fields, and a format string) into a fresh
+// temporary directory, shuts down and checks that both reached the log file.
+// Exits 0 on success.
 #include <stdlib.h>
 
 #include <chrono>
@@ -45,6 +46,7 @@ int main() {
   }
   const fs::path file = dir / client->config().log_file;
   client->log().info("hello from a package consumer", {{"answer", 42}});
+  client->log().info("job {} done", 42);
   if (!client->shutdown(std::chrono::seconds(5))) {
     std::cerr << "consumer: shutdown did not finish in time\n";
     return 1;
@@ -52,7 +54,8 @@ int main() {
 
   std::ifstream in(file);
   const std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const bool ok = content.find("hello from a package consumer") != std::string::npos;
+  const bool ok = content.find("hello from a package consumer") != std::string::npos &&
+                  content.find("\"job 42 done\"") != std::string::npos;
   std::cout << "consumer: " << file.string() << (ok ? " has the line\n" : " lacks the line\n");
   std::error_code ec;
   fs::remove_all(dir, ec);

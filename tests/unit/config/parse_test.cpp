@@ -98,10 +98,13 @@ TEST(ParseLevel, NamesInAnyCase) {
   EXPECT_EQ(parse_level("warn").value(), Level::kWarn);
   EXPECT_EQ(parse_level("Warning").value(), Level::kWarn);
   EXPECT_EQ(parse_level(" error ").value(), Level::kError);
-  for (const char* bad : {"trace", "fatal", "", "3", "err"}) {
+  EXPECT_EQ(parse_level("trace").value(), Level::kTrace);
+  EXPECT_EQ(parse_level("Critical").value(), Level::kCritical);
+  EXPECT_EQ(parse_level("fatal").value(), Level::kCritical);
+  for (const char* bad : {"verbose", "", "3", "err"}) {
     auto r = parse_level(bad);
     ASSERT_FALSE(r) << bad;
-    EXPECT_NE(r.error().message.find("debug, info, warn"), std::string::npos);
+    EXPECT_NE(r.error().message.find("trace, debug, info, warn"), std::string::npos);
   }
 }
 
