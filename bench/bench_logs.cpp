@@ -8,6 +8,9 @@
 // the background writer runs. Calls are timed in bursts of kBurst that fit in
 // both queues; between bursts the timer is paused and the queue drained, so
 // neither side is measured while dropping or blocking.
+// log_format/*: one info call with a format string and 3 arguments (string,
+// integer, double): emp copies the arguments and formats on the background
+// thread; spdlog's async logger formats the message on the caller's thread.
 // e2e/*: 1M records from one thread to a file, in a forked child so that the
 // peak RSS reported (ru_maxrss from wait4) belongs to that library alone.
 #include <benchmark/benchmark.h>
@@ -127,6 +130,51 @@ void log_call_spdlog(benchmark::State& state) {
   fs::remove_all(dir);
 }
 BENCHMARK(log_call_spdlog)->Name("log_call/spdlog")->UseRealTime();
+
+void log_format_emp(benchmark::State& state) {
+  auto dir = bench_dir("emp-format");
+  auto c = make_emp(dir, /*block=*/false);
+  std::int64_t i = 0;
+  for (auto _ : state) {
+    for (int k = 0; k < kBurst; ++k)
+      c.log().info("job {} done in {} ms ({:.1f} s)", "job-8c1f6b1e-3a5d-4f4e-9c6a-2b7d1e0f9a11",
+                   i++, 812.25);
+    state.PauseTiming();
+    c.flush(10s);
+    state.ResumeTiming();
+  }
+  auto h = c.health().track(emp::telemetry::Track::kLogs);
+  state.SetItemsProcessed(state.iterations() * kBurst);
+  state.counters["ns_per_call"] = benchmark::Counter(
+      static_cast<double>(state.iterations() * kBurst), benchmark::Counter::kIsRate |
+                                                            benchmark::Counter::kInvert);
+  state.counters["dropped"] = static_cast<double>(h.dropped_total());
+  c.shutdown(10s);
+  fs::remove_all(dir);
+}
+BENCHMARK(log_format_emp)->Name("log_format/emp")->UseRealTime();
+
+void log_format_spdlog(benchmark::State& state) {
+  auto dir = bench_dir("spdlog-format");
+  auto logger = make_spdlog(dir);
+  std::int64_t i = 0;
+  for (auto _ : state) {
+    for (int k = 0; k < kBurst; ++k)
+      logger->info("job {} done in {} ms ({:.1f} s)", "job-8c1f6b1e-3a5d-4f4e-9c6a-2b7d1e0f9a11",
+                   i++, 812.25);
+    state.PauseTiming();
+    wait_spdlog_drained();
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations() * kBurst);
+  state.counters["ns_per_call"] = benchmark::Counter(
+      static_cast<double>(state.iterations() * kBurst), benchmark::Counter::kIsRate |
+                                                            benchmark::Counter::kInvert);
+  state.counters["dropped"] = static_cast<double>(spdlog::thread_pool()->overrun_counter());
+  spdlog::shutdown();
+  fs::remove_all(dir);
+}
+BENCHMARK(log_format_spdlog)->Name("log_format/spdlog")->UseRealTime();
 
 // Runs `work` in a child process; returns {seconds, peak RSS KiB}.
 template <typename Fn>
