@@ -84,6 +84,7 @@ std::string install_errors(InstallContext& ctx) {
     if (!dsn) return "SENTRY_DSN " + dsn.error().rule;
     sentry::SentrySettings ss;
     ss.dsn = dsn.value();
+    ss.gzip_level = c.compression_level;
     so.stream = "sentry/errors";
     if (c.spool_enabled) {
       so.spool_dir = forward::stream_spool_directory(c.spool_dir, so.stream, ss.dsn.redacted());

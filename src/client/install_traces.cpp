@@ -49,6 +49,7 @@ std::string install_traces(InstallContext& ctx) {
       sentry::SentrySettings ss;
       ss.dsn = dsn.value();
       ss.category = "transaction";
+      ss.gzip_level = c.compression_level;
       deliver::DeliveryWorker::Options so;
       so.primary = false;  // the OTLP destination is the track's own
       so.memory_cap = c.delivery_memory_cap;

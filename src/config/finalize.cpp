@@ -733,6 +733,12 @@ void Finalizer::fill(Config& c) {
   }
   if (const auto* n = get<std::uint64_t>(Var::kSpoolMaxSize)) c.spool_max_bytes = *n;
   if (const auto* n = get<std::uint64_t>(Var::kDeliveryMemoryCap)) c.delivery_memory_cap = *n;
+  if (const auto* n = get<std::uint64_t>(Var::kCompressionLevel)) {
+    c.compression_level = static_cast<int>(*n);
+  }
+  for (OtlpExport* e : {&c.otlp_traces, &c.otlp_metrics, &c.otlp_logs}) {
+    e->gzip_level = c.compression_level;
+  }
 }
 
 void Finalizer::check_deployment(Config& c) {

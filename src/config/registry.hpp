@@ -177,6 +177,10 @@ inline constexpr std::int64_t kHour = 60 * kMin;
     "(spool_full).")                                                                                \
   X(kDeliveryMemoryCap, "EMP_DELIVERY_MEMORY_CAP", Type::kSize, "32MiB", false, 64 * kKiB, kTiB,    \
     "all", "Encoded bytes each OTLP destination keeps in memory while waiting for delivery.")       \
+  X(kCompressionLevel, "EMP_COMPRESSION_LEVEL", Type::kUint, "1", false, 0, 12, "all",              \
+    "gzip level of compressed request bodies (OTLP with OTEL_EXPORTER_OTLP_COMPRESSION=gzip, "      \
+    "Sentry, Fluentd with FLUENTD_COMPRESS): 0 stores, 1 is fastest, 12 is smallest and slowest "   \
+    "(libdeflate's scale; 1..9 are close to zlib's levels). See BENCHMARKS.md, Compression.")       \
   /* destinations */                                                                                \
   X(kOtelEnabled, "OTEL_ENABLED", Type::kBool, "true", false, 0, 0, "all",                          \
     "Export traces, metrics and logs over OTLP. false turns every OTLP destination off.")          \

@@ -376,8 +376,9 @@ HttpResponse HttpTransport::post(const HttpRequest& request) noexcept {
     std::string compressed;
     std::string_view wire = request.body;
     if (request.gzip) {
-      if (!encode::gzip_compress(request.body, compressed)) {
-        return refuse(TransportError::kRefused, "gzip compression failed");
+      if (!encode::gzip_compress(request.body, compressed, request.gzip_level)) {
+        return refuse(TransportError::kRefused,
+                      "gzip compression failed (level " + std::to_string(request.gzip_level) + ")");
       }
       wire = compressed;
     }

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "deliver/signal.hpp"
+#include "encode/gzip.hpp"
 
 namespace emp::telemetry::deliver {
 
@@ -41,6 +42,8 @@ struct HttpRequest {
   std::string content_type = "application/x-protobuf";
   // Compress the body with gzip here and send `Content-Encoding: gzip`.
   bool gzip = false;
+  // encode::gzip_compress level (EMP_COMPRESSION_LEVEL), 0..12.
+  int gzip_level = encode::kGzipDefaultLevel;
   // Whole-transfer timeout; 0 = none (the deadline still applies).
   std::chrono::milliseconds timeout{10000};
   // Time allowed to establish the connection; 0 = libcurl's default (300 s).

@@ -150,6 +150,7 @@ CheckResult probe_otlp(const std::string& name, deliver::Signal signal, const Ot
         es.url, body, std::string(deliver::mime_type(es.content_type)), options.timeout);
     req.headers = es.headers;
     req.gzip = es.gzip;
+    req.gzip_level = es.gzip_level;
     if (options.verbose) transcript_request(r, req, body.size());
     const deliver::HttpResponse resp = transport.post(req);
     if (options.verbose) transcript_response(r, resp);

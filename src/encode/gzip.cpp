@@ -1,17 +1,16 @@
-// zlib-backed gzip: one-shot deflate into a deflateBound-sized buffer, and a
-// chunked inflate that stops at the caller's output limit.
+// gzip: libdeflate's one-shot compressor into a buffer of its worst-case
+// bound, and zlib's chunked inflate that stops at the caller's output limit.
 #include "encode/gzip.hpp"
 
+#include <libdeflate.h>
 #include <zlib.h>
 
 #include <algorithm>
-#include <climits>
 
 namespace emp::telemetry::encode {
 namespace {
 
 constexpr int kGzipWindowBits = 16 + MAX_WBITS;
-constexpr int kMemLevel = 8;
 // zlib counts in uInt; feed larger buffers in pieces of this size.
 constexpr std::size_t kMaxChunk = 1u << 30;
 
@@ -24,56 +23,51 @@ void set_error(std::string* error, const char* what, const z_stream& zs) {
   }
 }
 
+// A libdeflate compressor holds its hash tables (hundreds of KiB at the low
+// levels): allocating one per request would cost more than compressing a
+// typical batch, so each thread keeps the last one it used.
+struct CachedCompressor {
+  libdeflate_compressor* compressor = nullptr;
+  int level = -1;
+
+  void reset() noexcept {
+    if (compressor != nullptr) libdeflate_free_compressor(compressor);
+    compressor = nullptr;
+    level = -1;
+  }
+  ~CachedCompressor() { reset(); }
+};
+
+thread_local CachedCompressor thread_compressor;
+
 }  // namespace
 
 bool gzip_compress(std::string_view in, std::string& out, int level) noexcept {
   out.clear();
-  if (level < -1 || level > 9) return false;
+  if (level < kGzipMinLevel || level > kGzipMaxLevel) return false;
+  CachedCompressor& cached = thread_compressor;
+  if (cached.compressor == nullptr || cached.level != level) {
+    cached.reset();
+    cached.compressor = libdeflate_alloc_compressor(level);
+    if (cached.compressor == nullptr) return false;
+    cached.level = level;
+  }
   try {
-    z_stream zs{};
-    if (deflateInit2(&zs, level, Z_DEFLATED, kGzipWindowBits, kMemLevel, Z_DEFAULT_STRATEGY) !=
-        Z_OK) {
-      return false;
-    }
-    // deflateBound covers the zlib wrapper; the gzip header and trailer are
-    // larger by 12 bytes, and the chunked feed adds a few per chunk.
-    const std::size_t bound =
-        deflateBound(&zs, static_cast<uLong>(std::min<std::size_t>(in.size(), ULONG_MAX))) + 32 +
-        (in.size() / kMaxChunk + 1) * 16;
-    out.resize(bound);
-    zs.next_out = reinterpret_cast<Bytef*>(out.data());
-    std::size_t out_left = out.size();
-    auto* next_in = reinterpret_cast<const Bytef*>(in.data());
-    std::size_t in_left = in.size();
-    int rc = Z_OK;
-    while (rc == Z_OK) {
-      const std::size_t in_chunk = std::min(in_left, kMaxChunk);
-      const std::size_t out_chunk = std::min(out_left, kMaxChunk);
-      zs.next_in = const_cast<Bytef*>(next_in);
-      zs.avail_in = static_cast<uInt>(in_chunk);
-      zs.avail_out = static_cast<uInt>(out_chunk);
-      const int flush = (in_chunk == in_left) ? Z_FINISH : Z_NO_FLUSH;
-      rc = deflate(&zs, flush);
-      const std::size_t used_in = in_chunk - zs.avail_in;
-      const std::size_t used_out = out_chunk - zs.avail_out;
-      next_in += used_in;
-      in_left -= used_in;
-      out_left -= used_out;
-      if (rc == Z_BUF_ERROR && out_left > 0) rc = Z_OK;  // more input to feed
-      if (rc == Z_OK && out_left == 0) rc = Z_BUF_ERROR;
-    }
-    const std::size_t produced = out.size() - out_left;
-    deflateEnd(&zs);
-    if (rc != Z_STREAM_END) {
-      out.clear();
-      return false;
-    }
-    out.resize(produced);
-    return true;
+    out.resize(libdeflate_gzip_compress_bound(cached.compressor, in.size()));
   } catch (...) {
     out.clear();
     return false;
   }
+  // The bound is libdeflate's worst case for this compressor, so 0 (output
+  // did not fit) cannot happen; it is still treated as a failure.
+  const std::size_t produced =
+      libdeflate_gzip_compress(cached.compressor, in.data(), in.size(), out.data(), out.size());
+  if (produced == 0) {
+    out.clear();
+    return false;
+  }
+  out.resize(produced);
+  return true;
 }
 
 bool gzip_decompress(std::string_view in, std::string& out, std::size_t max_out,

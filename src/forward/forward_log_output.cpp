@@ -22,6 +22,7 @@ ForwardLogOutput::ForwardLogOutput(const Config& c, std::unique_ptr<deliver::Del
       max_count_(c.log_batch.max_export_batch_size),
       delay_(c.log_batch.schedule_delay),
       gzip_(c.fluentd_compress),
+      gzip_level_(c.compression_level),
       sink_(std::move(sink)) {
   ctx_.service_name = service_name_;
   ctx_.service_type = service_type_;
@@ -68,7 +69,7 @@ void ForwardLogOutput::add(const logs::DecodedLog& r, std::string_view path) noe
 void ForwardLogOutput::export_batch(Batch& b) noexcept {
   if (b.count == 0) return;
   try {
-    deliver::Payload p = forward_payload(b.tag, b.entries, b.count, gzip_);
+    deliver::Payload p = forward_payload(b.tag, b.entries, b.count, gzip_, gzip_level_);
     b.entries.clear();
     b.count = 0;
     sink_->submit(std::move(p));
@@ -104,13 +105,13 @@ void ForwardLogOutput::after_fork_child() noexcept {
 }
 
 deliver::Payload forward_payload(std::string_view tag, std::string_view entries, std::size_t count,
-                                 bool gzip) {
+                                 bool gzip, int gzip_level) {
   deliver::Payload p;
   p.signal = deliver::Signal::kLogs;
   p.items = count;
   p.content_type = deliver::ContentType::kProtobuf;  // opaque to the worker and spool
   p.bytes.reserve(entries.size() + tag.size() + 64);
-  if (!append_packed_forward(p.bytes, tag, entries, count, new_chunk_id(), gzip)) {
+  if (!append_packed_forward(p.bytes, tag, entries, count, new_chunk_id(), gzip, gzip_level)) {
     p.bytes.clear();
     append_packed_forward(p.bytes, tag, entries, count, new_chunk_id(), false);
   }

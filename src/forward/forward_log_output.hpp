@@ -52,15 +52,16 @@ class ForwardLogOutput final : public logs::LogOutput {
   const std::size_t max_count_;
   const std::chrono::milliseconds delay_;
   const bool gzip_;
+  const int gzip_level_;
   std::unique_ptr<deliver::DeliveryWorker> sink_;
   std::vector<Batch> batches_;  // one per log file seen recently
 };
 
 // One PackedForward frame of `count` entries under `tag`, with a new chunk
-// id, gzip-compressed when `gzip` (plain when compression fails), as the
-// payload a forward DeliveryWorker takes. Throws std::bad_alloc.
+// id, gzip-compressed at `gzip_level` when `gzip` (plain when compression
+// fails), as the payload a forward DeliveryWorker takes. Throws std::bad_alloc.
 deliver::Payload forward_payload(std::string_view tag, std::string_view entries, std::size_t count,
-                                 bool gzip);
+                                 bool gzip, int gzip_level);
 
 // The worker for FLUENTD_HOST:FLUENTD_PORT (with TLS, shared key, user auth
 // and spool as configured). `stream` names it and its spool directory:

@@ -163,9 +163,9 @@ void append_log_entry(std::string& entries, const encode::LogRecordView& r,
 std::string new_chunk_id() { return random_hex16(); }
 
 bool append_packed_forward(std::string& out, std::string_view tag, std::string_view entries,
-                           std::size_t count, std::string_view chunk, bool gzip) {
+                           std::size_t count, std::string_view chunk, bool gzip, int gzip_level) {
   std::string compressed;
-  if (gzip && !encode::gzip_compress(entries, compressed, 6)) return false;
+  if (gzip && !encode::gzip_compress(entries, compressed, gzip_level)) return false;
   mp::Writer w(out);
   w.array_header(3);
   w.str(tag);

@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 
+#include "encode/gzip.hpp"
 #include "encode/json_lines.hpp"
 #include "encode/msgpack_reader.hpp"
 
@@ -50,10 +51,12 @@ void append_log_entry(std::string& entries, const encode::LogRecordView& record,
 std::string new_chunk_id();
 
 // Appends the frame [tag, bin(entries), {"size": n, "chunk": id[,
-// "compressed": "gzip"]}]. With `gzip` the entries are compressed first; false
-// when compression fails (out of memory), `out` then unchanged.
+// "compressed": "gzip"]}]. With `gzip` the entries are compressed first, at
+// `gzip_level` (encode::gzip_compress's scale); false when compression fails
+// (out of memory), `out` then unchanged.
 bool append_packed_forward(std::string& out, std::string_view tag, std::string_view entries,
-                           std::size_t count, std::string_view chunk, bool gzip);
+                           std::size_t count, std::string_view chunk, bool gzip,
+                           int gzip_level = encode::kGzipDefaultLevel);
 
 // The `chunk` option of a frame built by append_packed_forward (or any frame
 // with an option map); empty when it has none. Reads only the frame's outer

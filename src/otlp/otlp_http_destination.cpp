@@ -58,6 +58,7 @@ ExporterSettings exporter_settings(Signal signal, const OtlpExport& exp) {
   es.headers = exp.headers;
   es.timeout = exp.timeout;
   es.gzip = exp.gzip;
+  es.gzip_level = exp.gzip_level;
   es.content_type =
       exp.protocol == OtlpProtocol::kHttpJson ? ContentType::kJson : ContentType::kProtobuf;
   es.ca_file = exp.certificate;
@@ -139,6 +140,7 @@ DeliveryResult OtlpHttpDestination::deliver(const Payload& payload, Deadline dea
     request.body = payload.bytes;
     request.content_type = std::string(deliver::mime_type(payload.content_type));
     request.gzip = settings_.gzip;
+    request.gzip_level = settings_.gzip_level;
     request.timeout = settings_.timeout;
     request.connect_timeout = options_.connect_timeout;
     request.deadline = deadline;

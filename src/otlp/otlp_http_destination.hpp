@@ -24,6 +24,7 @@
 #include "deliver/http_transport.hpp"
 #include "deliver/signal.hpp"
 #include "emp/telemetry/config.hpp"
+#include "encode/gzip.hpp"
 
 namespace emp::telemetry::otlp {
 
@@ -36,6 +37,7 @@ struct ExporterSettings {
   deliver::HttpHeaders headers;              // values are secrets
   std::chrono::milliseconds timeout{10000};  // 0 = no limit
   bool gzip = false;
+  int gzip_level = encode::kGzipDefaultLevel;  // EMP_COMPRESSION_LEVEL
   deliver::ContentType content_type = deliver::ContentType::kProtobuf;
   std::string ca_file;           // *_CERTIFICATE
   std::string client_cert_file;  // *_CLIENT_CERTIFICATE

@@ -104,6 +104,7 @@ DeliveryResult SentryDestination::deliver(const deliver::Payload& payload,
     request.body = *send;
     request.content_type = "application/x-sentry-envelope";
     request.gzip = settings_.gzip;
+    request.gzip_level = settings_.gzip_level;
     request.timeout = settings_.timeout;
     request.connect_timeout = settings_.connect_timeout;
     request.deadline = deadline;

@@ -26,6 +26,7 @@
 #include "config/parse.hpp"
 #include "deliver/delivery.hpp"
 #include "deliver/http_transport.hpp"
+#include "encode/gzip.hpp"
 #include "sentry/client_reports.hpp"
 #include "sentry/rate_limits.hpp"
 
@@ -37,6 +38,7 @@ struct SentrySettings {
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::seconds retry_after_cap{3600};
   bool gzip = true;
+  int gzip_level = encode::kGzipDefaultLevel;  // EMP_COMPRESSION_LEVEL
   // The rate-limit and client-report category of what this destination
   // sends: "error" for events, "transaction" for transactions.
   std::string category = "error";

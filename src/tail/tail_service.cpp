@@ -17,6 +17,7 @@ TailOptions tail_options(const Config& c) {
   o.db_path = (std::filesystem::path(c.log_dir) / "tail-positions.db").string();
   o.max_batch_records = c.log_batch.max_export_batch_size;
   o.gzip = c.fluentd_compress;
+  o.gzip_level = c.compression_level;
   return o;
 }
 

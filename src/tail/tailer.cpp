@@ -288,7 +288,8 @@ void Tailer::read_file(File& f) noexcept {
 void Tailer::flush_batch(File& f) noexcept {
   if (f.count == 0) return;
   try {
-    deliver::Payload p = forward::forward_payload(f.tag, f.entries, f.count, options_.gzip);
+    deliver::Payload p =
+        forward::forward_payload(f.tag, f.entries, f.count, options_.gzip, options_.gzip_level);
     f.entries.clear();
     f.count = 0;
     sink_.submit(std::move(p));

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "deliver/worker.hpp"
+#include "encode/gzip.hpp"
 #include "tail/position_db.hpp"
 #include "tail/tail_record.hpp"
 
@@ -48,6 +49,7 @@ struct TailOptions {
   std::size_t max_batch_bytes = 1u << 20;
   std::size_t max_pending_bytes = 16u << 20;
   bool gzip = false;
+  int gzip_level = encode::kGzipDefaultLevel;  // EMP_COMPRESSION_LEVEL
 };
 
 // Counts since start; visible in health() of the client and the CLI's output.

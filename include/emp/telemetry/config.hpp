@@ -90,6 +90,7 @@ struct OtlpExport {
   std::chrono::milliseconds timeout{10000};  // 0 = no limit
   OtlpProtocol protocol = OtlpProtocol::kHttpProtobuf;
   bool gzip = false;
+  int gzip_level = 1;              // EMP_COMPRESSION_LEVEL (Config::compression_level)
   std::string certificate;         // PEM file of trusted CAs; empty = system store
   std::string client_key;          // PEM private key for mTLS; empty = none
   std::string client_certificate;  // PEM certificate for mTLS; empty = none
@@ -273,6 +274,10 @@ struct Config {
   std::string spool_dir;
   std::uint64_t spool_max_bytes = 256ull << 20;     // EMP_SPOOL_MAX_SIZE, per destination
   std::uint64_t delivery_memory_cap = 32ull << 20;  // EMP_DELIVERY_MEMORY_CAP, per destination
+  // EMP_COMPRESSION_LEVEL: gzip level 0..12 of every compressed request body
+  // (OTLP with gzip, Sentry, Fluentd with FLUENTD_COMPRESS). Copied into each
+  // OtlpExport::gzip_level.
+  int compression_level = 1;
 
   // true when development had no remote destination and fell back to files.
   bool local_fallback = false;

@@ -155,6 +155,35 @@ TEST_F(OtlpExport, GzipJsonAndPerSignalEndpointAreHonoured) {
   EXPECT_EQ(span["traceId"].get<std::string>().size(), 32u);
 }
 
+// EMP_COMPRESSION_LEVEL reaches the wire: level 0 sends stored (larger than
+// the body) gzip, level 9 a body less than half its size; both inflate to
+// valid requests.
+TEST_F(OtlpExport, CompressionLevelIsAppliedToTheBody) {
+  std::size_t stored_wire = 0, stored_body = 0, packed_wire = 0, packed_body = 0;
+  for (const char* level : {"0", "9"}) {
+    const std::string path = std::string("/level") + level;
+    auto c = make({{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", collector_.url(path)},
+                   {"OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"},
+                   {"EMP_COMPRESSION_LEVEL", level}});
+    for (int i = 0; i < 50; ++i) {
+      auto s = c.tracer().start_span("job.process");
+      s.set_attribute("job.type", "txt2img");
+      s.set_attribute("job.index", i);
+    }
+    ASSERT_TRUE(c.flush(10s));
+    auto reqs = requests_to(path);
+    ASSERT_FALSE(reqs.empty()) << level;
+    for (const auto& r : reqs) {
+      EXPECT_TRUE(r.gzip);
+      EXPECT_FALSE(r.decode_error);
+      (level[0] == '0' ? stored_wire : packed_wire) += r.wire_body.size();
+      (level[0] == '0' ? stored_body : packed_body) += r.body.size();
+    }
+  }
+  EXPECT_GT(stored_wire, stored_body);      // stored blocks add framing, never shrink
+  EXPECT_LT(packed_wire * 2, packed_body);  // only the random ids resist compression
+}
+
 TEST_F(OtlpExport, Dash0RoutingAddsBearerAndDatasetWithoutLeakingTheKey) {
   auto c = make({{"DASH0_OTLP_BASE_URL", collector_.base_url()},
                  {"DASH0_API_KEY", "auth_SECRETKEY123"},

@@ -642,6 +642,36 @@ TEST(Finalize, OtlpEndpointsHeadersAndOptionsPerSignal) {
   EXPECT_EQ(specific->otlp_traces_endpoint, "http://a/v1/traces");
 }
 
+TEST(Finalize, CompressionLevelReachesEveryCompressingDestination) {
+  auto d = finalize(with_env({{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"}}));
+  ASSERT_TRUE(d) << d.errors().front().to_string();
+  EXPECT_EQ(d->compression_level, 1);
+  EXPECT_EQ(d->otlp_traces.gzip_level, 1);
+  EXPECT_EQ(setting(*d, "EMP_COMPRESSION_LEVEL").display, "1");
+
+  for (const char* text : {"0", "9", "12", " 6 "}) {
+    auto r = finalize(with_env({{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"},
+                                {"EMP_COMPRESSION_LEVEL", text}}));
+    ASSERT_TRUE(r) << text << ": " << r.errors().front().to_string();
+    const int want = std::stoi(text);
+    EXPECT_EQ(r->compression_level, want) << text;
+    EXPECT_EQ(r->otlp_traces.gzip_level, want) << text;
+    EXPECT_EQ(r->otlp_metrics.gzip_level, want) << text;
+    EXPECT_EQ(r->otlp_logs.gzip_level, want) << text;
+  }
+}
+
+TEST(Finalize, CompressionLevelOutOfRangeOrNotANumberIsAnError) {
+  for (const char* text : {"13", "100", "99999999999999999999999", "-1", "fast", "1.5", "6x"}) {
+    auto r = finalize(with_env({{"EMP_COMPRESSION_LEVEL", text}}));
+    ASSERT_FALSE(r) << text;
+    const Error* e = find_error(r, "EMP_COMPRESSION_LEVEL");
+    ASSERT_NE(e, nullptr) << text;
+    EXPECT_NE(e->message.find("must be an integer 0..12"), std::string::npos) << e->message;
+    EXPECT_NE(e->message.find(text), std::string::npos) << e->message;  // names the bad value
+  }
+}
+
 TEST(Finalize, Dash0AddsItsHeaders) {
   auto r = finalize(with_env({{"DASH0_OTLP_BASE_URL", "https://ingress.dash0.example"},
                               {"DASH0_API_KEY", "auth_token"},
@@ -819,9 +849,8 @@ TEST(Finalize, FluentdSettingsThatWouldHaveNoEffectAreErrors) {
   EXPECT_EQ(ok->fluentd_timeout, std::chrono::milliseconds(3000));
   EXPECT_EQ(setting(*ok, "FLUENTD_SHARED_KEY").display.find('k'), std::string::npos);
 
-  auto r = finalize(with_env({{"FLUENTD_HOST", "127.0.0.1"},
-                              {"FLUENTD_TLS_VERIFY", "false"},
-                              {"FLUENTD_USERNAME", "u"}}));
+  auto r = finalize(with_env(
+      {{"FLUENTD_HOST", "127.0.0.1"}, {"FLUENTD_TLS_VERIFY", "false"}, {"FLUENTD_USERNAME", "u"}}));
   ASSERT_FALSE(r);
   EXPECT_EQ(subjects(r), (std::vector<std::string>{"FLUENTD_TLS_VERIFY", "FLUENTD_USERNAME",
                                                    "FLUENTD_USERNAME"}));

@@ -9,6 +9,7 @@
 
 #include "config/parse.hpp"
 #include "emp/telemetry/config.hpp"
+#include "encode/gzip.hpp"
 
 namespace emp::telemetry::config {
 namespace {
@@ -26,6 +27,18 @@ TEST(Registry, NamesAreUniqueAndDocumented) {
   }
   EXPECT_EQ(find_spec("NOT_A_VARIABLE"), nullptr);
   EXPECT_EQ(find_spec("fluentd_port"), nullptr);
+}
+
+// EMP_COMPRESSION_LEVEL is handed to encode::gzip_compress as is: its range
+// and default must be the compressor's.
+TEST(Registry, CompressionLevelMatchesTheCompressor) {
+  const VarSpec* s = find_spec("EMP_COMPRESSION_LEVEL");
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->lo, encode::kGzipMinLevel);
+  EXPECT_EQ(s->hi, encode::kGzipMaxLevel);
+  EXPECT_EQ(s->default_text, std::to_string(encode::kGzipDefaultLevel));
+  EXPECT_EQ(Config{}.compression_level, encode::kGzipDefaultLevel);
+  EXPECT_EQ(OtlpExport{}.gzip_level, encode::kGzipDefaultLevel);
 }
 
 TEST(Registry, DeclaresEveryRequiredVariable) {

@@ -1,11 +1,16 @@
-// gzip round trips at every level, the gzip header, and the decompressor's
-// refusals: corrupt, truncated, trailing bytes, not gzip, over the limit.
+// gzip round trips at every level (compressed by libdeflate, inflated by
+// zlib), the gzip header, the per-thread compressor cache, and the
+// decompressor's refusals: corrupt, truncated, trailing bytes, not gzip, over
+// the limit.
 #include "encode/gzip.hpp"
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <random>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace enc = emp::telemetry::encode;
 
@@ -22,7 +27,7 @@ TEST(Gzip, RoundTripsAtEveryLevel) {
   const std::string inputs[] = {
       "", "a", std::string(1 << 20, 'x'), random_bytes(300000, 1),
       std::string("{\"resourceSpans\":[") + std::string(5000, 'y') + "]}"};
-  for (int level = -1; level <= 9; ++level) {
+  for (int level = enc::kGzipMinLevel; level <= enc::kGzipMaxLevel; ++level) {
     for (const std::string& in : inputs) {
       std::string z, back;
       ASSERT_TRUE(enc::gzip_compress(in, z, level)) << level;
@@ -37,6 +42,75 @@ TEST(Gzip, RoundTripsAtEveryLevel) {
   }
 }
 
+// zlib's own one-shot gzip reader (inflateInit2 with gzip framing), apart
+// from gzip_decompress, so a fault shared by both of ours cannot hide.
+std::string zlib_inflate(const std::string& z, std::size_t expected) {
+  std::string back(expected + 1, '\0');
+  z_stream zs{};
+  EXPECT_EQ(inflateInit2(&zs, 16 + MAX_WBITS), Z_OK);
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(z.data()));
+  zs.avail_in = static_cast<uInt>(z.size());
+  zs.next_out = reinterpret_cast<Bytef*>(back.data());
+  zs.avail_out = static_cast<uInt>(back.size());
+  EXPECT_EQ(inflate(&zs, Z_FINISH), Z_STREAM_END);
+  back.resize(back.size() - zs.avail_out);
+  EXPECT_EQ(zs.avail_in, 0u);  // one member, nothing after it
+  inflateEnd(&zs);
+  return back;
+}
+
+TEST(Gzip, ZlibInflatesEveryLevel) {
+  const std::string inputs[] = {"", random_bytes(70000, 3),
+                                std::string(100000, 'a') + random_bytes(1000, 4)};
+  for (int level = enc::kGzipMinLevel; level <= enc::kGzipMaxLevel; ++level) {
+    for (const std::string& in : inputs) {
+      std::string z;
+      ASSERT_TRUE(enc::gzip_compress(in, z, level)) << level;
+      EXPECT_EQ(zlib_inflate(z, in.size()), in)
+          << "level " << level << ", " << in.size() << " bytes";
+    }
+  }
+}
+
+TEST(Gzip, HigherLevelsAreNotLarger) {
+  std::string text;
+  for (int i = 0; i < 3000; ++i)
+    text += "{\"job.id\":\"job-" + std::to_string(i * 7919 % 1000) + "\"},";
+  std::string fast, small;
+  ASSERT_TRUE(enc::gzip_compress(text, fast, 1));
+  ASSERT_TRUE(enc::gzip_compress(text, small, 12));
+  EXPECT_LE(small.size(), fast.size());
+  EXPECT_LT(fast.size(), text.size() / 4);
+}
+
+// The thread's cached compressor follows level changes: output at a level is
+// the same whatever level ran before it, and threads do not share state.
+TEST(Gzip, CachedCompressorFollowsTheLevel) {
+  const std::string in = random_bytes(20000, 5) + std::string(20000, 'q');
+  std::string first, again, other;
+  ASSERT_TRUE(enc::gzip_compress(in, first, 9));
+  ASSERT_TRUE(enc::gzip_compress(in, other, 1));
+  ASSERT_TRUE(enc::gzip_compress(in, again, 9));
+  EXPECT_EQ(first, again);
+  EXPECT_NE(first, other);
+
+  std::vector<std::string> results(4);
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < results.size(); ++t) {
+    threads.emplace_back([&, t] {
+      std::string z;
+      for (int round = 0; round < 20; ++round) {
+        if (!enc::gzip_compress(in, z, t % 2 == 0 ? 9 : 1)) return;
+      }
+      results[t] = z;
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (std::size_t t = 0; t < results.size(); ++t) {
+    EXPECT_EQ(results[t], t % 2 == 0 ? first : other) << t;
+  }
+}
+
 TEST(Gzip, CompressesRepetitiveData) {
   std::string z;
   ASSERT_TRUE(enc::gzip_compress(std::string(1 << 20, 'x'), z));
@@ -45,9 +119,10 @@ TEST(Gzip, CompressesRepetitiveData) {
 
 TEST(Gzip, RejectsBadLevels) {
   std::string z = "junk";
-  EXPECT_FALSE(enc::gzip_compress("abc", z, 10));
+  EXPECT_FALSE(enc::gzip_compress("abc", z, enc::kGzipMaxLevel + 1));
   EXPECT_TRUE(z.empty());
-  EXPECT_FALSE(enc::gzip_compress("abc", z, -2));
+  EXPECT_FALSE(enc::gzip_compress("abc", z, -1));
+  EXPECT_TRUE(enc::gzip_compress("abc", z, enc::kGzipMaxLevel));
 }
 
 TEST(Gzip, DecompressionIsBounded) {
