@@ -11,6 +11,12 @@ namespace {
 // The replay never starts slower than this (batches/s), so that a backlog
 // whose producer went quiet still drains.
 constexpr double kRampFloor = 0.1;
+// The replay never goes faster than this many times the arrival rate: the
+// usual traffic plus three quarters as much again of backlog. A fleet that
+// recovers together thus offers its collector less than twice its usual
+// load (with room for clients that happen to send in the same second), and
+// a backlog drains in about 4/3 of the outage that made it.
+constexpr double kRampMaxFactor = 1.75;
 // Weight of the last one-second window in the arrival rate (about 5 s).
 constexpr double kArrivalWeight = 0.2;
 std::uint64_t seed_or_random(std::uint64_t seed) noexcept {
@@ -141,8 +147,7 @@ void DeliveryWorker::roll_arrivals(Clock::time_point now) const noexcept {
 double DeliveryWorker::ramp_rate(Clock::time_point now) const noexcept {
   const double ramp_s = std::chrono::duration<double>(options_.circuit.recovery_ramp).count();
   const double t = std::chrono::duration<double>(now - ramp_from_).count();
-  // 2^40 times the start: beyond any backlog, and no overflow.
-  return ramp_base_ * std::exp2(std::clamp(t / ramp_s, 0.0, 40.0));
+  return ramp_base_ * std::exp2(std::clamp(t / ramp_s, 0.0, std::log2(kRampMaxFactor)));
 }
 
 std::uint64_t DeliveryWorker::resolved_items() const noexcept {
@@ -525,17 +530,34 @@ DeliveryWorker::Clock::time_point DeliveryWorker::step(Clock::time_point now) no
     next_attempt_ = after;
     if (pacing_) {
       if (!ramping_) {
-        // Answers again: the ramp starts from the rate batches arrive at,
-        // so the destination first sees about its usual traffic.
-        double arriving;
+        // Answers again: the ramp starts from the client's usual rate, so
+        // the destination first sees about its usual traffic. That is the
+        // rate the backlog built up at: the batches waiting over the age of
+        // the oldest (on disk, since the failures began). The moving
+        // average of arrivals only stands in for a backlog too short to
+        // tell: it swings with producers that send every few seconds.
+        double arriving, built_up = 0;
+        bool measured = false;
         {
           std::lock_guard<std::mutex> lock(mu_);
           roll_arrivals(after);
           arriving = arrivals_per_s_;
+          measured = queue_.size() >= 2;
+          if (!queue_.empty()) {
+            const double age =
+                std::chrono::duration<double>(after - queue_.front().queued_at).count();
+            built_up = static_cast<double>(queue_.size()) / std::max(1.0, age);
+          }
+        }
+        if (spool_) {
+          const double failing_s =
+              std::max(1.0, std::chrono::duration<double>(after - failing_since_).count());
+          built_up = std::max(built_up, static_cast<double>(spool_->stats().records) / failing_s);
         }
         ramping_ = true;
         ramp_from_ = after;
-        ramp_base_ = std::max(arriving, kRampFloor);
+        if (spool_ && spool_->stats().records >= 2) measured = true;
+        ramp_base_ = std::max({measured ? built_up : std::max(arriving, built_up), kRampFloor});
       }
       next_paced_ = after + std::chrono::duration_cast<Clock::duration>(
                                 std::chrono::duration<double>(1.0 / ramp_rate(after)));
@@ -548,6 +570,7 @@ DeliveryWorker::Clock::time_point DeliveryWorker::step(Clock::time_point now) no
       last_failed_.store(true, std::memory_order_relaxed);
       // A failure, overload answers (429/503) included, starts the ramp over
       // from the next good answer.
+      if (!pacing_) failing_since_ = after;
       pacing_ = pace;
       ramping_ = false;
     }

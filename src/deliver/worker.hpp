@@ -14,10 +14,11 @@
 //     outage ends quickly and a long one costs one request per cooldown;
 //   - after a failure the backlog is replayed paced (slow start): the send
 //     rate starts at the rate batches were arriving and doubles every
-//     circuit.recovery_ramp while answers are good; any failure (429 and 503
-//     with their Retry-After included) starts it over. A fleet of clients
-//     that failed together thus comes back spread by the jittered probes and
-//     each with a bounded ramp instead of every backlog at once;
+//     circuit.recovery_ramp while answers are good, up to 1.75 times that
+//     rate; any failure (429 and 503 with their Retry-After included) starts
+//     it over. A fleet of clients that failed together thus comes back
+//     spread by the jittered probes, and offers its collector less than
+//     twice its usual load instead of every backlog at once;
 //   - the optional crash-safe spool is replayed oldest first when the
 //     destination answers again and on the next start of the process;
 //   - flush and shutdown keep their deadlines: shutdown first tells every
@@ -192,6 +193,7 @@ class DeliveryWorker {
   bool pacing_ = false;
   bool ramping_ = false;
   Clock::time_point ramp_from_{};
+  Clock::time_point failing_since_{};  // the first failure before this replay
   double ramp_base_ = 0;
   Clock::time_point next_paced_{};
 

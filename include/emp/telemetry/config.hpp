@@ -114,7 +114,8 @@ struct CircuitSettings {
   std::chrono::milliseconds cooldown{30000};  // EMP_CIRCUIT_COOLDOWN
   // After a failure, the backlog is replayed with a send rate that starts at
   // the rate batches arrive and doubles every `recovery_ramp` while answers
-  // are good (slow start); 0 sends it as fast as the destination answers.
+  // are good, up to 1.75 times that rate (slow start); 0 sends it as fast
+  // as the destination answers.
   std::chrono::milliseconds recovery_ramp{1000};  // EMP_CIRCUIT_RECOVERY_RAMP
 };
 

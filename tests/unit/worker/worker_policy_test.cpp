@@ -311,17 +311,19 @@ TEST(WorkerRecovery, BacklogIsReplayedWithADoublingRateNotAllAtOnce) {
   ASSERT_NE(it, rig.peer->times.end());
   const Clock::time_point back = *it;
   // Without pacing the whole backlog (about 60 batches) would go in the
-  // same instant. Paced, it starts at the arrival rate (1/s) and doubles each second.
-  EXPECT_LE(sends_between(rig.peer->times, back, back + 1s), 2u);
-  EXPECT_LE(sends_between(rig.peer->times, back + 1s, back + 2s), 3u);
-  EXPECT_LE(sends_between(rig.peer->times, back + 2s, back + 3s), 5u);
-  EXPECT_GE(sends_between(rig.peer->times, back + 3s, back + 5s), 6u);  // it does speed up
-  // Still drains in a few seconds, with nothing lost: batches go in order,
-  // so the backlog is gone when the last batch made during the outage is in.
+  // same instant. Paced, it starts at the arrival rate (1/s) and grows
+  // within a second to 1.75 times that, and stays there.
   rig.run(rig.start + 200s);
+  EXPECT_LE(sends_between(rig.peer->times, back, back + 1s), 2u);
+  for (int s = 1; s < 60; ++s)
+    EXPECT_LE(sends_between(rig.peer->times, back + s * 1s, back + (s + 1) * 1s), 3u) << s;
+  EXPECT_GE(sends_between(rig.peer->times, back + 5s, back + 15s), 16u);  // it does speed up
+  // The backlog drains in about 4/3 of the outage, with nothing lost:
+  // batches go in order, so it is gone when the last one made during the
+  // outage is in.
   EXPECT_FALSE(rig.worker->replay_paced());
   ASSERT_GE(rig.peer->accepted_at.size(), 70u);
-  EXPECT_LE(rig.peer->accepted_at[69] - back, 10s);
+  EXPECT_LE(rig.peer->accepted_at[69] - back, 90s);
   EXPECT_EQ(rig.peer->accepted, static_cast<std::size_t>(rig.seq));
   EXPECT_EQ(rig.worker->queued_bytes(), 0u);
   EXPECT_EQ(rig.pipeline.health().track(Track::kTraces).dropped_total(), 0u);
@@ -331,24 +333,24 @@ TEST(WorkerRecovery, OverloadAnswerWithRetryAfterStartsTheRampOver) {
   PacedRig rig;
   rig.run(rig.start + 5s);
   rig.peer->up_at = rig.start + 35s;  // a 30 s outage
-  rig.run(rig.start + 80s);
-  ASSERT_EQ(rig.worker->queued_bytes(), 0u);
+  rig.run(rig.start + 120s);
+  ASSERT_LE(rig.worker->queued_bytes(), 100u);
   // Another outage; this time the peer is overloaded for a while after it is back.
-  rig.peer->up_at = rig.start + 140s;
+  rig.peer->up_at = rig.start + 180s;
   rig.peer->overloaded = true;
-  rig.peer->overloaded_until = rig.start + 200s;
-  rig.run(rig.start + 200s);
+  rig.peer->overloaded_until = rig.start + 240s;
+  rig.run(rig.start + 240s);
   // While it says 503 + Retry-After: 2 s, the client asks at most once per 2 s.
-  const auto during = sends_between(rig.peer->times, rig.start + 170s, rig.start + 200s);
+  const auto during = sends_between(rig.peer->times, rig.start + 210s, rig.start + 240s);
   EXPECT_LE(during, 15u);
   EXPECT_GE(during, 1u);
   // Afterwards the ramp starts over from the arrival rate.
   const std::size_t before = rig.peer->times.size();
-  rig.run(rig.start + 205s);
+  rig.run(rig.start + 245s);
   ASSERT_GT(rig.peer->times.size(), before);
   const auto first = rig.peer->times[before];
   EXPECT_LE(sends_between(rig.peer->times, first, first + 1s), 2u);
-  rig.run(rig.start + 260s);
+  rig.run(rig.start + 400s);
   EXPECT_EQ(rig.peer->accepted, static_cast<std::size_t>(rig.seq));
   EXPECT_EQ(rig.pipeline.health().track(Track::kTraces).dropped_total(), 0u);
 }
@@ -379,7 +381,7 @@ TEST(WorkerRecovery, ClientsThatFailedTogetherComeBackSpreadOut) {
     PacedRig rig(1000 + static_cast<std::uint64_t>(c));
     rig.start = rig.now = rig.next_batch = t0;
     rig.peer->up_at = t0 + 60s;
-    rig.run(t0 + 100s);
+    rig.run(t0 + 260s);
     auto it = std::find_if(rig.peer->times.begin(), rig.peer->times.end(),
                            [&](auto t) { return t >= rig.peer->up_at; });
     ASSERT_NE(it, rig.peer->times.end());
