@@ -716,6 +716,7 @@ void Finalizer::fill(Config& c) {
   ms(Var::kRetryAfterMax, c.retry.retry_after_max);
   u32(Var::kCircuitFailureThreshold, c.circuit.failure_threshold);
   ms(Var::kCircuitCooldown, c.circuit.cooldown);
+  ms(Var::kCircuitRecoveryRamp, c.circuit.recovery_ramp);
   if (const auto* on = get<bool>(Var::kSpoolEnabled)) {
     c.spool_enabled = *on;
     c.spool_metrics = *on;

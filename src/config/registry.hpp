@@ -166,6 +166,11 @@ inline constexpr std::int64_t kHour = 60 * kMin;
     "0 = never pause.")                                                                             \
   X(kCircuitCooldown, "EMP_CIRCUIT_COOLDOWN", Type::kDuration, "30s", false, 1, kHour, "all",       \
     "How long a paused destination waits before one probe request decides whether it is back.")     \
+  X(kCircuitRecoveryRamp, "EMP_CIRCUIT_RECOVERY_RAMP", Type::kDuration, "1s", false, 0, 10 * kMin,   \
+    "all", "After a destination failed and answers again, its backlog is replayed paced: from "    \
+    "the rate batches were arriving at, the send rate doubles every this long up to 1.75 times "    \
+    "that rate while answers are good, and starts over on a failure (429/503 included). 0 = no "    \
+    "pacing (as fast as it answers).")                                                              \
   X(kSpoolEnabled, "EMP_SPOOL_ENABLED", Type::kBool, "", false, 0, 0, "all",                        \
     "Keep OTLP requests that cannot be delivered in a disk spool under EMP_SPOOL_DIR and send "     \
     "them after outages and restarts. Unset: on for traces and logs when "                          \

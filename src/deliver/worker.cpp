@@ -1,10 +1,24 @@
 #include "deliver/worker.hpp"
 
+#include <algorithm>
+#include <cmath>
+
 #include "core/clock.hpp"
 
 namespace emp::telemetry::deliver {
 
 namespace {
+// The replay never starts slower than this (batches/s), so that a backlog
+// whose producer went quiet still drains.
+constexpr double kRampFloor = 0.1;
+// The replay never goes faster than this many times the arrival rate: the
+// usual traffic plus three quarters as much again of backlog. A fleet that
+// recovers together thus offers its collector less than twice its usual
+// load (with room for clients that happen to send in the same second), and
+// a backlog drains in about 4/3 of the outage that made it.
+constexpr double kRampMaxFactor = 1.75;
+// Weight of the last one-second window in the arrival rate (about 5 s).
+constexpr double kArrivalWeight = 0.2;
 std::uint64_t seed_or_random(std::uint64_t seed) noexcept {
   if (seed != 0) return seed;
   try {
@@ -59,6 +73,10 @@ DeliveryWorker::DeliveryWorker(Track track, std::unique_ptr<deliver::Destination
 DeliveryWorker::~DeliveryWorker() { shutdown(Clock::now()); }
 
 void DeliveryWorker::submit(deliver::Payload payload) noexcept {
+  submit(std::move(payload), Clock::now());
+}
+
+void DeliveryWorker::submit(deliver::Payload payload, Clock::time_point now) noexcept {
   // A payload with bytes and no items is protocol bookkeeping (a Sentry
   // client report alone): sent, never counted.
   if (payload.items == 0 && payload.bytes.empty()) return;
@@ -70,6 +88,8 @@ void DeliveryWorker::submit(deliver::Payload payload) noexcept {
     std::lock_guard<std::mutex> lock(mu_);
     finished = finished_;
     if (!finished_) {
+      roll_arrivals(now);
+      ++arrivals_in_window_;
       // The memory cap keeps the newest data: the oldest batches go first.
       // (With a spool the worker moves them to disk well before this.)
       const std::size_t size = payload.bytes.size();
@@ -80,7 +100,7 @@ void DeliveryWorker::submit(deliver::Payload payload) noexcept {
       }
       if (queued_bytes_ + inflight_bytes_ + size <= options_.memory_cap || queue_.empty()) {
         try {
-          queue_.push_back(Entry{std::move(payload), Clock::now()});
+          queue_.push_back(Entry{std::move(payload), now});
           queued_bytes_ += size;
           queued = true;
           wake_ = true;
@@ -96,6 +116,38 @@ void DeliveryWorker::submit(deliver::Payload payload) noexcept {
         "memory_cap:" + description(),
         "memory cap reached for " + description() + ": oldest batches dropped (memory_cap)");
   if (!queued) count_dropped(finished ? DropReason::kShutdown : DropReason::kMemoryCap, n);
+}
+
+std::size_t DeliveryWorker::queued_bytes() const noexcept {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queued_bytes_ + inflight_bytes_;
+}
+
+double DeliveryWorker::arrival_rate() const noexcept {
+  std::lock_guard<std::mutex> lock(mu_);
+  return arrivals_per_s_;
+}
+
+void DeliveryWorker::roll_arrivals(Clock::time_point now) const noexcept {
+  constexpr auto kWindow = std::chrono::seconds(1);
+  if (arrival_window_ == Clock::time_point{}) arrival_window_ = now;
+  // Windows that ended without arrivals decay the average; after a minute
+  // of them it is as good as zero.
+  for (int i = 0; i < 64 && now - arrival_window_ >= kWindow; ++i) {
+    arrivals_per_s_ = kArrivalWeight * arrivals_in_window_ + (1 - kArrivalWeight) * arrivals_per_s_;
+    arrivals_in_window_ = 0;
+    arrival_window_ += kWindow;
+  }
+  if (now - arrival_window_ >= kWindow) {
+    arrivals_per_s_ = 0;
+    arrival_window_ = now;
+  }
+}
+
+double DeliveryWorker::ramp_rate(Clock::time_point now) const noexcept {
+  const double ramp_s = std::chrono::duration<double>(options_.circuit.recovery_ramp).count();
+  const double t = std::chrono::duration<double>(now - ramp_from_).count();
+  return ramp_base_ * std::exp2(std::clamp(t / ramp_s, 0.0, std::log2(kRampMaxFactor)));
 }
 
 std::uint64_t DeliveryWorker::resolved_items() const noexcept {
@@ -188,6 +240,10 @@ void DeliveryWorker::after_fork_child() noexcept {
     last_failed_.store(false, std::memory_order_relaxed);
     head_retry_.reset();
     next_attempt_ = {};
+    pacing_ = ramping_ = false;
+    arrivals_per_s_ = 0;
+    arrivals_in_window_ = 0;
+    arrival_window_ = {};
     if (stopping_ || options_.manual) return;
   }
   destination_->after_fork_child();
@@ -406,12 +462,18 @@ DeliveryWorker::Clock::time_point DeliveryWorker::step(Clock::time_point now) no
   {
     std::lock_guard<std::mutex> lock(mu_);
     have_work = !queue_.empty() || spool_items_ > 0;
+    // The paced replay ends with the backlog: one batch waiting is what a
+    // healthy destination's queue holds anyway.
+    if (pacing_ && ramping_ && queue_.size() <= 1 && spool_items_ == 0) pacing_ = ramping_ = false;
     if (!have_work) {
       idle_cv_.notify_all();
       return kNever;
     }
   }
   if (now < next_attempt_) return next_attempt_;
+  // Replaying a backlog: one batch per 1/rate at most. Shutdown is not
+  // paced: its deadline is short and what is left would be lost to it.
+  if (pacing_ && ramping_ && !stopping && now < next_paced_) return next_paced_;
   if (!breaker_.allow(now)) {
     // Open (or a probe cut by our own deadline still pending): wait.
     return std::max(breaker_.retry_at(), now + std::chrono::milliseconds(10));
@@ -451,7 +513,10 @@ DeliveryWorker::Clock::time_point DeliveryWorker::step(Clock::time_point now) no
   if (stopping && deadline < d.at) d.at = deadline;
   d.cancel = &cancel_;
   const deliver::DeliveryResult r = destination_->deliver(*target, d);
-  const Clock::time_point after = options_.manual ? now : Clock::now();
+  // Manual mode: the attempt took the time the (simulated) destination says.
+  const Clock::time_point after =
+      options_.manual ? now + std::max(r.elapsed, std::chrono::milliseconds(0)) : Clock::now();
+  const bool pace = options_.circuit.recovery_ramp.count() > 0;
 
   bool requeue = false;
   if (r.outcome != Outcome::kRetryable) {
@@ -463,12 +528,51 @@ DeliveryWorker::Clock::time_point DeliveryWorker::step(Clock::time_point now) no
     if (src == Source::kSpool) spool_->pop();
     head_retry_.reset();
     next_attempt_ = after;
+    if (pacing_) {
+      if (!ramping_) {
+        // Answers again: the ramp starts from the client's usual rate, so
+        // the destination first sees about its usual traffic. That is the
+        // rate the backlog built up at: the batches waiting over the age of
+        // the oldest (on disk, since the failures began). The moving
+        // average of arrivals only stands in for a backlog too short to
+        // tell: it swings with producers that send every few seconds.
+        double arriving, built_up = 0;
+        bool measured = false;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          roll_arrivals(after);
+          arriving = arrivals_per_s_;
+          measured = queue_.size() >= 2;
+          if (!queue_.empty()) {
+            const double age =
+                std::chrono::duration<double>(after - queue_.front().queued_at).count();
+            built_up = static_cast<double>(queue_.size()) / std::max(1.0, age);
+          }
+        }
+        if (spool_) {
+          const double failing_s =
+              std::max(1.0, std::chrono::duration<double>(after - failing_since_).count());
+          built_up = std::max(built_up, static_cast<double>(spool_->stats().records) / failing_s);
+        }
+        ramping_ = true;
+        ramp_from_ = after;
+        if (spool_ && spool_->stats().records >= 2) measured = true;
+        ramp_base_ = std::max({measured ? built_up : std::max(arriving, built_up), kRampFloor});
+      }
+      next_paced_ = after + std::chrono::duration_cast<Clock::duration>(
+                                std::chrono::duration<double>(1.0 / ramp_rate(after)));
+    }
   } else {
     // Our own deadline or cancel cut the attempt: that says nothing about
     // the destination, and the stop logic decides what becomes of the batch.
     if (!r.cancelled) {
       breaker_.on_failure(after);
       last_failed_.store(true, std::memory_order_relaxed);
+      // A failure, overload answers (429/503) included, starts the ramp over
+      // from the next good answer.
+      if (!pacing_) failing_since_ = after;
+      pacing_ = pace;
+      ramping_ = false;
     }
     account(*target, r, src == Source::kSpool);
     std::optional<std::chrono::milliseconds> delay;

@@ -12,6 +12,13 @@
 //   - the circuit breaker opens after consecutive failures; its probes back
 //     off with jitter from about a second up to the cooldown, so a short
 //     outage ends quickly and a long one costs one request per cooldown;
+//   - after a failure the backlog is replayed paced (slow start): the send
+//     rate starts at the rate batches were arriving and doubles every
+//     circuit.recovery_ramp while answers are good, up to 1.75 times that
+//     rate; any failure (429 and 503 with their Retry-After included) starts
+//     it over. A fleet of clients that failed together thus comes back
+//     spread by the jittered probes, and offers its collector less than
+//     twice its usual load instead of every backlog at once;
 //   - the optional crash-safe spool is replayed oldest first when the
 //     destination answers again and on the next start of the process;
 //   - flush and shutdown keep their deadlines: shutdown first tells every
@@ -84,6 +91,9 @@ class DeliveryWorker {
   // memory cap the oldest waiting batches are dropped (`memory_cap`); the
   // worker moves batches to the spool before that when it has one.
   void submit(deliver::Payload payload) noexcept;
+  // The same at `now` (manual mode: the simulated time the batch arrives,
+  // which dates it for retry.max_elapsed and measures the arrival rate).
+  void submit(deliver::Payload payload, std::chrono::steady_clock::time_point now) noexcept;
   // Items submitted that are no longer in memory: delivered, dropped or on
   // disk (delivered + dropped + spooled). Cheap: one uncontended lock, no
   // allocation; a batch processor's queue limit reads it per record.
@@ -108,6 +118,8 @@ class DeliveryWorker {
 
   // Manual mode: runs the policy once at `now` (one attempt at most) and
   // returns when it next has something to do (time_point::max() when idle).
+  // The attempt takes the destination's DeliveryResult::elapsed of
+  // simulated time: the worker is busy until now + elapsed.
   std::chrono::steady_clock::time_point step(std::chrono::steady_clock::time_point now) noexcept;
 
   deliver::ContentType content_type() const noexcept { return content_type_; }
@@ -116,6 +128,13 @@ class DeliveryWorker {
   const std::string& stream() const noexcept { return options_.stream; }
   deliver::DestinationStats stats() const noexcept { return destination_->stats(); }
   CircuitBreaker::State breaker_state() const noexcept { return breaker_.state(); }
+  // Encoded bytes waiting in memory, the batch being sent included. Cheap.
+  std::size_t queued_bytes() const noexcept;
+  // True while a backlog is replayed paced after a failure (worker thread,
+  // or the owner in manual mode).
+  bool replay_paced() const noexcept { return pacing_ && ramping_; }
+  // Batches arriving per second (a moving average over about 5 s).
+  double arrival_rate() const noexcept;
 
   // fork(): see core::RecordHandler. after_fork_child() drops the parent's
   // queued payloads and starts this worker's thread again in the child (the
@@ -151,6 +170,10 @@ class DeliveryWorker {
   void update_spool_stats() noexcept;
   // The destination's last attempt failed, or its breaker is not closed.
   bool failing() const noexcept;
+  // Closes the arrival-rate windows that ended by `now` (mu_ held).
+  void roll_arrivals(Clock::time_point now) const noexcept;
+  // The paced send rate (batches/s) of the replay at `now`.
+  double ramp_rate(Clock::time_point now) const noexcept;
 
   const Track track_;
   std::unique_ptr<deliver::Destination> destination_;
@@ -164,6 +187,15 @@ class DeliveryWorker {
   deliver::RetryState head_retry_;
   Clock::time_point next_attempt_{};
   std::atomic<bool> last_failed_{false};
+  // Worker thread only: the paced replay after a failure. pacing_ is set by
+  // a failure and cleared once the backlog is gone; ramping_ once the
+  // destination answered again, from ramp_from_ at ramp_base_ batches/s.
+  bool pacing_ = false;
+  bool ramping_ = false;
+  Clock::time_point ramp_from_{};
+  Clock::time_point failing_since_{};  // the first failure before this replay
+  double ramp_base_ = 0;
+  Clock::time_point next_paced_{};
 
   mutable std::mutex mu_;
   std::condition_variable cv_;       // wakes the worker
@@ -171,6 +203,11 @@ class DeliveryWorker {
   std::deque<Entry> queue_;
   std::size_t queued_bytes_ = 0;
   std::size_t inflight_bytes_ = 0;  // the batch being sent (counts in the cap)
+  // Arrival rate: batches per one-second window, averaged (mutable: reading
+  // the rate closes the windows that have ended).
+  mutable double arrivals_per_s_ = 0;
+  mutable Clock::time_point arrival_window_{};
+  mutable std::uint32_t arrivals_in_window_ = 0;
   bool busy_ = false;
   bool wake_ = false;
   bool stopping_ = false;

@@ -113,7 +113,32 @@ struct GenerateArgs {
   std::vector<std::string> files;  // --file PATH_OR_GLOB[=TAG]
 };
 
+// `simulate`: a fleet of real delivery workers against a simulated collector
+// that goes down and comes back (simulate_command.cpp).
+struct SimulateArgs {
+  std::uint32_t clients = 1000;         // --clients
+  double rate = 20;                     // --rate: records/s per client
+  std::uint32_t batch_size = 512;       // --batch-size: most records in one request
+  double batch_interval = 1;            // --batch-interval S: a client sends every S seconds
+  std::uint32_t record_bytes = 250;     // --record-bytes: encoded size of one record
+  double capacity = 0;                  // --capacity: collector requests/s; 0 = 2 x steady
+  std::string overload = "503";         // --overload 503|429|timeout: answer over capacity
+  double retry_after = 1;               // --retry-after S with 503/429; 0 = none
+  double outage = 60;                   // --outage S
+  double outage_at = 30;                // --outage-at S
+  std::string outage_mode = "refused";  // --outage-mode refused|timeout
+  double duration = 0;                  // --duration S; 0 = outage end + max(120, 3 x outage)
+  double latency_ms = 20;               // --latency-ms: collector answer time
+  std::uint64_t byte_scale = 0;         // --byte-scale: divide byte sizes; 0 = automatic
+  std::uint64_t seed = 1;               // --seed
+  bool json = false;                    // --json
+  std::optional<std::string> plot;      // --plot FILE (PNG through gnuplot)
+};
+
 int run_tail(const GlobalArgs& global, const TailArgs& args);
+// Exit 0 when the fleet recovered well (peak <= 2 x steady, every backlog
+// delivered, nothing lost), 1 otherwise.
+int run_simulate(const GlobalArgs& global, const SimulateArgs& args);
 int run_generate(const GlobalArgs& global, const GenerateArgs& args);
 int run_config(const GlobalArgs& global, const ConfigArgs& args);
 int run_env(const GlobalArgs& global, const EnvArgs& args);

@@ -13,6 +13,8 @@
 //   emp-telemetry serve [--port P] [--forward-port F] [--host H] [--db PATH] [--max-mb N]
 //                       [--max-age-hours H]
 //   emp-telemetry query job <job_id> | trace <trace_id> [--db PATH] [--json]
+//   emp-telemetry simulate [--clients N] [--rate R] [--capacity C] [--outage S] [--outage-at S]
+//                          [--duration S] [--json] [--plot FILE] ...
 //   emp-telemetry tail PATH_OR_GLOB... [--tag TAG] [--duration S]
 //   emp-telemetry generate fluent-bit|fluentd|otel-collector [--out DIR]
 //                          [--format classic|yaml] [--file PATH_OR_GLOB[=TAG]]...
@@ -178,6 +180,80 @@ int main(int argc, char** argv) {
                   "A progress line a second on stderr (the default when stderr is a terminal)");
     gen->add_flag("--no-progress", gen_args.no_progress, "No progress lines");
 
+    cli::SimulateArgs sim_args;
+    auto* simulate = app.add_subcommand(
+        "simulate",
+        "Simulate a fleet of clients (the library's real delivery workers, with this\n"
+        "environment's EMP_RETRY_*, EMP_CIRCUIT_* and EMP_DELIVERY_MEMORY_CAP) sending to one\n"
+        "collector that goes down and comes back, in simulated time. Prints requests/s per\n"
+        "second, the peak after recovery against the steady rate, the time to drain every\n"
+        "backlog, records lost and memory per client. Exits 0 when the peak is at most twice\n"
+        "the steady rate, every backlog drained and nothing was lost.");
+    simulate->add_option("--clients", sim_args.clients, "Clients in the fleet")
+        ->check(CLI::Range(1u, 1000000u))
+        ->capture_default_str();
+    simulate->add_option("--rate", sim_args.rate, "Records per second each client makes")
+        ->check(CLI::Range(0.001, 1e6))
+        ->capture_default_str();
+    simulate->add_option("--batch-size", sim_args.batch_size, "Most records in one request")
+        ->check(CLI::Range(1u, 1000000u))
+        ->capture_default_str();
+    simulate
+        ->add_option("--batch-interval", sim_args.batch_interval,
+                     "Seconds between a client's batches")
+        ->check(CLI::Range(0.01, 3600.0))
+        ->capture_default_str();
+    simulate->add_option("--record-bytes", sim_args.record_bytes, "Encoded bytes of one record")
+        ->check(CLI::Range(1u, 1u << 24))
+        ->capture_default_str();
+    simulate
+        ->add_option("--capacity", sim_args.capacity,
+                     "Requests per second the collector takes (0 = 2 x the steady rate)")
+        ->check(CLI::Range(0.0, 1e9))
+        ->capture_default_str();
+    simulate
+        ->add_option("--overload", sim_args.overload,
+                     "The collector's answer over capacity: 503, 429 or timeout")
+        ->check(CLI::IsMember({"503", "429", "timeout"}))
+        ->capture_default_str();
+    simulate
+        ->add_option("--retry-after", sim_args.retry_after,
+                     "Retry-After seconds sent with 503/429 (0 = none)")
+        ->check(CLI::Range(0.0, 3600.0))
+        ->capture_default_str();
+    simulate->add_option("--outage", sim_args.outage, "Seconds the collector is down")
+        ->check(CLI::Range(0.0, 86400.0))
+        ->capture_default_str();
+    simulate->add_option("--outage-at", sim_args.outage_at, "When the outage starts (s)")
+        ->check(CLI::Range(0.0, 86400.0))
+        ->capture_default_str();
+    simulate
+        ->add_option("--outage-mode", sim_args.outage_mode,
+                     "Down means: refused (connections refused) or timeout")
+        ->check(CLI::IsMember({"refused", "timeout"}))
+        ->capture_default_str();
+    simulate
+        ->add_option("--duration", sim_args.duration,
+                     "Simulated seconds (default: outage end + max(120, 3 x outage))")
+        ->check(CLI::Range(0.0, 864000.0));
+    simulate->add_option("--latency-ms", sim_args.latency_ms, "The collector's answer time")
+        ->check(CLI::Range(0.0, 60000.0))
+        ->capture_default_str();
+    simulate
+        ->add_option("--byte-scale", sim_args.byte_scale,
+                     "Divide every byte size (batches, memory cap) by this to save memory; "
+                     "reported bytes are scaled back (0 = automatic)")
+        ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 30))
+        ->capture_default_str();
+    simulate->add_option("--seed", sim_args.seed, "Seed of the clients' jitter and phases")
+        ->check(CLI::Range(std::uint64_t{1}, ~std::uint64_t{0}))
+        ->capture_default_str();
+    simulate->add_flag("--json", sim_args.json,
+                       "Print one JSON object, with the per-second series");
+    simulate->add_option("--plot", sim_args.plot,
+                         "Draw requests/s over time into this PNG file (gnuplot; without it, "
+                         "FILE.csv)");
+
     cli::TailArgs tail_args;
     auto* tail = app.add_subcommand(
         "tail",
@@ -334,6 +410,7 @@ int main(int argc, char** argv) {
     if (health->parsed()) return cli::run_health(global, health_args);
     if (doctor->parsed()) return cli::run_doctor(global, doctor_args);
     if (tail->parsed()) return cli::run_tail(global, tail_args);
+    if (simulate->parsed()) return cli::run_simulate(global, sim_args);
     if (generate->parsed()) {
       generate_args.format_given = format_opt->count() > 0;
       return cli::run_generate(global, generate_args);

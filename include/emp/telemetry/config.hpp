@@ -121,6 +121,11 @@ struct RetrySettings {
 struct CircuitSettings {
   std::uint32_t failure_threshold = 5;        // EMP_CIRCUIT_FAILURE_THRESHOLD; 0 = never opens
   std::chrono::milliseconds cooldown{30000};  // EMP_CIRCUIT_COOLDOWN
+  // After a failure, the backlog is replayed with a send rate that starts at
+  // the rate batches arrive and doubles every `recovery_ramp` while answers
+  // are good, up to 1.75 times that rate (slow start); 0 sends it as fast
+  // as the destination answers.
+  std::chrono::milliseconds recovery_ramp{1000};  // EMP_CIRCUIT_RECOVERY_RAMP
 };
 
 // One EMP_TRACES_SAMPLER_RULES entry: root spans whose name matches the glob

@@ -7,7 +7,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <map>
 
 #include "deliver/worker.hpp"
 #include "support/fake_destination.hpp"
@@ -216,6 +218,185 @@ TEST(WorkerPolicy, ShutdownWithoutSpoolCountsWhatIsLeftAsShutdown) {
   // After shutdown, new batches are refused and counted.
   rig.worker->submit(batch(9));
   EXPECT_EQ(rig.track().dropped_for(DropReason::kShutdown), 40u);
+}
+
+// ---- Recovery without a thundering herd --------------------------------
+// A peer answering at simulated time: down (connection refused) until
+// `up_at`, then over `capacity` requests in a one-second bucket it answers
+// 503 with Retry-After. Records when each request came.
+struct SimPeer final : Destination {
+  explicit SimPeer(const Clock::time_point* clock) : now(clock) {}
+  DeliveryResult deliver(const Payload&, Deadline) noexcept override {
+    times.push_back(*now);
+    if (*now < up_at) {
+      DeliveryResult r = FakeDestination::retryable(0);
+      r.message = "connection refused";
+      return r;
+    }
+    if (overloaded && *now < overloaded_until) {
+      return FakeDestination::retryable(503, 2s);
+    }
+    ++accepted;
+    accepted_at.push_back(*now);
+    return FakeDestination::delivered();
+  }
+  DestinationStats stats() const noexcept override { return {}; }
+  std::string description() const override { return "simulated peer"; }
+  const Clock::time_point* now;
+  Clock::time_point up_at{};
+  bool overloaded = false;
+  Clock::time_point overloaded_until{};
+  std::vector<Clock::time_point> times;
+  std::vector<Clock::time_point> accepted_at;
+  std::size_t accepted = 0;
+};
+
+// One client making one batch a second, with a peer down for `outage`.
+struct PacedRig {
+  explicit PacedRig(std::uint64_t seed = 7, DeliveryWorker::Options o = {})
+      : pipeline(core::Pipeline::Options{}) {
+    pipeline.diagnostics().set_stderr(false);
+    o.manual = true;
+    o.seed = seed;
+    auto d = std::make_unique<SimPeer>(&now);
+    peer = d.get();
+    worker =
+        std::make_unique<DeliveryWorker>(Track::kTraces, std::move(d), pipeline.accounting(), o);
+  }
+  // Produces one batch per second and steps the worker when it asks, until `until`.
+  void run(Clock::time_point until) {
+    Clock::time_point wake = now;
+    while (now < until) {
+      const Clock::time_point t = std::min({next_batch, wake, until});
+      now = t;
+      if (now >= until) break;
+      if (now == next_batch) {
+        worker->submit(batch(seq++), now);
+        next_batch += 1s;
+      }
+      wake = worker->step(now);
+      if (wake <= now) wake = now + 1ms;
+    }
+  }
+  core::Pipeline pipeline;
+  SimPeer* peer = nullptr;
+  std::unique_ptr<DeliveryWorker> worker;
+  Clock::time_point start = Clock::now();
+  Clock::time_point now = start;
+  Clock::time_point next_batch = start;
+  int seq = 0;
+};
+
+std::size_t sends_between(const std::vector<Clock::time_point>& times, Clock::time_point from,
+                          Clock::time_point to) {
+  return static_cast<std::size_t>(
+      std::count_if(times.begin(), times.end(), [&](auto t) { return t >= from && t < to; }));
+}
+
+TEST(WorkerRecovery, BacklogIsReplayedWithADoublingRateNotAllAtOnce) {
+  PacedRig rig;
+  rig.run(rig.start + 10s);  // steady: one batch a second
+  EXPECT_EQ(rig.peer->accepted, 10u);
+  EXPECT_FALSE(rig.worker->replay_paced());  // a healthy destination is never paced
+  EXPECT_NEAR(rig.worker->arrival_rate(), 1.0, 0.2);
+  rig.peer->up_at = rig.start + 70s;  // down for 60 s
+  rig.run(rig.start + 70s);
+  EXPECT_EQ(rig.peer->accepted, 10u);
+  EXPECT_EQ(rig.worker->breaker_state(), CircuitBreaker::State::kOpen);
+  const std::size_t before = rig.peer->times.size();
+  // The breaker's next probe finds the peer back within one cooldown (30 s).
+  rig.run(rig.start + 100s);
+  auto it = std::find_if(rig.peer->times.begin() + before, rig.peer->times.end(),
+                         [&](auto t) { return t >= rig.peer->up_at; });
+  ASSERT_NE(it, rig.peer->times.end());
+  const Clock::time_point back = *it;
+  // Without pacing the whole backlog (about 60 batches) would go in the
+  // same instant. Paced, it starts at the arrival rate (1/s) and grows
+  // within a second to 1.75 times that, and stays there.
+  rig.run(rig.start + 200s);
+  EXPECT_LE(sends_between(rig.peer->times, back, back + 1s), 2u);
+  for (int s = 1; s < 60; ++s)
+    EXPECT_LE(sends_between(rig.peer->times, back + s * 1s, back + (s + 1) * 1s), 3u) << s;
+  EXPECT_GE(sends_between(rig.peer->times, back + 5s, back + 15s), 16u);  // it does speed up
+  // The backlog drains in about 4/3 of the outage, with nothing lost:
+  // batches go in order, so it is gone when the last one made during the
+  // outage is in.
+  EXPECT_FALSE(rig.worker->replay_paced());
+  ASSERT_GE(rig.peer->accepted_at.size(), 70u);
+  EXPECT_LE(rig.peer->accepted_at[69] - back, 90s);
+  EXPECT_EQ(rig.peer->accepted, static_cast<std::size_t>(rig.seq));
+  EXPECT_EQ(rig.worker->queued_bytes(), 0u);
+  EXPECT_EQ(rig.pipeline.health().track(Track::kTraces).dropped_total(), 0u);
+}
+
+TEST(WorkerRecovery, OverloadAnswerWithRetryAfterStartsTheRampOver) {
+  PacedRig rig;
+  rig.run(rig.start + 5s);
+  rig.peer->up_at = rig.start + 35s;  // a 30 s outage
+  rig.run(rig.start + 120s);
+  ASSERT_LE(rig.worker->queued_bytes(), 100u);
+  // Another outage; this time the peer is overloaded for a while after it is back.
+  rig.peer->up_at = rig.start + 180s;
+  rig.peer->overloaded = true;
+  rig.peer->overloaded_until = rig.start + 240s;
+  rig.run(rig.start + 240s);
+  // While it says 503 + Retry-After: 2 s, the client asks at most once per 2 s.
+  const auto during = sends_between(rig.peer->times, rig.start + 210s, rig.start + 240s);
+  EXPECT_LE(during, 15u);
+  EXPECT_GE(during, 1u);
+  // Afterwards the ramp starts over from the arrival rate.
+  const std::size_t before = rig.peer->times.size();
+  rig.run(rig.start + 245s);
+  ASSERT_GT(rig.peer->times.size(), before);
+  const auto first = rig.peer->times[before];
+  EXPECT_LE(sends_between(rig.peer->times, first, first + 1s), 2u);
+  rig.run(rig.start + 400s);
+  EXPECT_EQ(rig.peer->accepted, static_cast<std::size_t>(rig.seq));
+  EXPECT_EQ(rig.pipeline.health().track(Track::kTraces).dropped_total(), 0u);
+}
+
+TEST(WorkerRecovery, ZeroRampSendsTheBacklogAsFastAsThePeerAnswers) {
+  DeliveryWorker::Options o;
+  o.circuit.recovery_ramp = 0ms;
+  PacedRig rig(7, o);
+  rig.peer->up_at = rig.start + 20s;
+  rig.run(rig.start + 60s);
+  EXPECT_FALSE(rig.worker->replay_paced());
+  auto it = std::find_if(rig.peer->times.begin(), rig.peer->times.end(),
+                         [&](auto t) { return t >= rig.peer->up_at; });
+  ASSERT_NE(it, rig.peer->times.end());
+  EXPECT_GE(sends_between(rig.peer->times, *it, *it + 100ms), 15u);  // the wall, on request
+  EXPECT_EQ(rig.peer->accepted, static_cast<std::size_t>(rig.seq));
+}
+
+TEST(WorkerRecovery, ClientsThatFailedTogetherComeBackSpreadOut) {
+  // 1,000 clients (different seeds, as different processes have) lose the
+  // same peer at the same instant for 60 s. Each one's first request after
+  // the peer is back is its breaker's jittered probe: they must not come
+  // back in one instant.
+  constexpr int kClients = 1000;
+  std::vector<Clock::time_point> first_back;
+  const auto t0 = Clock::now();
+  for (int c = 0; c < kClients; ++c) {
+    PacedRig rig(1000 + static_cast<std::uint64_t>(c));
+    rig.start = rig.now = rig.next_batch = t0;
+    rig.peer->up_at = t0 + 60s;
+    rig.run(t0 + 260s);
+    auto it = std::find_if(rig.peer->times.begin(), rig.peer->times.end(),
+                           [&](auto t) { return t >= rig.peer->up_at; });
+    ASSERT_NE(it, rig.peer->times.end());
+    first_back.push_back(*it);
+    ASSERT_EQ(rig.peer->accepted, static_cast<std::size_t>(rig.seq)) << "client " << c;
+  }
+  std::sort(first_back.begin(), first_back.end());
+  // Spread over many seconds (the probe wait is jittered over [bound/2, bound]).
+  EXPECT_GE(first_back.back() - first_back.front(), 10s);
+  std::map<long, int> per_second;
+  for (auto t : first_back)
+    ++per_second[std::chrono::duration_cast<std::chrono::seconds>(t - t0).count()];
+  int busiest = 0;
+  for (auto& [s, n] : per_second) busiest = std::max(busiest, n);
+  EXPECT_LE(busiest, kClients / 5) << "at most a fifth of the fleet returns in any one second";
 }
 
 }  // namespace
