@@ -6,7 +6,6 @@
 #include <cstring>
 #include <exception>
 #include <iterator>
-#include <source_location>
 #include <string>
 #include <typeinfo>
 #include <vector>
@@ -98,7 +97,7 @@ void write_record(const LogFrontend& f, Track track, std::string_view file, Leve
     *p++ = static_cast<std::uint8_t>(fd.value.type());
     std::uint16_t kl = static_cast<std::uint16_t>(fd.key.size());
     std::memcpy(p, &kl, 2);
-    std::memcpy(p + 2, fd.key.data(), kl);
+    if (kl) std::memcpy(p + 2, fd.key.data(), kl);  // format arguments have no key
     p += 2 + kl;
     switch (fd.value.type()) {
       case FieldValue::Type::kString:
@@ -202,7 +201,7 @@ std::atomic<std::uint64_t> g_calls_without_client{0};
 // The record's fields plus code.* fields when EMP_LOG_SOURCE_LOCATION is on
 // (OpenTelemetry semantic conventions). Small lists stay on the stack.
 template <typename Emit>
-void with_location(const LogFrontend& f, FieldList fields, const std::source_location& where,
+void with_location(const LogFrontend& f, FieldList fields, const log_detail::SourceLocation& where,
                    Emit&& emit) noexcept {
   if (!f.source_location) {
     emit(std::span<const Field>(fields.data(), fields.size()));
@@ -234,7 +233,7 @@ void with_location(const LogFrontend& f, FieldList fields, const std::source_loc
 }  // namespace
 
 void Logger::emit(std::string_view file, Level level, std::string_view message, Fields fields,
-                  const std::source_location& where) noexcept {
+                  const log_detail::SourceLocation& where) noexcept {
   if (front_ == nullptr) {
     g_calls_without_client.fetch_add(1, std::memory_order_relaxed);
     return;
@@ -245,7 +244,7 @@ void Logger::emit(std::string_view file, Level level, std::string_view message, 
 }
 
 void Logger::emit_deferred(Level level, std::string_view format, const Field* args,
-                           std::size_t count, const std::source_location& where) noexcept {
+                           std::size_t count, const log_detail::SourceLocation& where) noexcept {
   if (front_ == nullptr) {
     g_calls_without_client.fetch_add(1, std::memory_order_relaxed);
     return;
@@ -258,7 +257,7 @@ void Logger::emit_deferred(Level level, std::string_view format, const Field* ar
 }
 
 void Logger::format_now(Level level, std::string_view format, fmt::format_args args,
-                        const std::source_location& where) noexcept {
+                        const log_detail::SourceLocation& where) noexcept {
   if (front_ == nullptr) {
     g_calls_without_client.fetch_add(1, std::memory_order_relaxed);
     return;

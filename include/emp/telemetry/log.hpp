@@ -16,7 +16,10 @@
 #include <cstdint>
 #include <exception>
 #include <limits>
+#include <version>
+#if defined(__cpp_lib_source_location)
 #include <source_location>
+#endif
 #include <string_view>
 #include <tuple>
 #include <type_traits>
@@ -35,16 +38,42 @@ struct LogFrontend;
 
 namespace log_detail {
 
+#if defined(__cpp_lib_source_location)
+using SourceLocation = std::source_location;
+#else
+// Compilers whose standard library lacks std::source_location (clang 14 with
+// libstdc++ 12) still have the builtins it is made of.
+struct SourceLocation {
+  static constexpr SourceLocation current(const char* file = __builtin_FILE(),
+                                          unsigned line = __builtin_LINE(),
+                                          const char* function = __builtin_FUNCTION()) noexcept {
+    SourceLocation l;
+    l.file_ = file;
+    l.line_ = line;
+    l.function_ = function;
+    return l;
+  }
+  constexpr const char* file_name() const noexcept { return file_; }
+  constexpr unsigned line() const noexcept { return line_; }
+  constexpr const char* function_name() const noexcept { return function_; }
+
+ private:
+  const char* file_ = "";
+  unsigned line_ = 0;
+  const char* function_ = "";
+};
+#endif
+
 // A plain message and where it was written (used when
 // EMP_LOG_SOURCE_LOCATION is on; capturing it costs nothing at run time).
 struct Message {
   template <typename S>
     requires std::convertible_to<const S&, std::string_view>
   Message(const S& s,  // NOLINT
-          std::source_location where = std::source_location::current()) noexcept
+          SourceLocation where = SourceLocation::current()) noexcept
       : text(s), where(where) {}
   std::string_view text;
-  std::source_location where;
+  SourceLocation where;
 };
 
 // A format string checked against its arguments at compile time, and where
@@ -55,13 +84,13 @@ struct FormatString {
   template <typename S>
     requires std::convertible_to<const S&, std::string_view>
   consteval FormatString(const S& s,  // NOLINT
-                         std::source_location where = std::source_location::current())
+                         SourceLocation where = SourceLocation::current())
       : format(s), where(where) {}
   FormatString(decltype(fmt::runtime("")) s,  // NOLINT
-               std::source_location where = std::source_location::current()) noexcept
+               SourceLocation where = SourceLocation::current()) noexcept
       : format(s), where(where) {}
   fmt::format_string<Args...> format;
-  std::source_location where;
+  SourceLocation where;
 };
 
 // Arguments copied as typed values and formatted on the background thread.
@@ -217,13 +246,13 @@ class Logger {
   }
 
   void emit(std::string_view file, Level level, std::string_view message, Fields fields,
-            const std::source_location& where) noexcept;
+            const SourceLocation& where) noexcept;
   void emit_exception(Level level, const Message& message, const std::exception& e,
                       Fields fields) noexcept;
   void emit_deferred(Level level, std::string_view format, const Field* args, std::size_t count,
-                     const std::source_location& where) noexcept;
+                     const SourceLocation& where) noexcept;
   void format_now(Level level, std::string_view format, fmt::format_args args,
-                  const std::source_location& where) noexcept;
+                  const SourceLocation& where) noexcept;
 
   core::LogFrontend* front_;
   std::atomic<int>* min_level_;
