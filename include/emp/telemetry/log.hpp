@@ -246,13 +246,13 @@ class Logger {
   }
 
   void emit(std::string_view file, Level level, std::string_view message, Fields fields,
-            const SourceLocation& where) noexcept;
+            const log_detail::SourceLocation& where) noexcept;
   void emit_exception(Level level, const Message& message, const std::exception& e,
                       Fields fields) noexcept;
   void emit_deferred(Level level, std::string_view format, const Field* args, std::size_t count,
-                     const SourceLocation& where) noexcept;
+                     const log_detail::SourceLocation& where) noexcept;
   void format_now(Level level, std::string_view format, fmt::format_args args,
-                  const SourceLocation& where) noexcept;
+                  const log_detail::SourceLocation& where) noexcept;
 
   core::LogFrontend* front_;
   std::atomic<int>* min_level_;
