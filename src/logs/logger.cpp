@@ -198,6 +198,14 @@ namespace {
 
 std::atomic<std::uint64_t> g_calls_without_client{0};
 
+// default_log()'s logger before a default client is set has no frontend:
+// each of its calls is counted here and goes no further.
+bool without_client(const LogFrontend* front) noexcept {
+  if (front != nullptr) return false;
+  g_calls_without_client.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
 // The record's fields plus code.* fields when EMP_LOG_SOURCE_LOCATION is on
 // (OpenTelemetry semantic conventions). Small lists stay on the stack.
 template <typename Emit>
@@ -234,10 +242,7 @@ void with_location(const LogFrontend& f, FieldList fields, const log_detail::Sou
 
 void Logger::emit(std::string_view file, Level level, std::string_view message, Fields fields,
                   const log_detail::SourceLocation& where) noexcept {
-  if (front_ == nullptr) {
-    g_calls_without_client.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
+  if (without_client(front_)) return;
   with_location(*front_, fields, where, [&](std::span<const Field> all) {
     logs::emit(*front_, Track::kLogs, file, level, message, all, 0);
   });
@@ -245,10 +250,7 @@ void Logger::emit(std::string_view file, Level level, std::string_view message, 
 
 void Logger::emit_deferred(Level level, std::string_view format, const Field* args,
                            std::size_t count, const log_detail::SourceLocation& where) noexcept {
-  if (front_ == nullptr) {
-    g_calls_without_client.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
+  if (without_client(front_)) return;
   with_location(*front_, std::span<const Field>(args, count), where,
                 [&](std::span<const Field> all) {
                   logs::emit(*front_, Track::kLogs, {}, level, format, all, 0,
@@ -258,10 +260,7 @@ void Logger::emit_deferred(Level level, std::string_view format, const Field* ar
 
 void Logger::format_now(Level level, std::string_view format, fmt::format_args args,
                         const log_detail::SourceLocation& where) noexcept {
-  if (front_ == nullptr) {
-    g_calls_without_client.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
+  if (without_client(front_)) return;
   // Most messages fit the buffer's inline storage: no allocation.
   fmt::memory_buffer buffer;
   std::string error;
@@ -287,10 +286,7 @@ void Logger::format_now(Level level, std::string_view format, fmt::format_args a
 
 void Logger::emit_exception(Level level, const Message& message, const std::exception& e,
                             Fields fields) noexcept {
-  if (front_ == nullptr) {
-    g_calls_without_client.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
+  if (without_client(front_)) return;
   try {
     const std::string type = errors::demangle(typeid(e).name());
     std::vector<Field> all;
