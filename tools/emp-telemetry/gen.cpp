@@ -1104,8 +1104,10 @@ int run_gen(const GlobalArgs& global, const GenArgs& args) {
     std::this_thread::sleep_for(milliseconds(100));
   }
   const auto flushed_at = SteadyClock::now();
-  timing.stopped = stop_reason(assess(generated, requested, client.health()), requested,
-                               client.health());
+  {
+    const HealthSnapshot at_end = client.health();
+    timing.stopped = stop_reason(assess(generated, requested, at_end), requested, at_end);
+  }
   timing.shutdown_ok = client.shutdown(client.config().shutdown_timeout);
   const HealthSnapshot health = client.health();
   const Outcome outcome = assess(generated, requested, health);
