@@ -90,89 +90,67 @@ inline void spdlog_call(spdlog::logger& l, std::int64_t i) {
          "job-8c1f6b1e-3a5d-4f4e-9c6a-2b7d1e0f9a11", i, 812.25, true, "machine-7-worker-3");
 }
 
-void log_call_emp(benchmark::State& state) {
-  auto dir = bench_dir("emp");
-  auto c = make_emp(dir, /*block=*/false);
-  std::int64_t i = 0;
-  for (auto _ : state) {
-    for (int k = 0; k < kBurst; ++k) emp_call(c, i++);
-    state.PauseTiming();
-    c.flush(10s);
-    state.ResumeTiming();
-  }
-  auto h = c.health().track(emp::telemetry::Track::kLogs);
+void count_calls(benchmark::State& state, double dropped) {
   state.SetItemsProcessed(state.iterations() * kBurst);
   state.counters["ns_per_call"] = benchmark::Counter(
       static_cast<double>(state.iterations() * kBurst), benchmark::Counter::kIsRate |
                                                             benchmark::Counter::kInvert);
-  state.counters["dropped"] = static_cast<double>(h.dropped_total());
+  state.counters["dropped"] = dropped;
+}
+
+// Bursts of `call(client, i)` with the queue drained, untimed, between them.
+template <typename Call>
+void emp_bursts(benchmark::State& state, const char* dir_name, Call call) {
+  auto dir = bench_dir(dir_name);
+  auto c = make_emp(dir, /*block=*/false);
+  std::int64_t i = 0;
+  for (auto _ : state) {
+    for (int k = 0; k < kBurst; ++k) call(c, i++);
+    state.PauseTiming();
+    c.flush(10s);
+    state.ResumeTiming();
+  }
+  count_calls(state,
+              static_cast<double>(c.health().track(emp::telemetry::Track::kLogs).dropped_total()));
   c.shutdown(10s);
   fs::remove_all(dir);
 }
-BENCHMARK(log_call_emp)->Name("log_call/emp")->UseRealTime();
 
-void log_call_spdlog(benchmark::State& state) {
-  auto dir = bench_dir("spdlog");
+template <typename Call>
+void spdlog_bursts(benchmark::State& state, const char* dir_name, Call call) {
+  auto dir = bench_dir(dir_name);
   auto logger = make_spdlog(dir);
   std::int64_t i = 0;
   for (auto _ : state) {
-    for (int k = 0; k < kBurst; ++k) spdlog_call(*logger, i++);
+    for (int k = 0; k < kBurst; ++k) call(*logger, i++);
     state.PauseTiming();
     wait_spdlog_drained();
     state.ResumeTiming();
   }
-  state.SetItemsProcessed(state.iterations() * kBurst);
-  state.counters["ns_per_call"] = benchmark::Counter(
-      static_cast<double>(state.iterations() * kBurst), benchmark::Counter::kIsRate |
-                                                            benchmark::Counter::kInvert);
-  state.counters["dropped"] = static_cast<double>(spdlog::thread_pool()->overrun_counter());
+  count_calls(state, static_cast<double>(spdlog::thread_pool()->overrun_counter()));
   spdlog::shutdown();
   fs::remove_all(dir);
 }
+
+void log_call_emp(benchmark::State& state) { emp_bursts(state, "emp", emp_call); }
+BENCHMARK(log_call_emp)->Name("log_call/emp")->UseRealTime();
+
+void log_call_spdlog(benchmark::State& state) { spdlog_bursts(state, "spdlog", spdlog_call); }
 BENCHMARK(log_call_spdlog)->Name("log_call/spdlog")->UseRealTime();
 
 void log_format_emp(benchmark::State& state) {
-  auto dir = bench_dir("emp-format");
-  auto c = make_emp(dir, /*block=*/false);
-  std::int64_t i = 0;
-  for (auto _ : state) {
-    for (int k = 0; k < kBurst; ++k)
-      c.log().info("job {} done in {} ms ({:.1f} s)", "job-8c1f6b1e-3a5d-4f4e-9c6a-2b7d1e0f9a11",
-                   i++, 812.25);
-    state.PauseTiming();
-    c.flush(10s);
-    state.ResumeTiming();
-  }
-  auto h = c.health().track(emp::telemetry::Track::kLogs);
-  state.SetItemsProcessed(state.iterations() * kBurst);
-  state.counters["ns_per_call"] = benchmark::Counter(
-      static_cast<double>(state.iterations() * kBurst), benchmark::Counter::kIsRate |
-                                                            benchmark::Counter::kInvert);
-  state.counters["dropped"] = static_cast<double>(h.dropped_total());
-  c.shutdown(10s);
-  fs::remove_all(dir);
+  emp_bursts(state, "emp-format", [](emp::telemetry::Client& c, std::int64_t i) {
+    c.log().info("job {} done in {} ms ({:.1f} s)", "job-8c1f6b1e-3a5d-4f4e-9c6a-2b7d1e0f9a11", i,
+                 812.25);
+  });
 }
 BENCHMARK(log_format_emp)->Name("log_format/emp")->UseRealTime();
 
 void log_format_spdlog(benchmark::State& state) {
-  auto dir = bench_dir("spdlog-format");
-  auto logger = make_spdlog(dir);
-  std::int64_t i = 0;
-  for (auto _ : state) {
-    for (int k = 0; k < kBurst; ++k)
-      logger->info("job {} done in {} ms ({:.1f} s)", "job-8c1f6b1e-3a5d-4f4e-9c6a-2b7d1e0f9a11",
-                   i++, 812.25);
-    state.PauseTiming();
-    wait_spdlog_drained();
-    state.ResumeTiming();
-  }
-  state.SetItemsProcessed(state.iterations() * kBurst);
-  state.counters["ns_per_call"] = benchmark::Counter(
-      static_cast<double>(state.iterations() * kBurst), benchmark::Counter::kIsRate |
-                                                            benchmark::Counter::kInvert);
-  state.counters["dropped"] = static_cast<double>(spdlog::thread_pool()->overrun_counter());
-  spdlog::shutdown();
-  fs::remove_all(dir);
+  spdlog_bursts(state, "spdlog-format", [](spdlog::logger& l, std::int64_t i) {
+    l.info("job {} done in {} ms ({:.1f} s)", "job-8c1f6b1e-3a5d-4f4e-9c6a-2b7d1e0f9a11", i,
+           812.25);
+  });
 }
 BENCHMARK(log_format_spdlog)->Name("log_format/spdlog")->UseRealTime();
 
