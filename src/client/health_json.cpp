@@ -78,6 +78,21 @@ std::string health_to_json(const HealthSnapshot& h, const Config& c,
     dj["spooled"] = d.spooled;
     dj["last_success_unix_ms"] = d.last_success_unix_nano / 1000000;
     dj["last_error"] = d.last_error;
+    if (!d.endpoints.empty()) {
+      dj["active_endpoint"] = d.active_endpoint;
+      dj["active_reason"] = d.active_reason;
+      dj["endpoint_switches"] = d.endpoint_switches;
+      nlohmann::json eps = nlohmann::json::array();
+      for (const auto& e : d.endpoints) {
+        eps.push_back({{"name", e.name},
+                       {"state", e.state},
+                       {"active", e.active},
+                       {"requests", e.requests},
+                       {"delivered", e.delivered},
+                       {"last_error", e.last_error}});
+      }
+      dj["endpoints"] = std::move(eps);
+    }
     dests.push_back(dj);
   }
   j["destinations"] = dests;

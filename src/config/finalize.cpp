@@ -36,7 +36,8 @@ using std::chrono::milliseconds;
 
 using Value =
     std::variant<std::monostate, bool, std::uint64_t, double, milliseconds, std::string, KeyValues,
-                 std::vector<SamplerRule>, std::vector<std::string>, config::Url, config::SentryDsn,
+                 std::vector<SamplerRule>, std::vector<std::string>, std::vector<config::HostPort>,
+                 config::Url, config::SentryDsn,
                  Level, DeploymentEnv, QueueFullPolicy, SamplerKind, OtlpProtocol, Temporality>;
 
 // One variable while finalizing.
@@ -404,6 +405,12 @@ void Finalizer::validate(const VarSpec& s) {
     case Type::kSamplerRules:
       take(config::parse_sampler_rules(text));
       break;
+    case Type::kUrlList:
+      take(config::parse_url_list(text));
+      break;
+    case Type::kHostPortList:
+      take(config::parse_host_port_list(text));
+      break;
   }
   if (!failure) return;
   sl.invalid = true;
@@ -512,6 +519,24 @@ void Finalizer::check_fluentd() {
         "FLUENTD_SHARED_KEY (user authentication is part of the shared-key handshake)");
   needs(Var::kFluentdUsername, provided(Var::kFluentdPassword), "FLUENTD_PASSWORD");
   needs(Var::kFluentdPassword, provided(Var::kFluentdUsername), "FLUENTD_USERNAME");
+  needs(Var::kFluentdFailoverHosts, provided(Var::kFluentdHost),
+        "FLUENTD_HOST (failover hosts back up the primary one)");
+  // A failover entry that is the primary itself would only send the same
+  // batch to the same place twice.
+  const auto* hosts = get<std::vector<config::HostPort>>(Var::kFluentdFailoverHosts);
+  const auto* host = get<std::string>(Var::kFluentdHost);
+  const auto* port = get<std::uint64_t>(Var::kFluentdPort);
+  if (hosts && host) {
+    const std::uint16_t primary_port = port ? static_cast<std::uint16_t>(*port) : 24224;
+    for (std::size_t i = 0; i < hosts->size(); ++i) {
+      const auto& hp = (*hosts)[i];
+      if (core::iequals(hp.host, *host) && (hp.port ? hp.port : primary_port) == primary_port) {
+        error(spec(Var::kFluentdFailoverHosts).name,
+              "entry " + std::to_string(i + 1) + " is FLUENTD_HOST:FLUENTD_PORT itself (" +
+                  *host + ":" + std::to_string(primary_port) + "); list other inputs only");
+      }
+    }
+  }
 }
 
 OtlpExport Finalizer::resolve_signal(std::string_view signal, Var endpoint,
@@ -548,6 +573,11 @@ OtlpExport Finalizer::resolve_signal(std::string_view signal, Var endpoint,
   if (const auto* v = get<std::string>(pick(key, Var::kOtlpClientKey))) out.client_key = *v;
   if (const auto* v = get<std::string>(pick(client_cert, Var::kOtlpClientCertificate))) {
     out.client_certificate = *v;
+  }
+  if (!out.url.empty()) {
+    if (const auto* list = get<std::vector<std::string>>(Var::kOtlpFailoverEndpoints)) {
+      for (const std::string& base : *list) out.failover_urls.push_back(config::join_url(base, path));
+    }
   }
   if (dash0) {
     auto has = [&](std::string_view name) {
@@ -634,6 +664,12 @@ void Finalizer::fill(Config& c) {
   str(Var::kFluentdUsername, c.fluentd_username);
   str(Var::kFluentdPassword, c.fluentd_password);
   ms(Var::kFluentdTimeout, c.fluentd_timeout);
+  if (const auto* hosts = get<std::vector<config::HostPort>>(Var::kFluentdFailoverHosts)) {
+    for (const auto& hp : *hosts)
+      c.fluentd_failover.push_back(ForwardEndpoint{hp.host, hp.port ? hp.port : c.fluentd_port});
+  }
+  if (const auto* list = get<std::vector<std::string>>(Var::kOtlpFailoverEndpoints))
+    c.otlp_failover_endpoints = *list;
   if (get<config::SentryDsn>(Var::kSentryDsn) != nullptr)
     c.sentry_dsn = *slot(Var::kSentryDsn).text;
   if (const auto* r = get<double>(Var::kSentrySampleRate)) c.sentry_sample_rate = *r;
@@ -657,6 +693,24 @@ void Finalizer::fill(Config& c) {
         "logs", Var::kOtlpLogsEndpoint, std::nullopt, Var::kOtlpLogsTimeout, Var::kOtlpLogsProtocol,
         Var::kOtlpLogsHeaders, Var::kOtlpLogsCompression, Var::kOtlpLogsCertificate,
         Var::kOtlpLogsClientKey, Var::kOtlpLogsClientCertificate);
+  }
+  if (provided(Var::kOtlpFailoverEndpoints) && !slot(Var::kOtlpFailoverEndpoints).invalid) {
+    const std::string name(spec(Var::kOtlpFailoverEndpoints).name);
+    if (c.otlp_traces.url.empty() && c.otlp_metrics.url.empty() && c.otlp_logs.url.empty()) {
+      error(name, "has no effect without an OTLP endpoint (OTEL_EXPORTER_OTLP_ENDPOINT, a "
+                  "signal's endpoint or DASH0_OTLP_BASE_URL) with OTLP on: failover endpoints "
+                  "back up a primary one");
+    }
+    for (const auto& [signal, e] : {std::pair<const char*, const OtlpExport*>{"traces", &c.otlp_traces},
+                                    {"metrics", &c.otlp_metrics},
+                                    {"logs", &c.otlp_logs}}) {
+      for (std::size_t i = 0; i < e->failover_urls.size(); ++i) {
+        if (e->failover_urls[i] == e->url) {
+          error(name, "entry " + std::to_string(i + 1) + " is the " + signal + " endpoint itself (" +
+                          config::quote(e->url) + "); list other collectors only");
+        }
+      }
+    }
   }
   if (const auto* s = get<SamplerKind>(Var::kTracesSampler)) c.sampler = *s;
   if (const auto* r = get<double>(Var::kTracesSamplerArg)) c.sampler_ratio = *r;

@@ -367,6 +367,90 @@ ParseResult<std::string> parse_host(std::string_view text) {
   return std::string(host);
 }
 
+namespace {
+// Splits a comma-separated list for the failover parsers: each non-empty
+// trimmed entry, or why the list is unusable.
+ParseResult<std::vector<std::string_view>> split_endpoint_list(std::string_view text) {
+  std::vector<std::string_view> out;
+  std::string_view rest = text;
+  for (;;) {
+    const std::size_t comma = rest.find(',');
+    const std::string_view item = trim(rest.substr(0, comma));
+    if (!item.empty()) out.push_back(item);
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  if (out.empty()) return fail("must list at least one endpoint, comma-separated", text);
+  if (out.size() > kMaxEndpoints) {
+    return fail("lists " + std::to_string(out.size()) + " endpoints; at most " +
+                    std::to_string(kMaxEndpoints) + " are allowed",
+                text);
+  }
+  return out;
+}
+
+std::string entry_rule(std::size_t i, std::string_view item, const std::string& rule) {
+  return "entry " + std::to_string(i + 1) + " (" + quote(item) + ") " + rule;
+}
+}  // namespace
+
+ParseResult<std::vector<std::string>> parse_url_list(std::string_view text) {
+  auto items = split_endpoint_list(text);
+  if (!items) return items.error();
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < items.value().size(); ++i) {
+    const std::string_view item = items.value()[i];
+    auto url = parse_url(item);
+    if (!url) return fail(entry_rule(i, item, url.error().rule), text);
+    if (std::find(out.begin(), out.end(), url.value().text) != out.end())
+      return fail(entry_rule(i, item, "is listed twice"), text);
+    out.push_back(url.value().text);
+  }
+  return out;
+}
+
+ParseResult<std::vector<HostPort>> parse_host_port_list(std::string_view text) {
+  auto items = split_endpoint_list(text);
+  if (!items) return items.error();
+  std::vector<HostPort> out;
+  for (std::size_t i = 0; i < items.value().size(); ++i) {
+    const std::string_view item = items.value()[i];
+    if (item.find("://") != std::string_view::npos)
+      return fail(entry_rule(i, item, "must be host[:port], not a URL"), text);
+    std::string_view host = item;
+    std::string_view port;
+    if (item.front() == '[') {
+      const std::size_t close = item.find(']');
+      if (close == std::string_view::npos)
+        return fail(entry_rule(i, item, "has '[' without ']'"), text);
+      host = item.substr(0, close + 1);
+      const std::string_view after = item.substr(close + 1);
+      if (!after.empty()) {
+        if (after.front() != ':')
+          return fail(entry_rule(i, item, "must be [IPv6 address]:port"), text);
+        port = after.substr(1);
+      }
+    } else if (std::count(item.begin(), item.end(), ':') == 1) {
+      const std::size_t colon = item.find(':');
+      host = item.substr(0, colon);
+      port = item.substr(colon + 1);
+    }
+    HostPort hp;
+    auto h = parse_host(host);
+    if (!h) return fail(entry_rule(i, item, h.error().rule), text);
+    hp.host = std::move(h).value();
+    if (!port.empty() || (item.back() == ':')) {
+      auto p = parse_port(port);
+      if (!p) return fail(entry_rule(i, item, "has a bad port: " + p.error().rule), text);
+      hp.port = p.value();
+    }
+    if (std::find(out.begin(), out.end(), hp) != out.end())
+      return fail(entry_rule(i, item, "is listed twice"), text);
+    out.push_back(std::move(hp));
+  }
+  return out;
+}
+
 ParseResult<std::size_t> parse_enum(std::string_view text,
                                     const std::vector<std::string_view>& choices) {
   const std::string_view t = trim(text);

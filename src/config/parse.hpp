@@ -113,6 +113,22 @@ std::string with_root_path(std::string_view url);
 // A host name, IPv4 or IPv6 address (brackets optional), without scheme or port.
 ParseResult<std::string> parse_host(std::string_view text);
 
+// Lists of failover endpoints: comma-separated, empty entries ignored, at
+// most kMaxEndpoints, no duplicates. A bad entry fails the whole list and
+// the message says which entry (1-based) and why.
+inline constexpr std::size_t kMaxEndpoints = 8;
+// http(s) base URLs, each as parse_url; returns their trimmed texts.
+ParseResult<std::vector<std::string>> parse_url_list(std::string_view text);
+// host[:port] entries: "agg-2", "agg-2:24225", "10.0.0.7:24225",
+// "[fd00::7]:24225", "fd00::7" (an IPv6 literal with a port needs brackets).
+// port 0: no port given (the caller's default applies).
+struct HostPort {
+  std::string host;  // without brackets
+  std::uint16_t port = 0;
+  bool operator==(const HostPort&) const = default;
+};
+ParseResult<std::vector<HostPort>> parse_host_port_list(std::string_view text);
+
 // One of `choices` (lowercase), compared case-insensitively; returns its index.
 ParseResult<std::size_t> parse_enum(std::string_view text,
                                     const std::vector<std::string_view>& choices);

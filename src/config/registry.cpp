@@ -91,6 +91,10 @@ std::string_view type_text(Type type) noexcept {
       return "dsn";
     case Type::kSamplerRules:
       return "glob=ratio list";
+    case Type::kUrlList:
+      return "url list";
+    case Type::kHostPortList:
+      return "host[:port] list";
   }
   return "string";
 }

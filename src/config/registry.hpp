@@ -45,6 +45,8 @@ enum class Type : std::uint8_t {
   kAttributes,  // k=v list (resource attributes)
   kDsn,
   kSamplerRules,
+  kUrlList,       // comma-separated http(s) URLs (failover endpoints)
+  kHostPortList,  // comma-separated host[:port] (failover endpoints)
 };
 
 inline constexpr std::int64_t kKiB = 1024;
@@ -221,12 +223,23 @@ inline constexpr std::int64_t kHour = 60 * kMin;
     "Password for FLUENTD_USERNAME. Secret.")                                                       \
   X(kFluentdTimeout, "FLUENTD_TIMEOUT", Type::kDuration, "10s", false, 100, 600000, "all",          \
     "Limit of one forward attempt: connect, TLS and key handshakes, send and the ack.")             \
+  X(kFluentdFailoverHosts, "FLUENTD_FAILOVER_HOSTS", Type::kHostPortList, "", false, 0, 0, "all",   \
+    "Failover forward inputs after FLUENTD_HOST, in order of preference: host[:port] entries, "     \
+    "comma-separated ([addr]:port for IPv6; no port = FLUENTD_PORT; at most 8). When "             \
+    "FLUENTD_HOST's circuit opens, batches go to the first one that answers; FLUENTD_HOST is "      \
+    "probed and taken back when it answers. TLS, shared key and timeout are FLUENTD_HOST's.")       \
   X(kCollectorTracesEndpoint, "OTEL_COLLECTOR_TRACES_ENDPOINT", Type::kUrl, "", false, 0, 0, "all", \
     "Full OTLP/HTTP traces URL (name kept from the original system), used as is. "                  \
     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT wins over it; it wins over OTEL_EXPORTER_OTLP_ENDPOINT.")   \
   X(kCollectorMetricsEndpoint, "OTEL_COLLECTOR_METRICS_ENDPOINT", Type::kUrl, "", false, 0, 0,      \
     "all", "Full OTLP/HTTP metrics URL, used as is. OTEL_EXPORTER_OTLP_METRICS_ENDPOINT wins over " \
     "it; it wins over OTEL_EXPORTER_OTLP_ENDPOINT.")                                                \
+  X(kOtlpFailoverEndpoints, "EMP_OTLP_FAILOVER_ENDPOINTS", Type::kUrlList, "", false, 0, 0, "all", \
+    "Failover OTLP/HTTP base URLs after the configured endpoint of each signal, in order of "       \
+    "preference, comma-separated (at most 8); v1/traces, v1/metrics, v1/logs are appended. When "  \
+    "the primary's circuit opens, batches go to the first one that answers; the primary is "       \
+    "probed and taken back when it answers. Headers, protocol, compression, timeout and TLS "       \
+    "files are the primary's (so are credentials: list only endpoints you trust with them).")      \
   X(kSentryDsn, "SENTRY_DSN", Type::kDsn, "", true, 0, 0, "all",                                    \
     "Sentry DSN for the errors track: {scheme}://{public_key}@{host}[:{port}]{path}/{project_id}. " \
     "The key part is secret (shown as https://***@host/42).")                                       \

@@ -30,14 +30,48 @@ std::uint64_t seed_or_random(std::uint64_t seed) noexcept {
 }
 }  // namespace
 
+namespace {
+std::vector<std::unique_ptr<deliver::Destination>> one(std::unique_ptr<deliver::Destination> d) {
+  std::vector<std::unique_ptr<deliver::Destination>> v;
+  v.push_back(std::move(d));
+  return v;
+}
+}  // namespace
+
 DeliveryWorker::DeliveryWorker(Track track, std::unique_ptr<deliver::Destination> destination,
                                core::Accounting& accounting, Options options)
+    : DeliveryWorker(track, one(std::move(destination)), accounting, std::move(options)) {}
+
+DeliveryWorker::DeliveryWorker(Track track,
+                               std::vector<std::unique_ptr<deliver::Destination>> endpoints,
+                               core::Accounting& accounting, Options options)
     : track_(track),
-      destination_(std::move(destination)),
       accounting_(accounting),
       options_(std::move(options)),
-      breaker_(options_.circuit, seed_or_random(options_.seed)),
       head_retry_(options_.retry, seed_or_random(options_.seed) ^ 0x5bd1e995u) {
+  // Each endpoint's probes draw their own jitter (seeded: reproducible).
+  const std::uint64_t seed = seed_or_random(options_.seed);
+  for (auto& d : endpoints) {
+    if (!d) continue;
+    const std::uint64_t s = seed + 0x9e3779b97f4a7c15ull * endpoints_.size();
+    endpoints_.push_back(std::make_unique<Endpoint>(std::move(d), options_.circuit, s));
+  }
+  if (endpoints_.empty()) {
+    // A programming error upstream; a file-less sink that refuses everything
+    // keeps the worker's invariants (never empty) without crashing the host.
+    struct Refusing final : deliver::Destination {
+      deliver::DeliveryResult deliver(const deliver::Payload&, deliver::Deadline) noexcept override {
+        deliver::DeliveryResult r;
+        r.outcome = Outcome::kPermanent;
+        r.message = "no endpoint configured";
+        return r;
+      }
+      deliver::DestinationStats stats() const noexcept override { return {}; }
+      std::string description() const override { return "no endpoint"; }
+    };
+    endpoints_.push_back(
+        std::make_unique<Endpoint>(std::make_unique<Refusing>(), options_.circuit, seed));
+  }
   if (!options_.spool_dir.empty()) {
     auto s = deliver::Spool::open(options_.spool_dir, options_.spool);
     if (s) {
@@ -197,7 +231,7 @@ bool DeliveryWorker::shutdown(Clock::time_point deadline) noexcept {
     idle_cv_.wait_until(lock, deadline, [&] { return finished_; });
   }
   cancel_.store(true, std::memory_order_release);
-  destination_->interrupt();
+  for (auto& e : endpoints_) e->destination->interrupt();
   {
     std::lock_guard<std::mutex> lock(mu_);
     wake_ = true;
@@ -237,7 +271,10 @@ void DeliveryWorker::after_fork_child() noexcept {
     last_error_.clear();
     spool_items_ = spool_bytes_ = recovered_left_ = 0;
     cancel_.store(false, std::memory_order_release);
-    last_failed_.store(false, std::memory_order_relaxed);
+    for (auto& e : endpoints_) {
+      e->last_failed.store(false, std::memory_order_relaxed);
+      e->last_error.clear();
+    }
     head_retry_.reset();
     next_attempt_ = {};
     pacing_ = ramping_ = false;
@@ -246,7 +283,7 @@ void DeliveryWorker::after_fork_child() noexcept {
     arrival_window_ = {};
     if (stopping_ || options_.manual) return;
   }
-  destination_->after_fork_child();
+  for (auto& e : endpoints_) e->destination->after_fork_child();
   try {
     thread_ = std::thread([this] { run(); });
   } catch (...) {
@@ -259,15 +296,52 @@ void DeliveryWorker::after_fork_child() noexcept {
 
 std::string DeliveryWorker::description() const {
   try {
-    return destination_->description();
+    return endpoints_[0]->destination->description();
   } catch (...) {
     return options_.stream.empty() ? std::string("destination") : options_.stream;
   }
 }
 
 bool DeliveryWorker::failing() const noexcept {
-  return last_failed_.load(std::memory_order_relaxed) ||
-         breaker_.state() != CircuitBreaker::State::kClosed;
+  for (const auto& e : endpoints_) {
+    if (!e->last_failed.load(std::memory_order_relaxed) &&
+        e->breaker.state() == CircuitBreaker::State::kClosed)
+      return false;
+  }
+  return true;
+}
+
+bool DeliveryWorker::all_open() const noexcept {
+  for (const auto& e : endpoints_)
+    if (e->breaker.state() != CircuitBreaker::State::kOpen) return false;
+  return true;
+}
+
+bool DeliveryWorker::other_endpoint_ready(std::size_t i) const noexcept {
+  for (std::size_t j = 0; j < endpoints_.size(); ++j) {
+    if (j == i) continue;
+    const Endpoint& e = *endpoints_[j];
+    if (e.breaker.state() == CircuitBreaker::State::kClosed &&
+        !e.last_failed.load(std::memory_order_relaxed))
+      return true;
+  }
+  return false;
+}
+
+deliver::DestinationStats DeliveryWorker::stats() const noexcept {
+  deliver::DestinationStats sum;
+  for (const auto& e : endpoints_) {
+    const deliver::DestinationStats s = e->destination->stats();
+    sum.attempts += s.attempts;
+    sum.delivered += s.delivered;
+    sum.partial += s.partial;
+    sum.retryable += s.retryable;
+    sum.permanent += s.permanent;
+    sum.items_rejected += s.items_rejected;
+    sum.bytes_sent += s.bytes_sent;
+    sum.connections_opened += s.connections_opened;
+  }
+  return sum;
 }
 
 void DeliveryWorker::count_written(std::size_t n, bool from_spool) noexcept {
@@ -439,7 +513,7 @@ DeliveryWorker::Clock::time_point DeliveryWorker::step(Clock::time_point now) no
     idle_cv_.notify_all();
     return kNever;
   }
-  const bool open = breaker_.state() == CircuitBreaker::State::kOpen;
+  const bool open = all_open();
   // Memory: with a spool, an open breaker (the destination is known to be
   // down) sends the backlog to disk, where a crash cannot take it; a backlog
   // beyond three quarters of the cap moves there too, oldest first, so that
@@ -474,10 +548,23 @@ DeliveryWorker::Clock::time_point DeliveryWorker::step(Clock::time_point now) no
   // Replaying a backlog: one batch per 1/rate at most. Shutdown is not
   // paced: its deadline is short and what is left would be lost to it.
   if (pacing_ && ramping_ && !stopping && now < next_paced_) return next_paced_;
-  if (!breaker_.allow(now)) {
-    // Open (or a probe cut by our own deadline still pending): wait.
-    return std::max(breaker_.retry_at(), now + std::chrono::milliseconds(10));
+  // The first endpoint, in order of preference, whose breaker lets a batch
+  // through: an open primary past its cooldown takes this batch as its probe.
+  std::size_t use = endpoints_.size();
+  for (std::size_t i = 0; i < endpoints_.size(); ++i) {
+    if (endpoints_[i]->breaker.allow(now)) {
+      use = i;
+      break;
+    }
   }
+  if (use == endpoints_.size()) {
+    // All open (or a probe cut by our own deadline still pending): wait for
+    // the first probe due.
+    Clock::time_point probe = Clock::time_point::max();
+    for (const auto& e : endpoints_) probe = std::min(probe, e->breaker.retry_at());
+    return std::max(probe, now + std::chrono::milliseconds(10));
+  }
+  Endpoint& ep = *endpoints_[use];
 
   // The oldest data goes first: the spool holds what was queued before.
   Source src = Source::kNone;
@@ -512,7 +599,10 @@ DeliveryWorker::Clock::time_point DeliveryWorker::step(Clock::time_point now) no
                             : deliver::Deadline::none();
   if (stopping && deadline < d.at) d.at = deadline;
   d.cancel = &cancel_;
-  const deliver::DeliveryResult r = destination_->deliver(*target, d);
+  const deliver::DeliveryResult r = ep.destination->deliver(*target, d);
+  ep.tried.store(true, std::memory_order_relaxed);
+  if (!r.cancelled && active_.exchange(use, std::memory_order_relaxed) != use)
+    switches_.fetch_add(1, std::memory_order_relaxed);
   // Manual mode: the attempt took the time the (simulated) destination says.
   const Clock::time_point after =
       options_.manual ? now + std::max(r.elapsed, std::chrono::milliseconds(0)) : Clock::now();
@@ -520,8 +610,11 @@ DeliveryWorker::Clock::time_point DeliveryWorker::step(Clock::time_point now) no
 
   bool requeue = false;
   if (r.outcome != Outcome::kRetryable) {
-    breaker_.on_success();  // the destination answered: it is reachable
-    last_failed_.store(r.outcome == Outcome::kPermanent ||
+    ep.breaker.on_success();  // the endpoint answered: it is reachable
+    if (r.outcome == Outcome::kDelivered || r.outcome == Outcome::kPartial)
+      ep.delivered.fetch_add(target->items - std::min(r.rejected, target->items),
+                             std::memory_order_relaxed);
+    ep.last_failed.store(r.outcome == Outcome::kPermanent ||
                            (r.outcome == Outcome::kPartial && r.rejected >= target->items),
                        std::memory_order_relaxed);
     account(*target, r, src == Source::kSpool);
@@ -566,8 +659,13 @@ DeliveryWorker::Clock::time_point DeliveryWorker::step(Clock::time_point now) no
     // Our own deadline or cancel cut the attempt: that says nothing about
     // the destination, and the stop logic decides what becomes of the batch.
     if (!r.cancelled) {
-      breaker_.on_failure(after);
-      last_failed_.store(true, std::memory_order_relaxed);
+      ep.breaker.on_failure(after);
+      ep.last_failed.store(true, std::memory_order_relaxed);
+      try {
+        std::lock_guard<std::mutex> lock(mu_);
+        ep.last_error = r.message;
+      } catch (...) {
+      }
       // A failure, overload answers (429/503) included, starts the ramp over
       // from the next good answer.
       if (!pacing_) failing_since_ = after;
@@ -596,8 +694,17 @@ DeliveryWorker::Clock::time_point DeliveryWorker::step(Clock::time_point now) no
       std::lock_guard<std::mutex> lock(mu_);
       ++retried_;
     }
-    if (breaker_.state() == CircuitBreaker::State::kOpen)
-      next_attempt_ = std::max(next_attempt_, breaker_.retry_at());
+    if (!r.cancelled && delay && ep.breaker.state() == CircuitBreaker::State::kOpen &&
+        other_endpoint_ready(use)) {
+      // Failover: this endpoint is paused, another one answers; the batch
+      // goes there now rather than after a backoff meant for a peer in
+      // trouble (a Retry-After speaks for this endpoint only).
+      next_attempt_ = after;
+    } else if (all_open()) {
+      Clock::time_point probe = Clock::time_point::max();
+      for (const auto& e : endpoints_) probe = std::min(probe, e->breaker.retry_at());
+      next_attempt_ = std::max(next_attempt_, probe);
+    }
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -636,9 +743,19 @@ DestinationHealth DeliveryWorker::health() const {
   DestinationHealth h;
   h.name = description();
   h.track = track_;
-  auto st = destination_->stats();
+  auto st = stats();
   h.requests = st.attempts;
   h.connections_opened = st.connections_opened;
+  std::vector<std::string> names;
+  if (endpoints_.size() > 1) {
+    for (const auto& e : endpoints_) {
+      try {
+        names.push_back(e->destination->description());
+      } catch (...) {
+        names.emplace_back("endpoint");
+      }
+    }
+  }
   std::lock_guard<std::mutex> lock(mu_);
   h.primary = options_.primary;
   h.delivered = delivered_;
@@ -649,10 +766,58 @@ DestinationHealth DeliveryWorker::health() const {
   h.spooled = spool_items_;
   h.last_success_unix_nano = last_success_;
   h.last_error = last_error_;
-  h.state = breaker_.state() != CircuitBreaker::State::kClosed ? "circuit_open"
-            : last_failed_.load(std::memory_order_relaxed)     ? "degraded"
-                                                               : "healthy";
+  const auto state_of = [](const Endpoint& e) -> std::string {
+    if (e.breaker.state() != CircuitBreaker::State::kClosed) return "circuit_open";
+    if (e.last_failed.load(std::memory_order_relaxed)) return "degraded";
+    return e.tried.load(std::memory_order_relaxed) ? "healthy" : "standby";
+  };
+  const std::size_t active = active_.load(std::memory_order_relaxed);
+  const bool none_closed =
+      std::none_of(endpoints_.begin(), endpoints_.end(), [](const auto& e) {
+        return e->breaker.state() == CircuitBreaker::State::kClosed;
+      });
+  if (failing()) {
+    h.state = none_closed ? "circuit_open" : "degraded";
+  } else if (active != 0 && endpoints_.size() > 1) {
+    h.state = "failover";
+  } else {
+    h.state = "healthy";
+  }
+  if (endpoints_.size() > 1) {
+    for (std::size_t i = 0; i < endpoints_.size(); ++i) {
+      const Endpoint& e = *endpoints_[i];
+      EndpointHealth eh;
+      eh.name = names[i];
+      eh.state = state_of(e);
+      eh.active = i == active;
+      eh.requests = e.destination->stats().attempts;
+      eh.delivered = e.delivered.load(std::memory_order_relaxed);
+      eh.last_error = e.last_error;
+      h.endpoints.push_back(std::move(eh));
+    }
+    h.active_endpoint = names[active];
+    h.active_reason = active_reason();
+    h.endpoint_switches = switches_.load(std::memory_order_relaxed);
+  }
   return h;
+}
+
+std::string DeliveryWorker::active_reason() const {
+  const std::size_t active = active_.load(std::memory_order_relaxed);
+  const Endpoint& primary = *endpoints_[0];
+  if (active == 0) {
+    return primary.breaker.state() == CircuitBreaker::State::kClosed &&
+                   !primary.last_failed.load(std::memory_order_relaxed)
+               ? "primary endpoint, answering"
+               : "primary endpoint, failing (no other endpoint is ready)";
+  }
+  std::string why = "failover: the primary endpoint's circuit is ";
+  why += std::string(to_string(primary.breaker.state()));
+  if (!primary.last_error.empty()) why += " (" + primary.last_error + ")";
+  why += "; it is probed with a batch about every ";
+  why += std::to_string(std::max<long long>(1, primary.breaker.settings().cooldown.count() / 1000));
+  why += " s at most and taken back when it answers";
+  return why;
 }
 
 }  // namespace emp::telemetry::deliver

@@ -21,6 +21,13 @@
 //     twice its usual load instead of every backlog at once;
 //   - the optional crash-safe spool is replayed oldest first when the
 //     destination answers again and on the next start of the process;
+//   - failover: a destination may have several endpoints, each with its own
+//     circuit breaker, tried in the order given. Batches go to the first
+//     whose breaker lets them through; when the primary's breaker opens,
+//     the batch that failed goes to the next endpoint at once (no backoff),
+//     and the primary is probed on its breaker's schedule with real batches:
+//     the first probe it answers takes it back. Backoff and the paced replay
+//     apply when every endpoint fails;
 //   - flush and shutdown keep their deadlines: shutdown first tells every
 //     worker to stop (begin_shutdown), then waits, so all destinations use
 //     the same deadline in parallel. Data safely in the spool is a finished
@@ -49,6 +56,7 @@
 #include <mutex>
 #include <random>
 #include <thread>
+#include <vector>
 
 #include "core/pipeline.hpp"
 #include "deliver/circuit_breaker.hpp"
@@ -82,6 +90,11 @@ class DeliveryWorker {
   };
 
   DeliveryWorker(Track track, std::unique_ptr<deliver::Destination> destination,
+                 core::Accounting& accounting, Options options);
+  // Several endpoints of one destination, in order of preference: the first
+  // is the primary, the others take over while it fails (see failover above).
+  // At least one; null entries are skipped.
+  DeliveryWorker(Track track, std::vector<std::unique_ptr<deliver::Destination>> endpoints,
                  core::Accounting& accounting, Options options);
   ~DeliveryWorker();
   DeliveryWorker(const DeliveryWorker&) = delete;
@@ -126,8 +139,20 @@ class DeliveryWorker {
   void set_content_type(deliver::ContentType t) noexcept { content_type_ = t; }
   std::string description() const;
   const std::string& stream() const noexcept { return options_.stream; }
-  deliver::DestinationStats stats() const noexcept { return destination_->stats(); }
-  CircuitBreaker::State breaker_state() const noexcept { return breaker_.state(); }
+  // Summed over the endpoints.
+  deliver::DestinationStats stats() const noexcept;
+  // The primary endpoint's breaker (the only one without failover endpoints).
+  CircuitBreaker::State breaker_state() const noexcept { return endpoints_[0]->breaker.state(); }
+  std::size_t endpoint_count() const noexcept { return endpoints_.size(); }
+  // The endpoint the last attempt went to (0: the primary).
+  std::size_t active_endpoint() const noexcept { return active_.load(std::memory_order_relaxed); }
+  deliver::DestinationStats endpoint_stats(std::size_t i) const noexcept {
+    return endpoints_[i]->destination->stats();
+  }
+  // Times batches moved from one endpoint to another.
+  std::uint64_t endpoint_switches() const noexcept {
+    return switches_.load(std::memory_order_relaxed);
+  }
   // Encoded bytes waiting in memory, the batch being sent included. Cheap.
   std::size_t queued_bytes() const noexcept;
   // True while a backlog is replayed paced after a failure (worker thread,
@@ -153,6 +178,17 @@ class DeliveryWorker {
     Clock::time_point queued_at;
   };
   enum class Source : std::uint8_t { kNone, kQueue, kSpool };
+  // One endpoint of the destination: its transport and its own breaker.
+  struct Endpoint {
+    Endpoint(std::unique_ptr<deliver::Destination> d, const CircuitSettings& c, std::uint64_t seed)
+        : destination(std::move(d)), breaker(c, seed) {}
+    std::unique_ptr<deliver::Destination> destination;
+    deliver::CircuitBreaker breaker;
+    std::atomic<bool> last_failed{false};
+    std::atomic<bool> tried{false};
+    std::atomic<std::uint64_t> delivered{0};  // items it accepted
+    std::string last_error;                   // guarded by mu_
+  };
 
   void run() noexcept;
   void account(const deliver::Payload& p, const deliver::DeliveryResult& r,
@@ -168,25 +204,33 @@ class DeliveryWorker {
   // Drops or spools waiting batches older than retry.max_elapsed.
   void expire_queue(Clock::time_point now) noexcept;
   void update_spool_stats() noexcept;
-  // The destination's last attempt failed, or its breaker is not closed.
+  // Every endpoint's last attempt failed, or its breaker is not closed.
   bool failing() const noexcept;
+  // Every endpoint's breaker is open: the destination is known to be down.
+  bool all_open() const noexcept;
+  // Some endpoint other than `i` is closed and did not fail last: a batch
+  // that failed on `i` can go there now.
+  bool other_endpoint_ready(std::size_t i) const noexcept;
+  // Why the active endpoint is in use (health()): mu_ held.
+  std::string active_reason() const;
   // Closes the arrival-rate windows that ended by `now` (mu_ held).
   void roll_arrivals(Clock::time_point now) const noexcept;
   // The paced send rate (batches/s) of the replay at `now`.
   double ramp_rate(Clock::time_point now) const noexcept;
 
   const Track track_;
-  std::unique_ptr<deliver::Destination> destination_;
   core::Accounting& accounting_;
   const Options options_;
+  // Never empty; [0] is the primary. The vector itself never changes.
+  std::vector<std::unique_ptr<Endpoint>> endpoints_;
+  std::atomic<std::size_t> active_{0};
+  std::atomic<std::uint64_t> switches_{0};
   deliver::ContentType content_type_ = deliver::ContentType::kProtobuf;
-  deliver::CircuitBreaker breaker_;
   std::unique_ptr<deliver::Spool> spool_;  // worker thread only
 
   // Worker thread only: the head batch's retry state and when it may go next.
   deliver::RetryState head_retry_;
   Clock::time_point next_attempt_{};
-  std::atomic<bool> last_failed_{false};
   // Worker thread only: the paced replay after a failure. pacing_ is set by
   // a failure and cleared once the backlog is gone; ramping_ once the
   // destination answered again, from ramp_from_ at ramp_base_ batches/s.

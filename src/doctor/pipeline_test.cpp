@@ -149,7 +149,12 @@ void end_to_end(Client& client, const PipelineTestOptions& options, const std::s
       const std::uint64_t delivered = d.delivered - (b ? b->delivered : 0);
       const std::uint64_t dropped = dropped_of(d) - (b ? dropped_of(*b) : 0);
       const std::uint64_t spooled = d.spooled;
-      if (delivered > 0 && dropped == 0) {
+      if (delivered > 0 && dropped == 0 && d.state == "failover") {
+        // Delivered, but not where the configuration says first.
+        bad.push_back(d.name + ": delivered through the failover endpoint " + d.active_endpoint +
+                      " (" + d.active_reason + ")");
+        if (status == CheckStatus::kHealthy) status = CheckStatus::kDegraded;
+      } else if (delivered > 0 && dropped == 0) {
         ok.push_back(d.name);
       } else if (dropped > 0) {
         bad.push_back(d.name + ": dropped" +
@@ -218,6 +223,8 @@ void client_state(const HealthSnapshot& h, ClientStateSummary& out) {
     s.delivered = d.delivered;
     s.dropped = dropped_of(d);
     s.last_error = d.last_error;
+    s.active_endpoint = d.active_endpoint;
+    s.active_reason = d.active_reason;
     out.destinations.push_back(std::move(s));
   }
   const char* names[] = {"logs", "traces", "metrics", "events", "errors"};

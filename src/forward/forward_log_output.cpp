@@ -147,8 +147,16 @@ std::unique_ptr<deliver::DeliveryWorker> make_forward_worker(const Config& c,
                                           c.fluentd_host + ":" + std::to_string(c.fluentd_port));
     so.spool.max_bytes = c.spool_max_bytes;
   }
-  return std::make_unique<deliver::DeliveryWorker>(
-      Track::kLogs, std::make_unique<ForwardDestination>(std::move(fs)), accounting, so);
+  // FLUENTD_FAILOVER_HOSTS: the same settings (TLS, key) toward other inputs.
+  std::vector<std::unique_ptr<deliver::Destination>> dests;
+  for (const ForwardEndpoint& e : c.fluentd_failover) {
+    ForwardSettings f = fs;
+    f.host = e.host;
+    f.port = e.port;
+    dests.push_back(std::make_unique<ForwardDestination>(std::move(f)));
+  }
+  dests.insert(dests.begin(), std::make_unique<ForwardDestination>(std::move(fs)));
+  return std::make_unique<deliver::DeliveryWorker>(Track::kLogs, std::move(dests), accounting, so);
 }
 
 }  // namespace emp::telemetry::forward

@@ -15,6 +15,7 @@ namespace emp::telemetry::testing {
 
 class FakeDestination final : public deliver::Destination {
  public:
+  explicit FakeDestination(std::string name = "fake destination") : name_(std::move(name)) {}
   static deliver::DeliveryResult delivered() {
     deliver::DeliveryResult r;
     r.outcome = deliver::Outcome::kDelivered;
@@ -78,9 +79,10 @@ class FakeDestination final : public deliver::Destination {
     std::lock_guard<std::mutex> lock(mu_);
     return stats_;
   }
-  std::string description() const override { return "fake destination"; }
+  std::string description() const override { return name_; }
 
  private:
+  const std::string name_;
   mutable std::mutex mu_;
   std::deque<deliver::DeliveryResult> script_;
   deliver::DeliveryResult default_ = delivered();

@@ -133,6 +133,10 @@ struct SimulateArgs {
   std::uint64_t seed = 1;               // --seed
   bool json = false;                    // --json
   std::optional<std::string> plot;      // --plot FILE (PNG through gnuplot)
+  // --second-endpoint: every client also has a failover endpoint (a second
+  // collector that stays up) of --second-capacity requests/s (0 = --capacity).
+  bool second_endpoint = false;
+  double second_capacity = 0;
 };
 
 int run_tail(const GlobalArgs& global, const TailArgs& args);

@@ -53,6 +53,10 @@ nlohmann::json report_json(const Client& client, const PipelineReport& r) {
                                      {"delivered", d.delivered},
                                      {"dropped", d.dropped},
                                      {"last_error", d.last_error}});
+    if (!d.active_endpoint.empty()) {
+      state["destinations"].back()["active_endpoint"] = d.active_endpoint;
+      state["destinations"].back()["active_reason"] = d.active_reason;
+    }
   }
   state["drops"] = nlohmann::json::object();
   for (const auto& [what, n] : r.client.drops) state["drops"][what] = n;
@@ -94,6 +98,10 @@ void print_report(const Client& client, const PipelineReport& r) {
                 static_cast<unsigned long long>(d.delivered),
                 static_cast<unsigned long long>(d.dropped), d.last_error.empty() ? "" : ": ",
                 d.last_error.c_str());
+    if (!d.active_endpoint.empty()) {
+      std::printf("  %-55s active endpoint %s: %s\n", "", d.active_endpoint.c_str(),
+                  d.active_reason.c_str());
+    }
   }
   if (r.client.drops.empty()) std::printf("  no records dropped since start\n");
   for (const auto& [what, n] : r.client.drops) {

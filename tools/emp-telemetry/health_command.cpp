@@ -185,7 +185,8 @@ std::vector<Process> read_status_files(const fs::path& status_dir) {
       }
       for (const auto& d : p.doc.value("destinations", json::array())) {
         const std::string state = str(d, "state");
-        if (!state.empty() && state != "healthy") {
+        // On failover data still flows: shown below, not a problem.
+        if (!state.empty() && state != "healthy" && state != "failover") {
           p.problems.push_back(str(d, "track") + " " + str(d, "name") + " is " + state);
         }
       }
@@ -245,6 +246,17 @@ void print_process(const Process& p) {
                             : "never");
     const std::string err = str(dj, "last_error");
     if (!err.empty()) std::printf("             last error: %s\n", err.c_str());
+    const json eps = dj.value("endpoints", json::array());
+    if (!eps.empty()) {
+      std::printf("             active endpoint %s: %s\n", str(dj, "active_endpoint").c_str(),
+                  str(dj, "active_reason").c_str());
+    }
+    for (const auto& e : eps) {
+      std::printf("             %s %-44s %-12s %lld requests, delivered %lld\n",
+                  e.value("active", false) ? "*" : " ", str(e, "name").c_str(),
+                  str(e, "state").c_str(), static_cast<long long>(num(e, "requests")),
+                  static_cast<long long>(num(e, "delivered")));
+    }
   }
   const std::string err = str(d, "last_error");
   if (!err.empty()) std::printf("  last error: %s\n", err.c_str());

@@ -14,7 +14,7 @@
 //                       [--max-age-hours H]
 //   emp-telemetry query job <job_id> | trace <trace_id> [--db PATH] [--json]
 //   emp-telemetry simulate [--clients N] [--rate R] [--capacity C] [--outage S] [--outage-at S]
-//                          [--duration S] [--json] [--plot FILE] ...
+//                          [--duration S] [--second-endpoint] [--json] [--plot FILE] ...
 //   emp-telemetry tail PATH_OR_GLOB... [--tag TAG] [--duration S]
 //   emp-telemetry generate fluent-bit|fluentd|otel-collector [--out DIR]
 //                          [--format classic|yaml] [--file PATH_OR_GLOB[=TAG]]...
@@ -250,6 +250,13 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     simulate->add_flag("--json", sim_args.json,
                        "Print one JSON object, with the per-second series");
+    simulate->add_flag("--second-endpoint", sim_args.second_endpoint,
+                       "Give every client a failover endpoint: a second collector that stays "
+                       "up (like EMP_OTLP_FAILOVER_ENDPOINTS)");
+    simulate
+        ->add_option("--second-capacity", sim_args.second_capacity,
+                     "The second collector's requests/s (0 = as --capacity)")
+        ->check(CLI::Range(0.0, 1e9));
     simulate->add_option("--plot", sim_args.plot,
                          "Draw requests/s over time into this PNG file (gnuplot; without it, "
                          "FILE.csv)");

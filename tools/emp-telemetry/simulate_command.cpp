@@ -6,7 +6,10 @@
 // time and the network are simulated. The collector takes --capacity
 // requests per second (a token bucket holding a tenth of a second's worth);
 // over it it answers 503 or 429 with Retry-After, or lets the request time
-// out; during the outage connections are refused (or time out).
+// out; during the outage connections are refused (or time out). With
+// --second-endpoint each client's worker also has a failover endpoint: a
+// second collector that stays up, so the run shows traffic moving there
+// while the first is down and back once it answers.
 //
 // The event loop keeps one priority queue of (time, client, kind): a client
 // makes a batch every --batch-interval, and its worker is stepped at the
@@ -59,11 +62,24 @@ struct BatchHeader {
   std::int64_t created_ns;  // since kStart
 };
 
+// Requests one collector saw in one second. [0] is the primary collector,
+// [1] the second one (--second-endpoint).
 struct Second {
   std::uint64_t accepted = 0;
   std::uint64_t rejected = 0;  // over capacity: 503/429 or timed out
   std::uint64_t refused = 0;   // down: connection refused or timed out
+  std::uint64_t second_accepted = 0;
+  std::uint64_t second_rejected = 0;
   std::uint64_t received() const { return accepted + rejected; }
+  std::uint64_t second_received() const { return second_accepted + second_rejected; }
+};
+
+// A collector's admission: a token bucket of `capacity` requests a second
+// holding at most a tenth of a second's worth.
+struct Collector {
+  double capacity = 0;
+  double tokens = 0;
+  std::chrono::steady_clock::time_point tokens_at{};
 };
 
 class Simulation;
@@ -71,13 +87,16 @@ class Simulation;
 // The transport of one client: asks the simulated collector.
 class SimDestination final : public deliver::Destination {
  public:
-  explicit SimDestination(Simulation& sim) : sim_(sim) {}
+  SimDestination(Simulation& sim, int endpoint) : sim_(sim), endpoint_(endpoint) {}
   deliver::DeliveryResult deliver(const deliver::Payload& p, deliver::Deadline) noexcept override;
   deliver::DestinationStats stats() const noexcept override { return stats_; }
-  std::string description() const override { return "simulated collector"; }
+  std::string description() const override {
+    return endpoint_ == 0 ? "simulated collector" : "simulated second collector";
+  }
 
  private:
   Simulation& sim_;
+  int endpoint_;
   deliver::DestinationStats stats_;
 };
 
@@ -87,7 +106,7 @@ class Simulation {
 
   int run();
 
-  deliver::DeliveryResult request(const deliver::Payload& p) noexcept;
+  deliver::DeliveryResult request(const deliver::Payload& p, int endpoint) noexcept;
 
  private:
   enum Kind : std::uint8_t { kProduce = 0, kWake = 1 };
@@ -116,8 +135,7 @@ class Simulation {
   Clock::time_point now_ = kStart;
   Clock::time_point outage_from_, outage_to_, end_;
   double capacity_ = 0;
-  double tokens_ = 0;
-  Clock::time_point tokens_at_ = kStart;
+  Collector collectors_[2];
   std::uint64_t scale_ = 1;
   std::size_t batch_bytes_ = 0;  // scaled
   std::uint32_t records_per_batch_ = 0;
@@ -140,7 +158,7 @@ class Simulation {
 
 deliver::DeliveryResult SimDestination::deliver(const deliver::Payload& p,
                                                 deliver::Deadline) noexcept {
-  deliver::DeliveryResult r = sim_.request(p);
+  deliver::DeliveryResult r = sim_.request(p, endpoint_);
   ++stats_.attempts;
   switch (r.outcome) {
     case deliver::Outcome::kDelivered:
@@ -157,13 +175,14 @@ deliver::DeliveryResult SimDestination::deliver(const deliver::Payload& p,
   return r;
 }
 
-deliver::DeliveryResult Simulation::request(const deliver::Payload& p) noexcept {
+deliver::DeliveryResult Simulation::request(const deliver::Payload& p, int endpoint) noexcept {
   deliver::DeliveryResult r;
   ++requests_;
+  const bool second = endpoint != 0;
   const milliseconds timeout =
       config_.otlp_traces.timeout.count() > 0 ? config_.otlp_traces.timeout : milliseconds(30000);
   const auto latency = duration_cast<milliseconds>(duration<double, std::milli>(args_.latency_ms));
-  if (down(now_)) {
+  if (!second && down(now_)) {
     ++bucket(now_).refused;
     r.outcome = deliver::Outcome::kRetryable;
     if (args_.outage_mode == "timeout") {
@@ -176,13 +195,13 @@ deliver::DeliveryResult Simulation::request(const deliver::Payload& p) noexcept 
     }
     return r;
   }
-  // Token bucket: `capacity` a second, at most a tenth of a second saved up.
-  const double burst = std::max(1.0, capacity_ / 10);
-  tokens_ = std::min(burst, tokens_ + capacity_ * duration<double>(now_ - tokens_at_).count());
-  tokens_at_ = now_;
+  Collector& c = collectors_[second ? 1 : 0];
+  const double burst = std::max(1.0, c.capacity / 10);
+  c.tokens = std::min(burst, c.tokens + c.capacity * duration<double>(now_ - c.tokens_at).count());
+  c.tokens_at = now_;
   r.sent = true;
-  if (tokens_ < 1) {
-    ++bucket(now_).rejected;
+  if (c.tokens < 1) {
+    ++(second ? bucket(now_).second_rejected : bucket(now_).rejected);
     r.outcome = deliver::Outcome::kRetryable;
     if (args_.overload == "timeout") {
       r.elapsed = timeout;
@@ -196,8 +215,8 @@ deliver::DeliveryResult Simulation::request(const deliver::Payload& p) noexcept 
     }
     return r;
   }
-  tokens_ -= 1;
-  ++bucket(now_).accepted;
+  c.tokens -= 1;
+  ++(second ? bucket(now_).second_accepted : bucket(now_).accepted);
   r.outcome = deliver::Outcome::kDelivered;
   r.http_status = 200;
   r.elapsed = latency;
@@ -239,7 +258,9 @@ int Simulation::run() {
   const auto& a = args_;
   const double steady_rps = a.clients / a.batch_interval;
   capacity_ = a.capacity > 0 ? a.capacity : 2 * steady_rps;
-  tokens_ = std::max(1.0, capacity_ / 10);
+  collectors_[0] = Collector{capacity_, std::max(1.0, capacity_ / 10), kStart};
+  const double second_capacity = a.second_capacity > 0 ? a.second_capacity : capacity_;
+  collectors_[1] = Collector{second_capacity, std::max(1.0, second_capacity / 10), kStart};
   outage_from_ = kStart + seconds_d(a.outage_at);
   outage_to_ = outage_from_ + seconds_d(a.outage);
   end_ = kStart + seconds_d(a.duration);
@@ -293,15 +314,19 @@ int Simulation::run() {
     o.export_timeout = config_.otlp_traces.timeout;
     o.retry = config_.retry;
     o.circuit = config_.circuit;
+    std::vector<std::unique_ptr<deliver::Destination>> endpoints;
+    endpoints.push_back(std::make_unique<SimDestination>(*this, 0));
+    if (a.second_endpoint) endpoints.push_back(std::make_unique<SimDestination>(*this, 1));
     workers_.push_back(std::make_unique<deliver::DeliveryWorker>(
-        Track::kTraces, std::make_unique<SimDestination>(*this), pipeline_->accounting(), o));
+        Track::kTraces, std::move(endpoints), pipeline_->accounting(), o));
     // Clients start at random phases of their batch interval.
     events_.push(Event{kStart + seconds_d(random01() * a.batch_interval), i, kProduce});
   }
   std::size_t workers_bytes = 0;
   {
     // Rough footprint of the workers themselves (without batches).
-    workers_bytes = a.clients * (sizeof(deliver::DeliveryWorker) + sizeof(SimDestination));
+    workers_bytes = a.clients * (sizeof(deliver::DeliveryWorker) +
+                                 (a.second_endpoint ? 2 : 1) * sizeof(SimDestination));
   }
 
   const Clock::duration interval = seconds_d(a.batch_interval);
@@ -365,7 +390,39 @@ int Simulation::report(double wall_s, std::size_t workers_bytes) {
   for (std::size_t r = 0; r < static_cast<std::size_t>(DropReason::kCount); ++r) {
     if (t.dropped[r]) dropped[std::string(to_string(static_cast<DropReason>(r)))] = t.dropped[r];
   }
-  const bool ok = drained && lost == 0 && ratio <= 2.0;
+  // Failover: the share of the usual traffic the second collector carried
+  // while the first was down, when the last client left it, and the first
+  // collector's share of what was accepted in the last 30 s.
+  double carried = 0, moved_back_s = 0, primary_share_end = 1, second_ratio = 0;
+  if (a.second_endpoint) {
+    const std::size_t o0 = static_cast<std::size_t>(std::floor(a.outage_at));
+    const std::size_t o1 = std::min(r0, seconds_.size());
+    std::uint64_t in_outage = 0;
+    for (std::size_t s = o0; s < o1; ++s) in_outage += seconds_[s].second_accepted;
+    carried = steady > 0 && o1 > o0 ? static_cast<double>(in_outage) /
+                                          (steady * static_cast<double>(o1 - o0))
+                                    : 0;
+    for (std::size_t s = r0; s < seconds_.size(); ++s) {
+      if (seconds_[s].second_received() > 0)
+        moved_back_s = static_cast<double>(s + 1) - (a.outage_at + a.outage);
+    }
+    const std::size_t t0 = seconds_.size() > r0 + 30 ? seconds_.size() - 30 : r0;
+    std::uint64_t first = 0, other = 0;
+    for (std::size_t s = t0; s < seconds_.size(); ++s) {
+      first += seconds_[s].accepted;
+      other += seconds_[s].second_accepted;
+    }
+    primary_share_end =
+        first + other > 0 ? static_cast<double>(first) / static_cast<double>(first + other) : 0;
+    // The second collector takes the fleet's failover at once, backlogs of
+    // the failures before the breakers opened included.
+    std::uint64_t second_peak = 0;
+    for (const auto& s : seconds_) second_peak = std::max(second_peak, s.second_received());
+    second_ratio = steady > 0 ? static_cast<double>(second_peak) / steady : 0;
+  }
+  const bool ok = drained && lost == 0 && ratio <= 2.0 &&
+                  (!a.second_endpoint ||
+                   (carried >= 0.5 && primary_share_end >= 0.99 && second_ratio <= 2.0));
   if (a.json) {
     nlohmann::json j;
     j["clients"] = a.clients;
@@ -398,6 +455,14 @@ int Simulation::report(double wall_s, std::size_t workers_bytes) {
     j["peak_queued_bytes_per_client"] = peak_client * scale_;
     j["mean_peak_queued_bytes_per_client"] = mean_peak * static_cast<double>(scale_);
     j["requests"] = requests_;
+    j["second_endpoint"] = a.second_endpoint;
+    if (a.second_endpoint) {
+      j["second_capacity_rps"] = collectors_[1].capacity;
+      j["second_share_during_outage"] = carried;
+      j["moved_back_s"] = moved_back_s;
+      j["primary_share_at_end"] = primary_share_end;
+      j["second_peak_to_steady"] = second_ratio;
+    }
     j["wall_s"] = wall_s;
     j["worker_bytes_each"] = workers_bytes / std::max(1u, a.clients);
     nlohmann::json series;
@@ -412,6 +477,15 @@ int Simulation::report(double wall_s, std::size_t workers_bytes) {
     series["accepted"] = acc;
     series["rejected"] = rej;
     series["refused"] = ref;
+    if (a.second_endpoint) {
+      std::vector<std::uint64_t> srec, sacc;
+      for (const auto& s : seconds_) {
+        srec.push_back(s.second_received());
+        sacc.push_back(s.second_accepted);
+      }
+      series["second_received"] = srec;
+      series["second_accepted"] = sacc;
+    }
     j["per_second"] = series;
     j["ok"] = ok;
     std::cout << j.dump() << "\n";
@@ -435,17 +509,27 @@ int Simulation::report(double wall_s, std::size_t workers_bytes) {
                 static_cast<unsigned long long>(produced_records_),
                 static_cast<unsigned long long>(t.written), static_cast<unsigned long long>(lost),
                 dropped.dump().c_str(), static_cast<unsigned long long>(pending));
+    if (a.second_endpoint) {
+      std::printf("  second collector  carried %.0f%% of the usual traffic during the outage "
+                  "(peak %.2f x steady); the last client left it %.1f s after the first came "
+                  "back; the first took %.1f%% of the last 30 s\n",
+                  100 * carried, second_ratio, moved_back_s, 100 * primary_share_end);
+    }
     std::printf("  memory per client peak %.1f KiB queued (mean of peaks %.1f KiB)\n",
                 peak_client * scale_ / 1024.0, mean_peak * scale_ / 1024.0);
     std::printf("  simulated %.0f s in %.2f s of wall time (byte scale %llu)\n", a.duration, wall_s,
                 static_cast<unsigned long long>(scale_));
-    std::printf("  second  received  accepted  rejected  refused\n");
+    std::printf("  second  received  accepted  rejected  refused%s\n",
+                a.second_endpoint ? "  2nd received" : "");
     for (std::size_t s = 0; s < seconds_.size(); ++s) {
       const auto& b = seconds_[s];
       std::printf(
-          "  %6zu  %8llu  %8llu  %8llu  %7llu\n", s, static_cast<unsigned long long>(b.received()),
+          "  %6zu  %8llu  %8llu  %8llu  %7llu", s, static_cast<unsigned long long>(b.received()),
           static_cast<unsigned long long>(b.accepted), static_cast<unsigned long long>(b.rejected),
           static_cast<unsigned long long>(b.refused));
+      if (a.second_endpoint)
+        std::printf("  %12llu", static_cast<unsigned long long>(b.second_received()));
+      std::printf("\n");
     }
   }
   if (a.plot && !plot(*a.plot)) return 1;
@@ -454,12 +538,12 @@ int Simulation::report(double wall_s, std::size_t workers_bytes) {
 
 bool Simulation::plot(const std::string& file) const {
   std::string csv;
-  csv += "second,received,accepted,rejected,refused\n";
+  csv += "second,received,accepted,rejected,refused,second_received\n";
   for (std::size_t s = 0; s < seconds_.size(); ++s) {
     const auto& b = seconds_[s];
     csv += std::to_string(s) + "," + std::to_string(b.received()) + "," +
            std::to_string(b.accepted) + "," + std::to_string(b.rejected) + "," +
-           std::to_string(b.refused) + "\n";
+           std::to_string(b.refused) + "," + std::to_string(b.second_received()) + "\n";
   }
   const auto write_csv = [&](const std::string& path) {
     std::FILE* f = std::fopen(path.c_str(), "w");
@@ -502,6 +586,8 @@ bool Simulation::plot(const std::string& file) const {
       "plot $d using 1:2 skip 1 with steps lw 2 title 'received', "
       "$d using 1:4 skip 1 with steps title 'rejected (over capacity)', "
       "$d using 1:5 skip 1 with steps title 'refused (down)', " +
+      (args_.second_endpoint ? "$d using 1:6 skip 1 with steps lw 2 title 'second collector', "
+                             : "") +
       std::to_string(capacity_) + " with lines dt 2 title 'capacity'\n";
   std::fwrite(script.data(), 1, script.size(), g);
   const int rc = pclose(g);

@@ -94,6 +94,16 @@ struct OtlpExport {
   std::string certificate;         // PEM file of trusted CAs; empty = system store
   std::string client_key;          // PEM private key for mTLS; empty = none
   std::string client_certificate;  // PEM certificate for mTLS; empty = none
+  // EMP_OTLP_FAILOVER_ENDPOINTS resolved for this signal (base + "v1/<signal>"),
+  // in order of preference; empty when none or when `url` is empty. Every
+  // other setting above applies to them too.
+  std::vector<std::string> failover_urls;
+};
+
+// One Fluentd forward input (FLUENTD_FAILOVER_HOSTS).
+struct ForwardEndpoint {
+  std::string host;
+  std::uint16_t port = 24224;
 };
 
 // Batch processor settings (OTEL_BSP_* for spans, OTEL_BLRP_* for log records).
@@ -226,6 +236,12 @@ struct Config {
   std::string fluentd_username;                      // FLUENTD_USERNAME
   std::string fluentd_password;                      // FLUENTD_PASSWORD (secret)
   std::chrono::milliseconds fluentd_timeout{10000};  // FLUENTD_TIMEOUT
+  // FLUENTD_FAILOVER_HOSTS, in order of preference (a port not given there
+  // is fluentd_port).
+  std::vector<ForwardEndpoint> fluentd_failover;
+  // EMP_OTLP_FAILOVER_ENDPOINTS as given (base URLs); each OtlpExport holds
+  // them resolved for its signal.
+  std::vector<std::string> otlp_failover_endpoints;
   std::string sentry_dsn;                            // SENTRY_DSN (secret key part)
   double sentry_sample_rate = 1.0;                   // SENTRY_SAMPLE_RATE
   double sentry_traces_sample_rate = 0.0;            // SENTRY_TRACES_SAMPLE_RATE

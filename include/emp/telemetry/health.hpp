@@ -60,12 +60,28 @@ struct TrackHealth {
   }
 };
 
+// One endpoint of a destination that has failover endpoints
+// (EMP_OTLP_FAILOVER_ENDPOINTS, FLUENTD_FAILOVER_HOSTS).
+struct EndpointHealth {
+  std::string name;  // like DestinationHealth::name
+  // "healthy", "degraded" (last attempt failed), "circuit_open", "standby"
+  // (not needed yet)
+  std::string state = "standby";
+  bool active = false;         // the last attempt went here
+  std::uint64_t requests = 0;  // attempts sent to this endpoint
+  std::uint64_t delivered = 0;  // items it accepted
+  std::string last_error;       // redacted; empty when none
+};
+
 // One destination a track exports to (an OTLP collector, a local OTLP/JSON
 // file...). Items are records (spans, log records, data points).
 struct DestinationHealth {
   std::string name;  // e.g. "otlp-http http://collector:4318/v1/traces" (no credentials)
   Track track = Track::kLogs;
-  std::string state = "healthy";  // "healthy", "degraded" (last attempt failed), "circuit_open"
+  // "healthy", "degraded" (last attempt failed), "circuit_open" (paused),
+  // "failover" (the primary endpoint is failing; a failover endpoint
+  // delivers: data flows, so GET /health still answers 200).
+  std::string state = "healthy";
   std::uint64_t requests = 0;     // export requests attempted
   std::uint64_t retried = 0;      // of which were retries
   std::uint64_t connections_opened = 0;  // new connections (keep-alive reuse shows here)
@@ -77,6 +93,12 @@ struct DestinationHealth {
   bool primary = true;                      // outcomes count in the track's own counters
   std::int64_t last_success_unix_nano = 0;  // 0 = never
   std::string last_error;                   // redacted; empty when none
+  // With failover endpoints (empty otherwise): each endpoint in order of
+  // preference ([0] the primary, named by `name`), the one in use and why.
+  std::vector<EndpointHealth> endpoints;
+  std::string active_endpoint;
+  std::string active_reason;
+  std::uint64_t endpoint_switches = 0;  // times batches moved to another endpoint
 };
 
 // Files shipped with Client::add_file (and `emp-telemetry tail`): what the

@@ -49,9 +49,11 @@ struct CheckResult {
 struct ClientStateSummary {
   struct Destination {
     std::string name;
-    std::string state;  // healthy, degraded, circuit_open
+    std::string state;  // healthy, degraded, circuit_open, failover
     std::uint64_t queue_bytes = 0, spool_bytes = 0, delivered = 0, dropped = 0;
     std::string last_error;
+    // With failover endpoints: the one in use and why; empty otherwise.
+    std::string active_endpoint, active_reason;
   };
   std::vector<Destination> destinations;
   // "<track> <reason>" -> records dropped since start, only the non-zero ones.

@@ -55,6 +55,63 @@ TEST(CliHealthInput, EscapeSequencesInStatusFilesAreShownEscaped) {
   EXPECT_NE(r.out.find("1 process:"), std::string::npos) << describe(r);
 }
 
+TEST(CliFailover, DoctorAndHealthShowTheActiveEndpointAndWhy) {
+  LoopbackCollector backup;
+  ASSERT_TRUE(backup.start());
+  LoopbackCollector gone;  // a port where nothing listens any more
+  ASSERT_TRUE(gone.start());
+  const std::string primary = gone.base_url();
+  gone.stop();
+  TempDir dir;
+  const std::map<std::string, std::string> env{
+      {"LOG_DIR", dir.path().string()},
+      {"OTEL_EXPORTER_OTLP_ENDPOINT", primary},
+      {"EMP_OTLP_FAILOVER_ENDPOINTS", backup.base_url()},
+      {"EMP_CIRCUIT_FAILURE_THRESHOLD", "1"},
+      {"EMP_RETRY_INITIAL_INTERVAL", "20ms"}};
+  const Result r = run_cli({"doctor"}, env, 60s);
+  // The primary's own probe fails; the marker still arrives, through the backup.
+  EXPECT_EQ(r.exit_code, 2) << describe(r);
+  EXPECT_NE(r.out.find("delivered through the failover endpoint otlp-http " +
+                       backup.url("/v1/traces")),
+            std::string::npos)
+      << describe(r);
+  EXPECT_NE(r.out.find("active endpoint otlp-http " + backup.url("/v1/traces") +
+                       ": failover: the primary endpoint's circuit is open"),
+            std::string::npos)
+      << describe(r);
+  EXPECT_GT(backup.request_count(), 0u);
+
+  // A status file with the same state, read by `health`: failover is shown,
+  // not reported as a problem (data flows).
+  json doc = {{"service_name", "svc"},
+              {"pid", 1},
+              {"destinations",
+               {{{"name", "otlp-http " + primary + "/v1/traces"},
+                 {"track", "traces"},
+                 {"state", "failover"},
+                 {"active_endpoint", "otlp-http " + backup.url("/v1/traces")},
+                 {"active_reason", "failover: the primary endpoint's circuit is open"},
+                 {"endpoints",
+                  {{{"name", "otlp-http " + primary + "/v1/traces"},
+                    {"state", "circuit_open"},
+                    {"active", false},
+                    {"requests", 3}},
+                   {{"name", "otlp-http " + backup.url("/v1/traces")},
+                    {"state", "healthy"},
+                    {"active", true},
+                    {"requests", 9},
+                    {"delivered", 90}}}}}}}};
+  fs::create_directories(dir.path() / "status");
+  std::ofstream(dir.path() / "status" / "svc-1.json") << doc.dump();
+  const Result h = run_cli({"health", "--dir", dir.path().string()}, {}, 60s);
+  EXPECT_NE(h.out.find("active endpoint otlp-http " + backup.url("/v1/traces") + ": failover"),
+            std::string::npos)
+      << describe(h);
+  EXPECT_NE(h.out.find("* otlp-http " + backup.url("/v1/traces")), std::string::npos)
+      << describe(h);
+}
+
 TEST(CliHealthInput, OversizedStatusFileIsSkippedNotRead) {
   TempDir dir;
   fs::create_directories(dir.path() / "status");

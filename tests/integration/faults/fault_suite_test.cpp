@@ -5,6 +5,7 @@
 
 #include <fstream>
 
+#include "client/health_json.hpp"
 #include "fault_support.hpp"
 
 namespace emp::telemetry::faults {
@@ -380,6 +381,64 @@ TEST_F(Faults, CollectorKilledAndRestartedOnTheSamePort) {
   EXPECT_EQ(h.written, 500u);
   EXPECT_EQ(h.dropped_total(), 0u);
   EXPECT_EQ(received_seqs(collector_).size(), 500u);
+}
+
+TEST_F(Faults, FailoverCollectorTakesTheTrafficWhileThePrimaryIsDownAndGivesItBack) {
+  LoopbackCollector backup;
+  ASSERT_TRUE(backup.start());
+  auto c = client({{"EMP_SPOOL_ENABLED", "false"},
+                   {"EMP_OTLP_FAILOVER_ENDPOINTS", backup.base_url()},
+                   {"EMP_RETRY_MAX_ELAPSED_TIME", "30s"}});
+  make_spans(c, 0, 200);
+  ASSERT_TRUE(c.flush(10s));
+  EXPECT_EQ(traces(c).state, "healthy");
+  EXPECT_EQ(traces(c).endpoints.at(1).state, "standby");
+  EXPECT_EQ(backup.request_count(), 0u);
+
+  collector_.stop(/*reset=*/true);
+  make_spans(c, 200, 300);
+  ASSERT_TRUE(c.flush(20s)) << "the failover collector takes what the primary cannot";
+  auto d = traces(c);
+  EXPECT_EQ(d.state, "failover");
+  EXPECT_EQ(d.active_endpoint, "otlp-http " + backup.url("/v1/traces"));
+  EXPECT_EQ(d.endpoints.at(0).state, "circuit_open");
+  EXPECT_NE(d.active_reason.find("circuit is open"), std::string::npos) << d.active_reason;
+  EXPECT_EQ(received_seqs(backup).size(), 300u);
+  // The status file says the same.
+  const std::string status = health_to_json(c.health(), c.config(), 5s);
+  EXPECT_NE(status.find("\"active_endpoint\":\"otlp-http " + backup.url("/v1/traces")),
+            std::string::npos)
+      << status;
+  EXPECT_NE(status.find("\"state\":\"failover\""), std::string::npos);
+
+  // The primary returns on its port; spans keep coming until a probe finds
+  // it, and from then on it has them.
+  ASSERT_TRUE(collector_.restart());
+  int seq = 500;
+  const auto until = std::chrono::steady_clock::now() + 20s;
+  while (received_seqs(collector_).size() <= 200 && std::chrono::steady_clock::now() < until) {
+    make_spans(c, seq, 10);
+    seq += 10;
+    std::this_thread::sleep_for(50ms);
+  }
+  make_spans(c, seq, 100);
+  seq += 100;
+  ASSERT_TRUE(c.flush(20s));
+  d = traces(c);
+  EXPECT_EQ(d.state, "healthy");
+  EXPECT_TRUE(d.endpoints.at(0).active);
+  EXPECT_GE(d.endpoint_switches, 2u);
+  const auto primary = received_seqs(collector_);
+  EXPECT_EQ(primary.count(seq - 1), 1u) << "the last spans went to the primary";
+  // Every span arrived somewhere (a timed-out attempt may arrive twice:
+  // counted once here), and the counts add up with nothing dropped.
+  std::set<std::int64_t> all = primary;
+  const auto second = received_seqs(backup);
+  all.insert(second.begin(), second.end());
+  EXPECT_EQ(all.size(), static_cast<std::size_t>(seq));
+  auto h = c.health().track(Track::kTraces);
+  EXPECT_EQ(h.written, static_cast<std::uint64_t>(seq));
+  EXPECT_EQ(h.dropped_total(), 0u);
 }
 
 TEST_F(Faults, ThirtySecondOutageWithSpoolLosesNothing) {

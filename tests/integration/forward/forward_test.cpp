@@ -123,6 +123,57 @@ TEST_F(Forward, RecordsArriveAckedWithTheLogLineFields) {
   EXPECT_EQ(peer.server().stats().acks, peer.server().stats().frames);
 }
 
+TEST_F(Forward, FailoverHostTakesTheRecordsWhileTheFirstIsDownAndGivesThemBack) {
+  std::uint16_t primary_port = 0;
+  {
+    ForwardPeer gone;  // a port where nothing listens any more: refused
+    ASSERT_TRUE(gone.ok());
+    primary_port = gone.port();
+  }
+  ForwardPeer backup;
+  ASSERT_TRUE(backup.ok());
+  auto c = make({{"FLUENTD_FAILOVER_HOSTS", "127.0.0.1:" + std::to_string(backup.port())},
+                 {"EMP_CIRCUIT_FAILURE_THRESHOLD", "2"},
+                 {"EMP_CIRCUIT_COOLDOWN", "300ms"}},
+                primary_port);
+  ASSERT_TRUE(c) << c.errors().front().to_string();
+  ASSERT_TRUE(log_n(*c, 200));
+  auto d = fluentd(*c);
+  EXPECT_EQ(d.state, "failover");
+  EXPECT_EQ(d.delivered, 200u);
+  EXPECT_EQ(dropped_total(d), 0u);
+  EXPECT_EQ(backup.count(), 200u);
+  ASSERT_EQ(d.endpoints.size(), 2u);
+  EXPECT_EQ(d.endpoints[0].state, "circuit_open");
+  EXPECT_NE(d.endpoints[0].last_error.find("refused"), std::string::npos)
+      << d.endpoints[0].last_error;
+  EXPECT_TRUE(d.endpoints[1].active);
+  EXPECT_NE(d.active_endpoint.find(std::to_string(backup.port())), std::string::npos);
+  EXPECT_NE(d.active_reason.find("failover"), std::string::npos) << d.active_reason;
+
+  // The first input returns on its port: a probe finds it and it has the
+  // records back.
+  forward::ForwardServerOptions again;
+  again.port = primary_port;
+  ForwardPeer primary(again);
+  ASSERT_TRUE(primary.ok()) << "port " << primary_port << " taken meanwhile";
+  const auto until = std::chrono::steady_clock::now() + 20s;
+  int sent = 0;
+  while (primary.count() == 0 && std::chrono::steady_clock::now() < until) {
+    c->log().info("record", {{"i", 1000 + sent++}});
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_GT(primary.count(), 0u) << "the first input was never taken back";
+  ASSERT_TRUE(log_n(*c, 100));
+  d = fluentd(*c);
+  EXPECT_EQ(d.state, "healthy");
+  EXPECT_TRUE(d.endpoints[0].active);
+  EXPECT_GE(d.endpoint_switches, 2u);
+  EXPECT_EQ(d.delivered, 300u + static_cast<std::uint64_t>(sent));
+  EXPECT_EQ(primary.count() + backup.count(), 300u + static_cast<std::size_t>(sent));
+  EXPECT_EQ(dropped_total(d), 0u);
+}
+
 TEST_F(Forward, EventsArriveUnderTheEventsFilesTagWithTheirFields) {
   ForwardPeer peer;
   ASSERT_TRUE(peer.ok());

@@ -3,7 +3,8 @@
 what a fleet operator would look at: after the collector comes back the
 request rate stays within twice the steady rate, every backlog is delivered,
 nothing is lost within the default memory cap, and the per-second series
-adds up. All times are simulated: nothing here depends on the machine's speed.
+adds up. With a second endpoint (failover) the traffic moves to it during
+the outage and back to the first collector after. All times are simulated: nothing here depends on the machine's speed.
 
 Usage: check_simulate.py <emp-telemetry> <scratch dir>
 """
@@ -59,6 +60,37 @@ def main():
     peak = max(series["received"][end:])
     check(peak == j["peak_rps_after_recovery"], "peak matches the series")
 
+    # Failover: with a second collector that stays up, the clients' breakers
+    # send the traffic there while the first is down, and each client takes
+    # the first back at its next probe after it returns.
+    r = run(cli, "--clients", "100", "--outage", "60", "--second-endpoint", "--json")
+    check(r.returncode == 0, f"--second-endpoint exit code {r.returncode}: {r.stderr}")
+    fo = json.loads(r.stdout)
+    fs = fo["per_second"]
+    check(fo["second_endpoint"] is True, "second endpoint reported")
+    check(fo["records_lost"] == 0, f"failover: nothing lost: {fo['records_lost_by_reason']}")
+    check(fo["drained"] is True, "failover: every batch made before recovery delivered")
+    check(fo["peak_to_steady"] <= 2.0, f"failover: peak/steady {fo['peak_to_steady']} > 2")
+    check(fo["second_peak_to_steady"] <= 2.0,
+          f"the second collector's peak/steady {fo['second_peak_to_steady']} > 2")
+    before = sum(fs["second_received"][:start])
+    check(before == 0, f"the second collector idles while the first is up ({before} requests)")
+    # Once the breakers have opened (threshold 5 with backoff: well within
+    # 30 s), the second collector carries about the usual traffic.
+    late = range(start + 30, end)
+    carried = sum(fs["second_accepted"][s] for s in late) / (fo["steady_rps"] * len(late))
+    check(carried >= 0.9, f"the second collector carries the traffic during the outage ({carried:.2f})")
+    check(all(fs["received"][s] == 0 for s in range(start + 1, end)), "failover: first idle while down")
+    # Back: within the breaker's cooldown (30 s) every client has probed the
+    # first collector and returned; nothing goes to the second at the end.
+    tail = range(end + 45, len(fs["received"]))
+    check(sum(fs["second_received"][s] for s in tail) == 0, "traffic moved back to the first")
+    check(sum(fs["accepted"][s] for s in tail) > 0.9 * fo["steady_rps"] * len(tail),
+          "the first collector has its usual traffic again")
+    check(fo["second_share_during_outage"] >= 0.5 and fo["primary_share_at_end"] >= 0.99,
+          "summary figures agree")
+    check(0 < fo["moved_back_s"] <= 45, f"moved back within the cooldown ({fo['moved_back_s']} s)")
+
     # The same seed gives the same run.
     again = json.loads(run(cli, "--clients", "100", "--outage", "60", "--json").stdout)
     check(again["per_second"] == series, "a run is reproducible for a given seed")
@@ -94,7 +126,9 @@ def main():
     if failures:
         print("FAILED:\n  " + "\n  ".join(failures))
         return 1
-    print(f"ok: peak/steady {j['peak_to_steady']:.2f}, drained in {j['drain_s']:.1f} s")
+    print(f"ok: peak/steady {j['peak_to_steady']:.2f}, drained in {j['drain_s']:.1f} s; "
+          f"failover carried {fo['second_share_during_outage']:.2f} of the traffic, "
+          f"moved back in {fo['moved_back_s']:.0f} s")
     return 0
 
 

@@ -856,6 +856,46 @@ TEST(Finalize, FluentdSettingsThatWouldHaveNoEffectAreErrors) {
                                                    "FLUENTD_USERNAME"}));
 }
 
+TEST(Finalize, FailoverEndpointsAreResolvedPerSignalAndCheckedAgainstThePrimary) {
+  auto ok = finalize(with_env({{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://a:4318"},
+                               {"OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://logs:4318/custom"},
+                               {"EMP_OTLP_FAILOVER_ENDPOINTS", "http://b:4318/, https://c/otlp"},
+                               {"FLUENTD_HOST", "agg-1"},
+                               {"FLUENTD_PORT", "24225"},
+                               {"FLUENTD_FAILOVER_HOSTS", "agg-2,agg-3:24300"}}));
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->otlp_traces.failover_urls,
+            (std::vector<std::string>{"http://b:4318/v1/traces", "https://c/otlp/v1/traces"}));
+  EXPECT_EQ(ok->otlp_logs.url, "http://logs:4318/custom");
+  EXPECT_EQ(ok->otlp_logs.failover_urls,
+            (std::vector<std::string>{"http://b:4318/v1/logs", "https://c/otlp/v1/logs"}));
+  ASSERT_EQ(ok->fluentd_failover.size(), 2u);
+  EXPECT_EQ(ok->fluentd_failover[0].host, "agg-2");
+  EXPECT_EQ(ok->fluentd_failover[0].port, 24225) << "no port: FLUENTD_PORT";
+  EXPECT_EQ(ok->fluentd_failover[1].port, 24300);
+
+  // Without a primary, or naming the primary itself: an error, not ignored.
+  auto r = finalize(with_env({{"EMP_OTLP_FAILOVER_ENDPOINTS", "http://b:4318"},
+                              {"FLUENTD_FAILOVER_HOSTS", "agg-2"}}));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(subjects(r),
+            (std::vector<std::string>{"FLUENTD_FAILOVER_HOSTS", "EMP_OTLP_FAILOVER_ENDPOINTS"}));
+  auto same = finalize(with_env({{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://a:4318"},
+                                 {"EMP_OTLP_FAILOVER_ENDPOINTS", "http://a:4318"},
+                                 {"FLUENTD_HOST", "agg-1"},
+                                 {"FLUENTD_FAILOVER_HOSTS", "AGG-1:24224"}}));
+  ASSERT_FALSE(same);
+  std::string all;
+  for (const auto& e : same.errors()) all += e.to_string() + "\n";
+  EXPECT_NE(all.find("is FLUENTD_HOST:FLUENTD_PORT itself"), std::string::npos) << all;
+  EXPECT_NE(all.find("is the traces endpoint itself"), std::string::npos) << all;
+  auto bad = finalize(with_env({{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://a:4318"},
+                                {"EMP_OTLP_FAILOVER_ENDPOINTS", "http://b:4318,b:4318"}}));
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.errors()[0].to_string().find("entry 2"), std::string::npos)
+      << bad.errors()[0].to_string();
+}
+
 TEST(Finalize, ThrowingEnvironmentIsReportedNotThrown) {
   Options o;
   o.env = [](std::string_view) -> std::optional<std::string> {

@@ -245,6 +245,41 @@ TEST(WithRootPath, EmptyPathBecomesSlash) {
   EXPECT_EQ(with_root_path("HTTPS://H"), "HTTPS://H/");
 }
 
+TEST(ParseEndpointLists, UrlsInOrderWithTheBadEntryNamed) {
+  auto ok = parse_url_list(" http://b:4318 ,https://c.example/otlp,, ");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok.value(), (std::vector<std::string>{"http://b:4318", "https://c.example/otlp"}));
+  auto bad = parse_url_list("http://b:4318,ftp://c");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("entry 2 (\"ftp://c\")"), std::string::npos)
+      << bad.error().message;
+  auto creds = parse_url_list("http://user:secret@b:4318");
+  ASSERT_FALSE(creds);
+  EXPECT_EQ(creds.error().message.find("secret"), std::string::npos) << "credentials never echoed";
+  EXPECT_NE(parse_url_list("http://b,http://b").error().message.find("listed twice"),
+            std::string::npos);
+  EXPECT_NE(parse_url_list(" , ").error().message.find("at least one"), std::string::npos);
+  std::string nine;
+  for (int i = 0; i < 9; ++i) nine += "http://h" + std::to_string(i) + ",";
+  EXPECT_NE(parse_url_list(nine).error().message.find("at most 8"), std::string::npos);
+}
+
+TEST(ParseEndpointLists, HostsWithAndWithoutPorts) {
+  auto ok = parse_host_port_list("agg-2, agg-3:24225,10.0.0.7:1,[fd00::7]:24226,fd00::8");
+  ASSERT_TRUE(ok) << ok.error().message;
+  const std::vector<HostPort> want{
+      {"agg-2", 0}, {"agg-3", 24225}, {"10.0.0.7", 1}, {"fd00::7", 24226}, {"fd00::8", 0}};
+  EXPECT_EQ(ok.value(), want);
+  for (const char* bad : {"agg:0", "agg:70000", "agg:", "tcp://agg:24224", "[fd00::7", "[fd00::7]x",
+                          "a b", "agg,agg"}) {
+    auto r = parse_host_port_list(bad);
+    EXPECT_FALSE(r) << bad;
+    if (!r) {
+      EXPECT_NE(r.error().message.find("entry"), std::string::npos) << r.error().message;
+    }
+  }
+}
+
 TEST(ParseHost, NamesAndAddresses) {
   EXPECT_EQ(parse_host("fluentd").value(), "fluentd");
   EXPECT_EQ(parse_host(" fluent-bit.logging.svc ").value(), "fluent-bit.logging.svc");

@@ -399,5 +399,148 @@ TEST(WorkerRecovery, ClientsThatFailedTogetherComeBackSpreadOut) {
   EXPECT_LE(busiest, kClients / 5) << "at most a fifth of the fleet returns in any one second";
 }
 
+// Failover: a worker with a primary and a second endpoint, each a scripted
+// fake, one batch a second.
+struct FailoverRig {
+  explicit FailoverRig(std::uint32_t threshold = 3, std::size_t endpoints = 2)
+      : pipeline(core::Pipeline::Options{}) {
+    DeliveryWorker::Options o;
+    o.manual = true;
+    o.seed = 11;
+    o.stream = "test/failover";
+    o.circuit.failure_threshold = threshold;
+    o.circuit.cooldown = 30s;
+    std::vector<std::unique_ptr<Destination>> d;
+    for (std::size_t i = 0; i < endpoints; ++i) {
+      auto f = std::make_unique<FakeDestination>(i == 0 ? "primary" : "endpoint-" + std::to_string(i));
+      fakes.push_back(f.get());
+      d.push_back(std::move(f));
+    }
+    worker = std::make_unique<DeliveryWorker>(Track::kTraces, std::move(d), pipeline.accounting(), o);
+  }
+  // `seconds` seconds of one batch a second, the worker stepped when it asks.
+  void run(int seconds) {
+    const auto until = now + std::chrono::seconds(seconds);
+    auto next_batch = now;
+    auto wake = now;
+    while (now < until) {
+      if (now >= next_batch) {
+        worker->submit(batch(seq++), now);
+        next_batch += 1s;
+        wake = now;
+      }
+      if (now >= wake) wake = worker->step(now);
+      now = std::max(now + 1ms, std::min({wake, next_batch, until}));
+    }
+  }
+  std::vector<int> accepted_by(std::size_t i) const {
+    std::vector<int> ids;
+    for (const auto& b : fakes[i]->accepted()) ids.push_back(id_of(b));
+    return ids;
+  }
+  TrackHealth track() const { return pipeline.health().track(Track::kTraces); }
+  core::Pipeline pipeline;
+  std::vector<FakeDestination*> fakes;
+  std::unique_ptr<DeliveryWorker> worker;
+  Clock::time_point now = Clock::now();
+  int seq = 0;
+};
+
+TEST(WorkerFailover, BatchesMoveToTheNextEndpointWhileThePrimaryIsDownAndComeBack) {
+  FailoverRig rig(3);
+  rig.run(10);
+  EXPECT_EQ(rig.accepted_by(0).size(), 10u);
+  EXPECT_TRUE(rig.fakes[1]->attempts().empty()) << "the second endpoint waits while the first answers";
+  EXPECT_EQ(rig.worker->health().endpoints.at(1).state, "standby");
+
+  // The primary goes down: after `threshold` failures its breaker opens and
+  // the batches go to the second endpoint, the one that failed first included.
+  rig.fakes[0]->set_default(FakeDestination::retryable(0));
+  rig.run(60);
+  const auto during = rig.worker->health();
+  EXPECT_EQ(during.state, "failover");
+  EXPECT_EQ(rig.worker->active_endpoint(), 1u);
+  EXPECT_EQ(during.active_endpoint, "endpoint-1");
+  EXPECT_NE(during.active_reason.find("circuit is open"), std::string::npos) << during.active_reason;
+  ASSERT_EQ(during.endpoints.size(), 2u);
+  EXPECT_EQ(during.endpoints[0].name, "primary");
+  EXPECT_EQ(during.endpoints[0].state, "circuit_open");
+  EXPECT_TRUE(during.endpoints[1].active);
+  EXPECT_EQ(during.endpoints[1].state, "healthy");
+  EXPECT_GE(rig.accepted_by(1).size(), 50u);
+  EXPECT_LE(during.queue_bytes, 300u) << "no backlog builds while the second endpoint answers";
+  // The primary costs its threshold plus a few probes, not one try per batch.
+  const std::size_t primary_tries = rig.fakes[0]->attempts().size() - 10;
+  EXPECT_LE(primary_tries, 3u + 8u);
+
+  // The primary is back: its next probe carries a batch, and it keeps the traffic.
+  rig.fakes[0]->set_default(FakeDestination::delivered());
+  const std::size_t second_before = rig.accepted_by(1).size();
+  rig.run(60);
+  const auto after = rig.worker->health();
+  EXPECT_EQ(after.state, "healthy");
+  EXPECT_EQ(rig.worker->active_endpoint(), 0u);
+  EXPECT_EQ(after.active_endpoint, "primary");
+  EXPECT_GE(rig.worker->endpoint_switches(), 2u);
+  const std::size_t second_after = rig.accepted_by(1).size();
+  EXPECT_LE(second_after - second_before, 31u) << "taken back within one cooldown";
+  const auto primary_ids = rig.accepted_by(0);
+  ASSERT_FALSE(primary_ids.empty());
+  EXPECT_EQ(primary_ids.back(), rig.seq - 1) << "the last batches went to the primary";
+
+  // Every batch delivered exactly once, counts add up, nothing dropped.
+  std::vector<int> all = rig.accepted_by(0);
+  for (int id : rig.accepted_by(1)) all.push_back(id);
+  std::sort(all.begin(), all.end());
+  EXPECT_TRUE(std::adjacent_find(all.begin(), all.end()) == all.end()) << "a batch delivered twice";
+  EXPECT_EQ(all.size(), static_cast<std::size_t>(rig.seq));
+  EXPECT_EQ(rig.track().written, static_cast<std::uint64_t>(rig.seq) * 10);
+  EXPECT_EQ(rig.track().dropped_total(), 0u);
+  EXPECT_EQ(after.endpoints[0].delivered + after.endpoints[1].delivered, after.delivered);
+}
+
+TEST(WorkerFailover, WithEveryEndpointDownBatchesWaitAndTheProbesBackOff) {
+  FailoverRig rig(3, 3);
+  for (auto* f : rig.fakes) f->set_default(FakeDestination::retryable(503));
+  rig.run(120);
+  const auto h = rig.worker->health();
+  // Down everywhere: "circuit_open" once every breaker is open, "degraded"
+  // while the last endpoint's is still counting (the backoff paces attempts,
+  // and the open ones' probes come first in order of preference).
+  EXPECT_TRUE(h.state == "circuit_open" || h.state == "degraded") << h.state;
+  for (const auto& e : h.endpoints) {
+    EXPECT_TRUE(e.state == "circuit_open" || e.state == "degraded") << e.name << " " << e.state;
+    EXPECT_GE(e.requests, 1u) << e.name;
+  }
+  EXPECT_EQ(h.endpoints[0].state, "circuit_open");
+  std::size_t tries = 0;
+  for (auto* f : rig.fakes) tries += f->attempts().size();
+  // Three endpoints, each: its threshold, then probes from about 1 s doubling
+  // up to 30 s: a few dozen requests in two minutes, not one per batch per
+  // endpoint.
+  EXPECT_LE(tries, 3u * (3u + 8u));
+  EXPECT_EQ(rig.track().dropped_total(), 0u) << "an open circuit drops nothing (within the cap)";
+  EXPECT_GT(h.queue_bytes, 100u * 100u);
+
+  // The third endpoint comes back first: it takes the backlog and the traffic.
+  // (Its backlog is replayed paced, at up to 1.75 times the usual rate.)
+  rig.fakes[2]->set_default(FakeDestination::delivered());
+  rig.run(300);
+  EXPECT_EQ(rig.worker->active_endpoint(), 2u);
+  EXPECT_EQ(rig.worker->health().state, "failover");
+  EXPECT_EQ(rig.track().written, static_cast<std::uint64_t>(rig.seq) * 10);
+  EXPECT_EQ(rig.track().dropped_total(), 0u);
+}
+
+TEST(WorkerFailover, ARetryAfterOfThePrimaryDoesNotHoldBatchesBackFromTheSecond) {
+  FailoverRig rig(1);
+  rig.fakes[0]->set_default(FakeDestination::retryable(503, 60s));
+  rig.run(5);
+  // Threshold 1: the first 503 opens the primary's breaker; the batch goes
+  // to the second endpoint at once instead of waiting out the Retry-After.
+  EXPECT_EQ(rig.accepted_by(1).size(), 5u);
+  EXPECT_EQ(rig.track().written, 50u);
+}
+
 }  // namespace
 }  // namespace emp::telemetry::deliver
