@@ -54,7 +54,8 @@ DeliveryWorker::DeliveryWorker(Track track,
   for (auto& d : endpoints) {
     if (!d) continue;
     const std::uint64_t s = seed + 0x9e3779b97f4a7c15ull * endpoints_.size();
-    endpoints_.push_back(std::make_unique<Endpoint>(std::move(d), options_.circuit, s));
+    endpoints_.push_back(
+        std::make_unique<Endpoint>(std::move(d), options_.circuit, options_.retry, s));
   }
   if (endpoints_.empty()) {
     // A programming error upstream; a file-less sink that refuses everything
@@ -70,7 +71,7 @@ DeliveryWorker::DeliveryWorker(Track track,
       std::string description() const override { return "no endpoint"; }
     };
     endpoints_.push_back(
-        std::make_unique<Endpoint>(std::make_unique<Refusing>(), options_.circuit, seed));
+        std::make_unique<Endpoint>(std::make_unique<Refusing>(), options_.circuit, options_.retry, seed));
   }
   if (!options_.spool_dir.empty()) {
     auto s = deliver::Spool::open(options_.spool_dir, options_.spool);
@@ -317,12 +318,12 @@ bool DeliveryWorker::all_open() const noexcept {
   return true;
 }
 
-bool DeliveryWorker::other_endpoint_ready(std::size_t i) const noexcept {
+bool DeliveryWorker::other_endpoint_ready(std::size_t i, Clock::time_point now) const noexcept {
   for (std::size_t j = 0; j < endpoints_.size(); ++j) {
     if (j == i) continue;
     const Endpoint& e = *endpoints_[j];
     if (e.breaker.state() == CircuitBreaker::State::kClosed &&
-        !e.last_failed.load(std::memory_order_relaxed))
+        !e.last_failed.load(std::memory_order_relaxed) && now >= e.not_before)
       return true;
   }
   return false;
@@ -548,21 +549,27 @@ DeliveryWorker::Clock::time_point DeliveryWorker::step(Clock::time_point now) no
   // Replaying a backlog: one batch per 1/rate at most. Shutdown is not
   // paced: its deadline is short and what is left would be lost to it.
   if (pacing_ && ramping_ && !stopping && now < next_paced_) return next_paced_;
-  // The first endpoint, in order of preference, whose breaker lets a batch
-  // through: an open primary past its cooldown takes this batch as its probe.
+  // The first endpoint, in order of preference, that is not backing off and
+  // whose breaker lets a batch through: an open primary past its cooldown
+  // takes this batch as its probe.
   std::size_t use = endpoints_.size();
   for (std::size_t i = 0; i < endpoints_.size(); ++i) {
+    if (now < endpoints_[i]->not_before) continue;
     if (endpoints_[i]->breaker.allow(now)) {
       use = i;
       break;
     }
   }
   if (use == endpoints_.size()) {
-    // All open (or a probe cut by our own deadline still pending): wait for
-    // the first probe due.
-    Clock::time_point probe = Clock::time_point::max();
-    for (const auto& e : endpoints_) probe = std::min(probe, e->breaker.retry_at());
-    return std::max(probe, now + std::chrono::milliseconds(10));
+    // Every endpoint backing off or open (or a probe cut by our own deadline
+    // still pending): wait for the first one due.
+    Clock::time_point due = Clock::time_point::max();
+    for (const auto& e : endpoints_) {
+      Clock::time_point t = e->not_before;
+      if (e->breaker.state() == CircuitBreaker::State::kOpen) t = std::max(t, e->breaker.retry_at());
+      due = std::min(due, t);
+    }
+    return std::max(due, now + std::chrono::milliseconds(10));
   }
   Endpoint& ep = *endpoints_[use];
 
@@ -611,6 +618,8 @@ DeliveryWorker::Clock::time_point DeliveryWorker::step(Clock::time_point now) no
   bool requeue = false;
   if (r.outcome != Outcome::kRetryable) {
     ep.breaker.on_success();  // the endpoint answered: it is reachable
+    ep.not_before = {};
+    ep.backoff.reset();
     if (r.outcome == Outcome::kDelivered || r.outcome == Outcome::kPartial)
       ep.delivered.fetch_add(target->items - std::min(r.rejected, target->items),
                              std::memory_order_relaxed);
@@ -658,6 +667,8 @@ DeliveryWorker::Clock::time_point DeliveryWorker::step(Clock::time_point now) no
   } else {
     // Our own deadline or cancel cut the attempt: that says nothing about
     // the destination, and the stop logic decides what becomes of the batch.
+    // Another endpoint answering now takes the batch (failover below).
+    const bool failover = !r.cancelled && other_endpoint_ready(use, after);
     if (!r.cancelled) {
       ep.breaker.on_failure(after);
       ep.last_failed.store(true, std::memory_order_relaxed);
@@ -667,10 +678,14 @@ DeliveryWorker::Clock::time_point DeliveryWorker::step(Clock::time_point now) no
       } catch (...) {
       }
       // A failure, overload answers (429/503) included, starts the ramp over
-      // from the next good answer.
-      if (!pacing_) failing_since_ = after;
-      pacing_ = pace;
-      ramping_ = false;
+      // from the next good answer. When another endpoint carries on, its
+      // replay keeps its ramp (a failed probe of a paused primary says
+      // nothing about it); one starts if none is running.
+      if (!failover || !pacing_) {
+        if (!pacing_) failing_since_ = after;
+        pacing_ = pace;
+        ramping_ = false;
+      }
     }
     account(*target, r, src == Source::kSpool);
     std::optional<std::chrono::milliseconds> delay;
@@ -694,11 +709,14 @@ DeliveryWorker::Clock::time_point DeliveryWorker::step(Clock::time_point now) no
       std::lock_guard<std::mutex> lock(mu_);
       ++retried_;
     }
-    if (!r.cancelled && delay && ep.breaker.state() == CircuitBreaker::State::kOpen &&
-        other_endpoint_ready(use)) {
-      // Failover: this endpoint is paused, another one answers; the batch
-      // goes there now rather than after a backoff meant for a peer in
-      // trouble (a Retry-After speaks for this endpoint only).
+    if (!r.cancelled && delay && endpoints_.size() > 1) {
+      // Several endpoints: each keeps its own schedule (backoff with its
+      // Retry-After, breaker probes) and the batch goes to the first one
+      // due: at once when another answers (failover), rather than wait out
+      // a backoff that speaks for this endpoint only. New batches try this
+      // one first again once its backoff is over, until its breaker opens.
+      const auto own = ep.backoff.next_delay(r, after);
+      ep.not_before = after + own.value_or(*delay);
       next_attempt_ = after;
     } else if (all_open()) {
       Clock::time_point probe = Clock::time_point::max();
@@ -811,12 +829,18 @@ std::string DeliveryWorker::active_reason() const {
                ? "primary endpoint, answering"
                : "primary endpoint, failing (no other endpoint is ready)";
   }
-  std::string why = "failover: the primary endpoint's circuit is ";
-  why += std::string(to_string(primary.breaker.state()));
+  const bool open = primary.breaker.state() != CircuitBreaker::State::kClosed;
+  std::string why = open ? "failover: the primary endpoint's circuit is open"
+                         : "failover: the primary endpoint's last attempt failed";
   if (!primary.last_error.empty()) why += " (" + primary.last_error + ")";
-  why += "; it is probed with a batch about every ";
-  why += std::to_string(std::max<long long>(1, primary.breaker.settings().cooldown.count() / 1000));
-  why += " s at most and taken back when it answers";
+  if (open) {
+    why += "; it is probed with a batch about every ";
+    why +=
+        std::to_string(std::max<long long>(1, primary.breaker.settings().cooldown.count() / 1000));
+    why += " s at most and taken back when it answers";
+  } else {
+    why += "; it gets batches again after its backoff, and only probes once its circuit opens";
+  }
   return why;
 }
 

@@ -22,12 +22,14 @@
 //   - the optional crash-safe spool is replayed oldest first when the
 //     destination answers again and on the next start of the process;
 //   - failover: a destination may have several endpoints, each with its own
-//     circuit breaker, tried in the order given. Batches go to the first
-//     whose breaker lets them through; when the primary's breaker opens,
-//     the batch that failed goes to the next endpoint at once (no backoff),
-//     and the primary is probed on its breaker's schedule with real batches:
-//     the first probe it answers takes it back. Backoff and the paced replay
-//     apply when every endpoint fails;
+//     circuit breaker and backoff, tried in the order given. Batches go to
+//     the first that is not backing off and whose breaker lets them
+//     through. A batch whose attempt failed goes to another endpoint that
+//     answers at once (no backoff: that was the failed endpoint's); the
+//     failed one gets new batches again after its backoff until its breaker
+//     opens, then only its probes, which carry real batches: the first it
+//     answers takes it back. Backoff and the paced replay apply when every
+//     endpoint fails;
 //   - flush and shutdown keep their deadlines: shutdown first tells every
 //     worker to stop (begin_shutdown), then waits, so all destinations use
 //     the same deadline in parallel. Data safely in the spool is a finished
@@ -180,14 +182,25 @@ class DeliveryWorker {
   enum class Source : std::uint8_t { kNone, kQueue, kSpool };
   // One endpoint of the destination: its transport and its own breaker.
   struct Endpoint {
-    Endpoint(std::unique_ptr<deliver::Destination> d, const CircuitSettings& c, std::uint64_t seed)
-        : destination(std::move(d)), breaker(c, seed) {}
+    Endpoint(std::unique_ptr<deliver::Destination> d, const CircuitSettings& c,
+             const RetrySettings& r, std::uint64_t seed)
+        : destination(std::move(d)), breaker(c, seed), backoff(endless(r), seed ^ 0x5bd1e995u) {}
+    static RetrySettings endless(RetrySettings r) {
+      r.max_elapsed = std::chrono::milliseconds(0);  // batches have the budget
+      return r;
+    }
     std::unique_ptr<deliver::Destination> destination;
     deliver::CircuitBreaker breaker;
+    // Worker thread only: this endpoint's own backoff, which grows with its
+    // consecutive failures whatever the other endpoints do.
+    deliver::RetryState backoff;
     std::atomic<bool> last_failed{false};
     std::atomic<bool> tried{false};
     std::atomic<std::uint64_t> delivered{0};  // items it accepted
     std::string last_error;                   // guarded by mu_
+    // Worker thread only: after a failure, this endpoint's backoff (or
+    // Retry-After) ends here; other endpoints carry batches meanwhile.
+    std::chrono::steady_clock::time_point not_before{};
   };
 
   void run() noexcept;
@@ -208,9 +221,9 @@ class DeliveryWorker {
   bool failing() const noexcept;
   // Every endpoint's breaker is open: the destination is known to be down.
   bool all_open() const noexcept;
-  // Some endpoint other than `i` is closed and did not fail last: a batch
-  // that failed on `i` can go there now.
-  bool other_endpoint_ready(std::size_t i) const noexcept;
+  // Some endpoint other than `i` is closed, did not fail last and is not
+  // backing off at `now`: a batch that failed on `i` can go there now.
+  bool other_endpoint_ready(std::size_t i, Clock::time_point now) const noexcept;
   // Why the active endpoint is in use (health()): mu_ held.
   std::string active_reason() const;
   // Closes the arrival-rate windows that ended by `now` (mu_ held).
