@@ -9,6 +9,7 @@
 
 #include "core/strings.hpp"
 #include "emp/telemetry/trace_context.hpp"
+#include "encode/json_validate.hpp"
 
 namespace emp::telemetry {
 
@@ -198,7 +199,7 @@ std::size_t skip_value(std::string_view t, std::size_t i) noexcept {
   return i;
 }
 
-// Precondition: nlohmann::json::accept(t) and the first non-ws char is '{'.
+// Precondition: encode::json_valid(t) and the first non-ws char is '{'.
 JsonObjectScan scan_object(std::string_view t) {
   JsonObjectScan s;
   std::size_t i = skip_ws(t, 0);
@@ -254,7 +255,7 @@ PayloadKey classify_key(std::string_view key_token) {
 PropagationError check_object(std::string_view payload) {
   const std::size_t first = skip_ws(payload, 0);
   if (first == payload.size()) return PropagationError::kPayloadNotJson;
-  if (!nlohmann::json::accept(payload)) return PropagationError::kPayloadNotJson;
+  if (!encode::json_valid(payload)) return PropagationError::kPayloadNotJson;
   if (payload[first] != '{') return PropagationError::kPayloadNotObject;
   return PropagationError::kNone;
 }
