@@ -153,6 +153,14 @@ void DeliveryWorker::submit(deliver::Payload payload, Clock::time_point now) noe
   if (!queued) count_dropped(finished ? DropReason::kShutdown : DropReason::kMemoryCap, n);
 }
 
+std::string DeliveryWorker::take_buffer() noexcept {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (spare_.empty()) return {};
+  std::string b = std::move(spare_.back());
+  spare_.pop_back();
+  return b;
+}
+
 std::size_t DeliveryWorker::queued_bytes() const noexcept {
   std::lock_guard<std::mutex> lock(mu_);
   return queued_bytes_ + inflight_bytes_;
@@ -736,6 +744,14 @@ DeliveryWorker::Clock::time_point DeliveryWorker::step(Clock::time_point now) no
     }
     inflight_bytes_ = 0;
     busy_ = false;
+    if (src == Source::kQueue && !requeue && spare_.size() < kSpareBuffers &&
+        local.bytes.capacity() <= kMaxSpareBytes) {
+      try {
+        local.bytes.clear();
+        spare_.push_back(std::move(local.bytes));
+      } catch (...) {
+      }
+    }
   }
   if (src == Source::kSpool) update_spool_stats();
   return next_attempt_;

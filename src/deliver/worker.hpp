@@ -157,6 +157,14 @@ class DeliveryWorker {
   }
   // Encoded bytes waiting in memory, the batch being sent included. Cheap.
   std::size_t queued_bytes() const noexcept;
+  // An empty string, with the capacity of a batch this worker has finished
+  // with when one is at hand: the producer encodes the next batch into it
+  // instead of allocating (and faulting in) a fresh buffer of the same size
+  // for every batch. At most kSpareBuffers are kept, each of at most
+  // kMaxSpareBytes.
+  std::string take_buffer() noexcept;
+  static constexpr std::size_t kSpareBuffers = 2;
+  static constexpr std::size_t kMaxSpareBytes = 8u << 20;
   // True while a backlog is replayed paced after a failure (worker thread,
   // or the owner in manual mode).
   bool replay_paced() const noexcept { return pacing_ && ramping_; }
@@ -258,6 +266,7 @@ class DeliveryWorker {
   std::condition_variable cv_;       // wakes the worker
   std::condition_variable idle_cv_;  // wakes wait_idle() and shutdown()
   std::deque<Entry> queue_;
+  std::vector<std::string> spare_;  // finished batches' buffers (take_buffer)
   std::size_t queued_bytes_ = 0;
   std::size_t inflight_bytes_ = 0;  // the batch being sent (counts in the cap)
   // Arrival rate: batches per one-second window, averaged (mutable: reading

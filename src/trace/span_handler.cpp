@@ -38,40 +38,75 @@ class Reader {
   const std::uint8_t* end_;
 };
 
+// Sets `v` in place, keeping the capacity of its strings: the handler
+// decodes every span into storage reused from earlier batches, so a steady
+// stream of spans allocates nothing here.
+void set_string(otlp::AnyValue& v, std::string_view s) {
+  v.type = otlp::AnyValue::Type::kString;
+  v.str.assign(s);
+  v.array.clear();
+  v.kvlist.clear();
+}
+void set_scalar(otlp::AnyValue& v, otlp::AnyValue::Type type) {
+  v.type = type;
+  v.array.clear();
+  v.kvlist.clear();
+}
+
+// Decodes `count` attributes into `out`, reusing the KeyValues already there
+// (their strings keep their capacity); what is left over is erased.
 bool decode_attributes(std::string_view blob, std::uint32_t count, std::vector<otlp::KeyValue>& out,
                        std::uint32_t& dropped_duplicates) {
   using T = AttributeValue::Type;
   Reader r(reinterpret_cast<const std::uint8_t*>(blob.data()), blob.size());
-  out.reserve(out.size() + count);
+  out.reserve(count);
+  std::size_t used = 0;
   for (std::uint32_t i = 0; i < count; ++i) {
     std::uint8_t type;
     std::uint16_t kl;
     std::string_view key;
     if (!r.get(type) || !r.get(kl) || !r.bytes(kl, key)) return false;
-    otlp::AnyValue v;
+    // Setting a key again replaces its value (OpenTelemetry attribute rules).
+    otlp::KeyValue* kv = nullptr;
+    for (std::size_t k = 0; k < used; ++k) {
+      if (out[k].key == key) {
+        kv = &out[k];
+        ++dropped_duplicates;
+        break;
+      }
+    }
+    if (kv == nullptr) {
+      kv = used < out.size() ? &out[used] : &out.emplace_back();
+      kv->key.assign(key);
+      ++used;
+    }
+    otlp::AnyValue& v = kv->value;
     switch (static_cast<T>(type)) {
       case T::kString: {
         std::string_view s;
         if (!r.blob(s)) return false;
-        v = otlp::AnyValue::string(s);
+        set_string(v, s);
         break;
       }
       case T::kBool: {
         std::uint8_t b;
         if (!r.get(b)) return false;
-        v = otlp::AnyValue::boolean(b != 0);
+        set_scalar(v, otlp::AnyValue::Type::kBool);
+        v.bool_value = b != 0;
         break;
       }
       case T::kInt: {
         std::int64_t x;
         if (!r.get(x)) return false;
-        v = otlp::AnyValue::integer(x);
+        set_scalar(v, otlp::AnyValue::Type::kInt);
+        v.int_value = x;
         break;
       }
       case T::kDouble: {
         double x;
         if (!r.get(x)) return false;
-        v = otlp::AnyValue::floating(x);
+        set_scalar(v, otlp::AnyValue::Type::kDouble);
+        v.double_value = x;
         break;
       }
       case T::kStringArray:
@@ -107,18 +142,8 @@ bool decode_attributes(std::string_view blob, std::uint32_t count, std::vector<o
       default:
         return false;
     }
-    // Setting a key again replaces its value (OpenTelemetry attribute rules).
-    bool replaced = false;
-    for (auto& kv : out) {
-      if (kv.key == key) {
-        kv.value = std::move(v);
-        replaced = true;
-        ++dropped_duplicates;
-        break;
-      }
-    }
-    if (!replaced) out.emplace_back(std::string(key), std::move(v));
   }
+  out.erase(out.begin() + static_cast<std::ptrdiff_t>(used), out.end());
   return r.done();
 }
 
@@ -161,7 +186,6 @@ bool decode_span(const std::uint8_t* p, std::size_t n, otlp::SpanData& s) {
   s.status.message.assign(msg);
   s.trace_state.assign(ts);
   std::uint32_t dup = 0;
-  s.attributes.clear();
   if (!decode_attributes(attrs, u[3], s.attributes, dup)) return false;
   s.events.clear();
   Reader er(reinterpret_cast<const std::uint8_t*>(events.data()), events.size());
@@ -216,50 +240,53 @@ SpanHandler::SpanHandler(const BatchSettings& batch, const otlp::Resource& resou
 
 void SpanHandler::on_record(const std::uint8_t* payload, std::size_t size) noexcept {
   try {
-    if (!queue_limit_.admit_or_drop(batch_.size(), *sink_)) return;
-    if (batch_.empty()) batch_started_ = Clock::now();
-    batch_.emplace_back();
-    if (!decode_span(payload, size, batch_.back())) {
-      batch_.pop_back();
+    if (!queue_limit_.admit_or_drop(count_, *sink_)) return;
+    if (count_ == 0) batch_started_ = Clock::now();
+    if (count_ == batch_.size()) batch_.emplace_back();
+    otlp::SpanData& span = batch_[count_];
+    if (!decode_span(payload, size, span)) {
       accounting_.dropped(Track::kTraces, DropReason::kRejected, 1);
       accounting_.diagnostics().report("span_decode", "internal error: malformed span dropped");
       return;
     }
-    if (tx_) tx_->add(batch_.back());
-    if (batch_.size() >= batch_settings_.max_export_batch_size) export_batch();
+    ++count_;
+    if (tx_) tx_->add(span);
+    if (count_ >= batch_settings_.max_export_batch_size) export_batch();
   } catch (...) {
     accounting_.dropped(Track::kTraces, DropReason::kMemoryCap, 1);
   }
 }
 
 void SpanHandler::export_batch() noexcept {
-  if (batch_.empty()) return;
-  std::size_t n = batch_.size();
+  if (count_ == 0) return;
+  const std::size_t n = count_;
+  const std::span<const otlp::SpanData> spans(batch_.data(), n);
   try {
     deliver::Payload p;
     p.signal = deliver::Signal::kTraces;
     p.items = n;
     p.content_type = sink_->content_type();
+    p.bytes = sink_->take_buffer();
     p.bytes.reserve(n * 256);
     otlp::EncodeStats stats;
     if (p.content_type == deliver::ContentType::kJson) {
-      otlp::encode_traces_request_json(json_prelude_, batch_, p.bytes, &stats);
+      otlp::encode_traces_request_json(json_prelude_, spans, p.bytes, &stats);
     } else {
-      otlp::encode_traces_request(proto_prelude_, batch_, p.bytes, &stats);
+      otlp::encode_traces_request(proto_prelude_, spans, p.bytes, &stats);
     }
     if (stats.invalid_utf8_strings)
       accounting_.invalid_utf8(Track::kTraces, stats.invalid_utf8_strings);
-    batch_.clear();
+    count_ = 0;
     queue_limit_.submitted(n);
     sink_->submit(std::move(p));
   } catch (...) {
-    batch_.clear();
+    count_ = 0;
     accounting_.dropped(Track::kTraces, DropReason::kMemoryCap, n);
   }
 }
 
 void SpanHandler::on_tick(Clock::time_point now) noexcept {
-  if (!batch_.empty() && now - batch_started_ >= batch_settings_.schedule_delay) export_batch();
+  if (count_ > 0 && now - batch_started_ >= batch_settings_.schedule_delay) export_batch();
 }
 
 bool SpanHandler::flush(Clock::time_point deadline) noexcept {

@@ -46,7 +46,7 @@ class SpanHandler final : public core::RecordHandler {
     if (tx_) tx_->sink().release_fork_locks();
   }
   void after_fork_child() noexcept override {
-    batch_.clear();
+    count_ = 0;
     sink_->after_fork_child();
     if (tx_) tx_->sink().after_fork_child();
   }
@@ -67,7 +67,11 @@ class SpanHandler final : public core::RecordHandler {
   encode::otlp::JsonPrelude json_prelude_;
   std::unique_ptr<deliver::DeliveryWorker> sink_;
   core::Accounting& accounting_;
+  // The batch being built: the first count_ entries. The entries past it
+  // are kept from earlier batches so that their strings and attribute
+  // vectors are reused, not allocated again for every span.
   std::vector<encode::otlp::SpanData> batch_;
+  std::size_t count_ = 0;
   core::ExportQueueLimit queue_limit_;
   std::chrono::steady_clock::time_point batch_started_{};
   std::unique_ptr<sentry::TransactionBuilder> tx_;
