@@ -9,6 +9,10 @@
 //   keep-alive on/off (off = the collector answers `Connection: close`).
 // spool/*: append + commit (fdatasync) of the same request to the disk spool,
 //   committing after every record or after every 16.
+// end_to_end/proto*_loopback/T: T application threads make 400,000 spans in
+//   all through a client exporting OTLP/protobuf (with and without gzip) to
+//   the loopback collector, then flush (bench/span_load.hpp): spans/s of the
+//   whole path, the collector's parsing on the same cores included.
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
@@ -17,6 +21,7 @@
 #include "deliver/spool.hpp"
 #include "encode/otlp_proto.hpp"
 #include "otlp/otlp_http_destination.hpp"
+#include "span_load.hpp"
 #include "support/loopback_collector.hpp"
 
 namespace {
@@ -121,5 +126,49 @@ BENCHMARK(spool_append<1>)->Name("spool/append_commit_each")->UseRealTime();
 BENCHMARK(spool_append<16>)->Name("spool/append_commit_every_16")->UseRealTime();
 
 }  // namespace
+
+template <bool kGzip>
+void end_to_end_loopback(benchmark::State& state) {
+  LoopbackCollector collector;
+  if (!collector.start()) std::abort();
+  const fs::path dir =
+      fs::temp_directory_path() / ("emp-bench-e2e-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string endpoint = collector.base_url();
+  emp::telemetry::Options o;
+  o.preset = emp::telemetry::Preset::kWorker;
+  o.service_name = "bench";
+  o.machine_id = "bench-machine";
+  o.log_dir = dir.string();
+  o.env = [endpoint](std::string_view k) -> std::optional<std::string> {
+    if (k == "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") return endpoint + "/v1/traces";
+    if (k == "OTEL_EXPORTER_OTLP_COMPRESSION") return kGzip ? "gzip" : "none";
+    return std::nullopt;
+  };
+  o.raw["EMP_QUEUE_FULL_POLICY"] = "block";
+  o.raw["EMP_QUEUE_BLOCK_TIMEOUT"] = "10s";
+  o.raw["EMP_MACHINE_METRICS"] = "false";
+  o.raw["EMP_METRICS_SELF"] = "false";
+  auto made = emp::telemetry::Client::create(o);
+  if (!made) std::abort();
+  bench::run_span_load(state, made.value(), 400000);
+  made.value().shutdown(std::chrono::seconds(10));
+  fs::remove_all(dir);
+}
+BENCHMARK(end_to_end_loopback<false>)
+    ->Name("end_to_end/proto_loopback")
+    ->Arg(1)
+    ->Arg(8)
+    ->Iterations(2)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(end_to_end_loopback<true>)
+    ->Name("end_to_end/proto_gzip_loopback")
+    ->Arg(1)
+    ->Arg(8)
+    ->Iterations(2)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();

@@ -135,6 +135,47 @@ void spdlog_bursts(benchmark::State& state, const char* dir_name, Call call) {
 void log_call_emp(benchmark::State& state) { emp_bursts(state, "emp", emp_call); }
 BENCHMARK(log_call_emp)->Name("log_call/emp")->UseRealTime();
 
+// log_call/emp_threads: the same call from 1, 2, 4 and 8 threads at once
+// through one client whose queues hold the whole run (nothing waits or is
+// dropped); CPU time per call of each thread.
+emp::telemetry::Client& threads_client() {
+  static emp::telemetry::Client* c = [] {
+    emp::telemetry::Options o;
+    o.preset = emp::telemetry::Preset::kWorker;
+    o.service_name = "bench-worker";
+    o.machine_id = "bench-machine";
+    o.log_dir = bench_dir("threads").string();
+    o.env = [](std::string_view) -> std::optional<std::string> { return std::nullopt; };
+    o.raw["EMP_LOG_MAX_FILE_SIZE"] = "1GiB";
+    o.raw["EMP_MACHINE_METRICS"] = "false";
+    o.raw["EMP_METRICS_SELF"] = "false";
+    o.raw["EMP_QUEUE_SIZE"] = "64MiB";
+    auto made = emp::telemetry::Client::create(o);
+    if (!made) std::abort();
+    return new emp::telemetry::Client(std::move(made).value());
+  }();
+  return *c;
+}
+
+void log_call_emp_threads(benchmark::State& state) {
+  auto& c = threads_client();
+  std::int64_t i = 0;
+  for (auto _ : state) emp_call(c, i++);
+  state.SetItemsProcessed(state.iterations());
+  if (state.thread_index() == 0) {
+    c.flush(std::chrono::seconds(60));
+    state.counters["dropped"] =
+        static_cast<double>(c.health().track(emp::telemetry::Track::kLogs).dropped_total());
+  }
+}
+BENCHMARK(log_call_emp_threads)
+    ->Name("log_call/emp_threads")
+    ->Threads(1)
+    ->Threads(2)
+    ->Threads(4)
+    ->Threads(8)
+    ->Iterations(50000);
+
 void log_call_spdlog(benchmark::State& state) { spdlog_bursts(state, "spdlog", spdlog_call); }
 BENCHMARK(log_call_spdlog)->Name("log_call/spdlog")->UseRealTime();
 

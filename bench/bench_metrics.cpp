@@ -65,7 +65,7 @@ void counter_add(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(counter_add)->Name("counter_add/emp")->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(counter_add)->Name("counter_add/emp")->Threads(1)->Threads(2)->Threads(4)->Threads(8);
 
 void counter_add_bound(benchmark::State& state) {
   auto bound = client()
@@ -75,7 +75,12 @@ void counter_add_bound(benchmark::State& state) {
   for (auto _ : state) bound.add(1);
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(counter_add_bound)->Name("counter_add_bound/emp")->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(counter_add_bound)
+    ->Name("counter_add_bound/emp")
+    ->Threads(1)
+    ->Threads(2)
+    ->Threads(4)
+    ->Threads(8);
 
 void histogram_record(benchmark::State& state) {
   auto& m = client().metrics();
@@ -87,7 +92,12 @@ void histogram_record(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(histogram_record)->Name("histogram_record/emp")->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(histogram_record)
+    ->Name("histogram_record/emp")
+    ->Threads(1)
+    ->Threads(2)
+    ->Threads(4)
+    ->Threads(8);
 
 // The floor: what the cheapest possible enqueue costs on this machine.
 void floor_clock_copy(benchmark::State& state) {

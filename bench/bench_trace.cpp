@@ -9,6 +9,12 @@
 // span_pair/emp: a parent and a child span (child made active by a Scope).
 // floor/clock_copy: one clock read, a 128-byte copy and a release store: the
 //   least any queue-based telemetry call can cost, measured in the same run.
+// span/emp_threads: the same span made by 1, 2, 4 and 8 threads at once
+//   through one client (queues large enough for the run, so nothing is
+//   dropped or blocked); CPU time per span of each thread.
+// end_to_end/json_file/T: T threads make 400,000 spans in all and the client
+//   is flushed: the whole background path to the OTLP/JSON-lines file, in
+//   spans/s (bench/span_load.hpp), to compare with encode/json_512.
 // encode/*: 512-span batches to ExportTraceServiceRequest bytes on one core;
 //   the *_gzip_* variants also compress the body as export does
 //   (encode::gzip_compress at its default level, EMP_COMPRESSION_LEVEL=1) and
@@ -26,6 +32,7 @@
 #include "encode/gzip.hpp"
 #include "encode/otlp_json.hpp"
 #include "encode/otlp_proto.hpp"
+#include "span_load.hpp"
 
 namespace {
 
@@ -108,6 +115,81 @@ void span_pair_emp(benchmark::State& state) {
   fs::remove_all(dir);
 }
 BENCHMARK(span_pair_emp)->Name("span_pair/emp")->UseRealTime();
+
+// One client shared by every thread of span/emp_threads, with queues that
+// hold a whole run: the background path drains them meanwhile, and nothing
+// waits or is dropped.
+et::Client& threads_client() {
+  static et::Client* c = [] {
+    et::Options o;
+    o.preset = et::Preset::kWorker;
+    o.service_name = "bench";
+    o.machine_id = "bench-machine";
+    o.log_dir = bench_dir("threads").string();
+    o.env = [](std::string_view) -> std::optional<std::string> { return std::nullopt; };
+    o.raw["EMP_QUEUE_SIZE"] = "64MiB";
+    o.raw["OTEL_BSP_MAX_QUEUE_SIZE"] = "1000000";
+    auto made = et::Client::create(o);
+    if (!made) std::abort();
+    return new et::Client(std::move(made).value());
+  }();
+  return *c;
+}
+
+void span_emp_threads(benchmark::State& state) {
+  auto& tracer = threads_client().tracer();
+  std::int64_t i = 0;
+  for (auto _ : state) {
+    auto s = tracer.start_span("job.process");
+    s.set_attribute("job.id", "job-8c1f6b1e-3a5d-4f4e-9c6a-2b7d1e0f9a11");
+    s.set_attribute("job.priority", ++i);
+    s.set_attribute("job.success", true);
+    s.set_attribute("job.duration_ms", 812.25);
+    s.end();
+  }
+  state.SetItemsProcessed(state.iterations());
+  if (state.thread_index() == 0) {
+    threads_client().flush(std::chrono::seconds(60));
+    state.counters["dropped"] = static_cast<double>(
+        threads_client().health().track(et::Track::kTraces).dropped_total());
+  }
+}
+BENCHMARK(span_emp_threads)
+    ->Name("span/emp_threads")
+    ->Threads(1)
+    ->Threads(2)
+    ->Threads(4)
+    ->Threads(8)
+    ->Iterations(50000);
+
+void end_to_end_json_file(benchmark::State& state) {
+  auto dir = bench_dir("e2e");
+  et::Options o;
+  o.preset = et::Preset::kWorker;
+  o.service_name = "bench";
+  o.machine_id = "bench-machine";
+  o.log_dir = dir.string();
+  o.env = [](std::string_view) -> std::optional<std::string> { return std::nullopt; };
+  o.raw["EMP_QUEUE_FULL_POLICY"] = "block";
+  o.raw["EMP_QUEUE_BLOCK_TIMEOUT"] = "10s";
+  o.raw["EMP_LOG_MAX_FILE_SIZE"] = "0";
+  o.raw["EMP_MACHINE_METRICS"] = "false";
+  o.raw["EMP_METRICS_SELF"] = "false";
+  auto made = et::Client::create(o);
+  if (!made) std::abort();
+  bench::run_span_load(state, made.value(), 400000);
+  made.value().shutdown(10s);
+  fs::remove_all(dir);
+}
+BENCHMARK(end_to_end_json_file)
+    ->Name("end_to_end/json_file")
+    ->Arg(1)
+    ->Arg(2)
+    ->Arg(4)
+    ->Arg(8)
+    ->Iterations(2)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
 
 // The floor: what the cheapest possible enqueue costs on this machine.
 void floor_clock_copy(benchmark::State& state) {

@@ -5,6 +5,7 @@
 #include "emp/telemetry/propagation.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "core/strings.hpp"
@@ -168,11 +169,20 @@ std::size_t skip_ws(std::string_view t, std::size_t i) noexcept {
   return i;
 }
 
-// t[i] == '"'; returns one past the closing quote.
+// t[i] == '"'; returns one past the closing quote. Jumps from quote to
+// quote (memchr) and counts the backslashes before each: an odd run escapes it.
 std::size_t skip_string(std::string_view t, std::size_t i) noexcept {
   ++i;
-  while (i < t.size() && t[i] != '"') i += (t[i] == '\\') ? 2 : 1;
-  return std::min(i + 1, t.size());
+  while (i < t.size()) {
+    const void* q = std::memchr(t.data() + i, '"', t.size() - i);
+    if (q == nullptr) return t.size();
+    const std::size_t at = static_cast<std::size_t>(static_cast<const char*>(q) - t.data());
+    std::size_t slashes = 0;
+    while (at - slashes > i && t[at - slashes - 1] == '\\') ++slashes;
+    if (slashes % 2 == 0) return at + 1;
+    i = at + 1;
+  }
+  return t.size();
 }
 
 std::size_t skip_value(std::string_view t, std::size_t i) noexcept {
@@ -202,6 +212,7 @@ std::size_t skip_value(std::string_view t, std::size_t i) noexcept {
 // Precondition: encode::json_valid(t) and the first non-ws char is '{'.
 JsonObjectScan scan_object(std::string_view t) {
   JsonObjectScan s;
+  s.members.reserve(8);
   std::size_t i = skip_ws(t, 0);
   s.open = i;
   i = skip_ws(t, i + 1);
