@@ -148,6 +148,8 @@ void end_to_end_loopback(benchmark::State& state) {
   };
   o.raw["EMP_QUEUE_FULL_POLICY"] = "block";
   o.raw["EMP_QUEUE_BLOCK_TIMEOUT"] = "10s";
+  o.raw["OTEL_BSP_MAX_QUEUE_SIZE"] = "500000";
+  o.raw["EMP_DELIVERY_MEMORY_CAP"] = "512MiB";
   o.raw["EMP_MACHINE_METRICS"] = "false";
   o.raw["EMP_METRICS_SELF"] = "false";
   auto made = emp::telemetry::Client::create(o);

@@ -545,12 +545,17 @@ std::uint8_t* Pipeline::begin(Track track, RecordKind kind, std::size_t size) no
     if (e.options.policy == QueueFullPolicy::kBlock) {
       auto until = Clock::now() + e.options.block_timeout;
       int spins = 0;
+      // A few yields for a queue that is about to drain, then naps that
+      // double up to 1 ms: many blocked threads must not take the cores
+      // the background thread needs to drain their queues.
+      auto nap = std::chrono::microseconds(50);
       while (p == nullptr && Clock::now() < until) {
-        if (++spins < 64) {
+        if (++spins < 16) {
           std::this_thread::yield();
         } else {
-          std::this_thread::sleep_for(std::chrono::microseconds(50));
           e.wake();
+          std::this_thread::sleep_for(std::min<Clock::duration>(nap, until - Clock::now()));
+          nap = std::min(nap * 2, std::chrono::microseconds(1000));
         }
         p = slot->ring.reserve(size + 1);
       }
