@@ -82,6 +82,9 @@ struct alignas(64) StripeCells {
 // (threads past the pool's size and observable instruments use them with
 // atomic read-modify-writes); 1..kStripes-1 are held by one thread each.
 inline constexpr std::size_t kStripes = 16;
+// Explicit histograms with at most this many bounds find the bucket by
+// comparing against every bound (see bucket_of), longer ones by halving.
+inline constexpr std::size_t kLinearBounds = 32;
 
 struct alignas(64) Series {
   Series() = default;
@@ -135,6 +138,10 @@ struct Instrument {
   bool valid = true;  // false: placeholder for a refused name
   MetricsCore* core = nullptr;
   std::vector<double> bounds;  // explicit histograms
+  // `bounds` padded with +inf to a multiple of 4 when there are at most
+  // kLinearBounds of them (else empty): counted with vector compares, which
+  // have no chain of dependent loads as a binary search has.
+  std::vector<double> linear_bounds;
   bool exponential = false;
   std::int32_t expo_max_size = 160;
   std::int32_t expo_max_scale = 20;

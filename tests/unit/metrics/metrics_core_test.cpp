@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -252,6 +253,36 @@ TEST(MetricsCore, HistogramBucketsMatchTheBoundaries) {
   EXPECT_TRUE(p.has_min_max);
   EXPECT_EQ(p.min, -1.0);
   EXPECT_EQ(p.max, 10000.5);
+}
+
+// Bucket lookup with few bounds (all compared at once, padded to a multiple
+// of four) and with many (halving) against std::lower_bound, on every bound,
+// just beside each and far outside.
+TEST(MetricsCore, HistogramBucketLookupAgreesWithLowerBound) {
+  for (std::size_t n : {std::size_t{1}, std::size_t{3}, std::size_t{4}, std::size_t{5},
+                        kLinearBounds, kLinearBounds + 1, std::size_t{100}}) {
+    MetricsCore core(options(), nullptr, nullptr);
+    Metrics& m = core.facade();
+    InstrumentOptions o;
+    for (std::size_t i = 0; i < n; ++i) o.boundaries.push_back(static_cast<double>(i * i) - 7.5);
+    Histogram h = m.create_histogram("lookup", o);
+    std::vector<double> values{-1e300, 1e300};
+    for (double b : o.boundaries) {
+      values.push_back(b);
+      values.push_back(std::nextafter(b, -1e308));
+      values.push_back(std::nextafter(b, 1e308));
+    }
+    std::vector<std::uint64_t> want(n + 1, 0);
+    for (double v : values) {
+      h.record(v);
+      ++want[static_cast<std::size_t>(
+          std::lower_bound(o.boundaries.begin(), o.boundaries.end(), v) - o.boundaries.begin())];
+    }
+    auto a = collect(core);
+    const auto* md = find(a, "lookup");
+    ASSERT_NE(md, nullptr) << n;
+    EXPECT_EQ(md->histogram_points.at(0).bucket_counts, want) << n << " bounds";
+  }
 }
 
 TEST(MetricsCore, HistogramDeltaResetsMinMaxAndCounts) {
