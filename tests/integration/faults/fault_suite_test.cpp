@@ -348,6 +348,38 @@ TEST_F(Faults, SpoolDamageFoundAtStartIsCountedAndReported) {
   EXPECT_NE(traces(c).last_error.find("damaged"), std::string::npos);
 }
 
+// A process that dies during a spool append leaves the segment it was
+// writing ending in a record cut short. The next run drops that record's
+// items with io_error, says so without calling the spool damaged, and
+// replays the rest.
+TEST_F(Faults, SpoolRecordCutShortAtTheEndIsDroppedAndTheRestReplayed) {
+  collector_.stop();
+  {
+    auto c = client({{"EMP_SPOOL_ENABLED", "true"}, {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "50"}});
+    make_spans(c, 0, 400);
+    ASSERT_TRUE(eventually([&] { return c.health().track(Track::kTraces).spooled == 400u; }, 20s));
+    c.shutdown(1s);
+  }
+  fs::path open_segment;
+  for (auto& e : fs::recursive_directory_iterator(dir_ / "spool"))
+    if (e.path().extension() == ".open") open_segment = e.path();
+  ASSERT_FALSE(open_segment.empty()) << "the segment being written stays open at shutdown";
+  fs::resize_file(open_segment, fs::file_size(open_segment) - 100);
+  ASSERT_TRUE(collector_.restart());
+  auto c = client({{"EMP_SPOOL_ENABLED", "true"}});
+  // The first flush reports the loss (false: not everything was written);
+  // the next one, with nothing lost since, succeeds.
+  EXPECT_FALSE(c.flush(10s));
+  EXPECT_TRUE(c.flush(10s));
+  auto h = c.health().track(Track::kTraces);
+  EXPECT_EQ(h.dropped_for(DropReason::kIoError), 50u);  // the one cut record
+  EXPECT_EQ(h.written, 350u);
+  EXPECT_EQ(h.recovered, h.written + h.dropped_for(DropReason::kIoError));
+  EXPECT_TRUE(quiescent_identity(h));
+  EXPECT_NE(traces(c).last_error.find("cut short"), std::string::npos) << traces(c).last_error;
+  EXPECT_EQ(traces(c).last_error.find("damaged"), std::string::npos);
+}
+
 TEST_F(Faults, PartialSuccessCountsTheRejectedSpans) {
   collector_.enqueue(Response::partial_success_json("rejectedSpans", 7, "too many attributes"));
   auto c = client({{"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "20"}});
