@@ -32,6 +32,15 @@ class Faults : public ::testing::Test {
     }
     return std::move(c).value();
   }
+  // With the collector down, 400 spans in batches of 50 go to the spool of a
+  // client that is then shut down, as a run that ended during an outage.
+  void spool_400_spans_and_stop() {
+    collector_.stop();
+    auto c = client({{"EMP_SPOOL_ENABLED", "true"}, {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "50"}});
+    make_spans(c, 0, 400);
+    ASSERT_TRUE(eventually([&] { return c.health().track(Track::kTraces).spooled == 400u; }, 20s));
+    c.shutdown(1s);
+  }
   DestinationHealth traces(const Client& c) {
     for (auto& d : c.health().destinations)
       if (d.track == Track::kTraces) return d;
@@ -316,13 +325,7 @@ TEST_F(Faults, AnswersThatAreNotHttpAreRetriedNotRejected) {
 }
 
 TEST_F(Faults, SpoolDamageFoundAtStartIsCountedAndReported) {
-  collector_.stop();
-  {
-    auto c = client({{"EMP_SPOOL_ENABLED", "true"}, {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "50"}});
-    make_spans(c, 0, 400);
-    ASSERT_TRUE(eventually([&] { return c.health().track(Track::kTraces).spooled == 400u; }, 20s));
-    c.shutdown(1s);
-  }
+  ASSERT_NO_FATAL_FAILURE(spool_400_spans_and_stop());
   // Overwrite the first record header of every segment file: everything
   // after it in the file is unreadable by its length.
   int damaged_files = 0;
@@ -353,13 +356,7 @@ TEST_F(Faults, SpoolDamageFoundAtStartIsCountedAndReported) {
 // items with io_error, says so without calling the spool damaged, and
 // replays the rest.
 TEST_F(Faults, SpoolRecordCutShortAtTheEndIsDroppedAndTheRestReplayed) {
-  collector_.stop();
-  {
-    auto c = client({{"EMP_SPOOL_ENABLED", "true"}, {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "50"}});
-    make_spans(c, 0, 400);
-    ASSERT_TRUE(eventually([&] { return c.health().track(Track::kTraces).spooled == 400u; }, 20s));
-    c.shutdown(1s);
-  }
+  ASSERT_NO_FATAL_FAILURE(spool_400_spans_and_stop());
   fs::path open_segment;
   for (auto& e : fs::recursive_directory_iterator(dir_ / "spool"))
     if (e.path().extension() == ".open") open_segment = e.path();
