@@ -19,6 +19,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "bench_env.hpp"
 #include "emp/telemetry/client.hpp"
 
 namespace {
@@ -40,7 +41,7 @@ Client make_client(const fs::path& dir) {
   o.service_name = "bench-worker";
   o.machine_id = "bench-machine";
   o.log_dir = dir.string();
-  o.env = [](std::string_view) -> std::optional<std::string> { return std::nullopt; };
+  o.env = bench::clock_setting_only;
   o.raw["EMP_LOG_MAX_FILE_SIZE"] = "1GiB";
   o.raw["EMP_MACHINE_METRICS"] = "false";
   o.raw["EMP_METRICS_SELF"] = "false";

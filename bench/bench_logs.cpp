@@ -25,6 +25,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "bench_env.hpp"
 #include "emp/telemetry/client.hpp"
 
 namespace {
@@ -46,7 +47,7 @@ emp::telemetry::Client make_emp(const fs::path& dir, bool block) {
   o.service_name = "bench-worker";
   o.machine_id = "bench-machine";
   o.log_dir = dir.string();
-  o.env = [](std::string_view) -> std::optional<std::string> { return std::nullopt; };
+  o.env = bench::clock_setting_only;
   o.raw["EMP_LOG_MAX_FILE_SIZE"] = "1GiB";
   // The log path alone, like the peer: no machine or self metrics collection.
   o.raw["EMP_MACHINE_METRICS"] = "false";
@@ -145,7 +146,7 @@ emp::telemetry::Client& threads_client() {
     o.service_name = "bench-worker";
     o.machine_id = "bench-machine";
     o.log_dir = bench_dir("threads").string();
-    o.env = [](std::string_view) -> std::optional<std::string> { return std::nullopt; };
+    o.env = bench::clock_setting_only;
     o.raw["EMP_LOG_MAX_FILE_SIZE"] = "1GiB";
     o.raw["EMP_MACHINE_METRICS"] = "false";
     o.raw["EMP_METRICS_SELF"] = "false";

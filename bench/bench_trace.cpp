@@ -28,6 +28,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "bench_env.hpp"
 #include "emp/telemetry/client.hpp"
 #include "encode/gzip.hpp"
 #include "encode/otlp_json.hpp"
@@ -48,7 +49,7 @@ et::Client make_client(const fs::path& dir) {
   o.service_name = "bench";
   o.machine_id = "bench-machine";
   o.log_dir = dir.string();
-  o.env = [](std::string_view) -> std::optional<std::string> { return std::nullopt; };
+  o.env = bench::clock_setting_only;
   o.raw["EMP_QUEUE_SIZE"] = "1MiB";
   auto c = et::Client::create(o);
   if (!c) std::abort();
@@ -126,7 +127,7 @@ et::Client& threads_client() {
     o.service_name = "bench";
     o.machine_id = "bench-machine";
     o.log_dir = bench_dir("threads").string();
-    o.env = [](std::string_view) -> std::optional<std::string> { return std::nullopt; };
+    o.env = bench::clock_setting_only;
     o.raw["EMP_QUEUE_SIZE"] = "64MiB";
     o.raw["OTEL_BSP_MAX_QUEUE_SIZE"] = "1000000";
     auto made = et::Client::create(o);
@@ -169,7 +170,7 @@ void end_to_end_json_file(benchmark::State& state) {
   o.service_name = "bench";
   o.machine_id = "bench-machine";
   o.log_dir = dir.string();
-  o.env = [](std::string_view) -> std::optional<std::string> { return std::nullopt; };
+  o.env = bench::clock_setting_only;
   o.raw["EMP_QUEUE_FULL_POLICY"] = "block";
   o.raw["EMP_QUEUE_BLOCK_TIMEOUT"] = "10s";
   o.raw["EMP_LOG_MAX_FILE_SIZE"] = "0";

@@ -81,6 +81,7 @@ Expected<Client> Client::create(Config config) noexcept {
     po.policy = c.queue_full_policy;
     po.block_timeout = c.queue_block_timeout;
     po.flush_interval = c.flush_interval;
+    po.tsc_clock = c.clock_tsc;
     impl->pipeline = std::make_unique<core::Pipeline>(po);
     client::InstallContext ctx{*impl, impl->config, *impl->pipeline, absolute_dir(c.log_dir)};
     ctx.resource = make_resource(c);

@@ -637,6 +637,7 @@ void Finalizer::fill(Config& c) {
   if (const auto* p = get<QueueFullPolicy>(Var::kQueueFullPolicy)) c.queue_full_policy = *p;
   ms(Var::kQueueBlockTimeout, c.queue_block_timeout);
   ms(Var::kFlushInterval, c.flush_interval);
+  flag(Var::kClockTsc, c.clock_tsc);
   ms(Var::kShutdownTimeout, c.shutdown_timeout);
   ms(Var::kStatusInterval, c.status_interval);
 

@@ -143,6 +143,11 @@ inline constexpr std::int64_t kHour = 60 * kMin;
     "integer with unit ms, s, m or h; no unit = ms.")                                               \
   X(kFlushInterval, "EMP_FLUSH_INTERVAL", Type::kDuration, "200ms", false, 1, kHour, "all",         \
     "How often the background thread drains queues and writes (duration).")                        \
+  X(kClockTsc, "EMP_CLOCK_TSC", Type::kBool, "true", false, 0, 0, "all",                            \
+    "Timestamps from the CPU's time-stamp counter, converted to wall-clock time with a mapping "   \
+    "refreshed against CLOCK_REALTIME every 100 ms, when the kernel's own clocksource is the TSC " \
+    "(a third of clock_gettime's cost on the calling thread); false: clock_gettime on every call, " \
+    "for the whole process.")                                                                       \
   X(kStatusInterval, "EMP_STATUS_INTERVAL", Type::kDuration, "5s", false, 0, kHour, "all",          \
     "How often the client writes its health to <LOG_DIR>/status/<service>-<pid>.json, which "      \
     "`emp-telemetry health` reads (duration; 0 = never).")                                          \

@@ -6,6 +6,8 @@
 #include <array>
 #include <set>
 
+#include "core/clock.hpp"
+
 namespace emp::telemetry::core {
 
 namespace {
@@ -53,7 +55,10 @@ class Engine : public std::enable_shared_from_this<Engine> {
   explicit Engine(Pipeline::Options o);
   ~Engine();
 
+  // The calling thread's ring for this engine: the one it used last (the
+  // inline fast path), else found or made by local_slot_slow().
   RingSlot* local_slot() noexcept;
+  RingSlot* local_slot_slow() noexcept;
   void wake() noexcept {
     if (!wake_pending.exchange(true, std::memory_order_acq_rel)) cv.notify_one();
   }
@@ -154,9 +159,11 @@ void fork_prepare() {
     e->accounting_mu.lock();
     e->diagnostics.lock_for_fork();
   }
+  clock_detail::calibration().mu.lock();  // a leaf lock: taken last
 }
 
 void fork_release(bool child) {
+  clock_detail::calibration().mu.unlock();
   for (Engine* e : fork_registry().engines) {
     e->diagnostics.unlock_after_fork();
     e->accounting_mu.unlock();
@@ -179,6 +186,7 @@ Engine::Engine(Pipeline::Options o)
     : options(o), id(g_next_engine_id.fetch_add(1)), accounting(this) {
   static std::once_flag once;
   std::call_once(once, [] { ::pthread_atfork(fork_prepare, fork_parent, fork_child); });
+  if (!o.tsc_clock) core::use_system_clock();
   fork_generation = g_fork_generation.load(std::memory_order_acquire);
   std::lock_guard<std::mutex> lock(fork_registry().mu);
   fork_registry().engines.insert(this);
@@ -193,7 +201,7 @@ Engine::~Engine() {
   for (auto& r : rings) r->consumer_gone.store(true, std::memory_order_release);
 }
 
-void Engine::check_fork() noexcept {
+inline void Engine::check_fork() noexcept {
   if (fork_generation != g_fork_generation.load(std::memory_order_acquire)) [[unlikely]]
     restart_after_fork();
 }
@@ -299,8 +307,12 @@ TlsCache::~TlsCache() {
 
 }  // namespace
 
-RingSlot* Engine::local_slot() noexcept {
-  if (t_last_id == id) return t_last_slot;
+inline RingSlot* Engine::local_slot() noexcept {
+  if (t_last_id == id) [[likely]] return t_last_slot;
+  return local_slot_slow();
+}
+
+RingSlot* Engine::local_slot_slow() noexcept {
   if (t_exiting) return nullptr;
   try {
     auto& cache = t_cache;
@@ -394,6 +406,11 @@ void Engine::retire_finished_rings() noexcept {
 
 void Engine::run() noexcept {
   auto next_tick = Clock::now() + options.flush_interval;
+  // The TSC clock's mapping (clock.hpp) is refreshed on its own schedule,
+  // not the flush interval's, which may be an hour.
+  constexpr auto kClockEvery = std::chrono::milliseconds(100);
+  auto next_clock = Clock::now() + std::chrono::milliseconds(20);
+  if (options.tsc_clock) core::recalibrate_clock();
   auto idle_wait = std::chrono::microseconds(100);
   constexpr auto kMaxIdleWait = std::chrono::microseconds(5000);
   for (;;) {
@@ -446,6 +463,10 @@ void Engine::run() noexcept {
     }
     bool any = drain_pass(1024);
     auto now = Clock::now();
+    if (options.tsc_clock && now >= next_clock) {
+      core::recalibrate_clock();
+      next_clock = now + kClockEvery;
+    }
     if (now >= next_tick) {
       tick_all(now);
       write_out_all(now + options.flush_interval);

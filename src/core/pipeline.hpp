@@ -124,6 +124,9 @@ class Pipeline {
     QueueFullPolicy policy = QueueFullPolicy::kDrop;
     std::chrono::milliseconds block_timeout{5};
     std::chrono::milliseconds flush_interval{200};
+    // Timestamps from the TSC where the kernel keeps time with it
+    // (clock.hpp); false: clock_gettime for the whole process.
+    bool tsc_clock = true;
   };
 
   explicit Pipeline(Options options);

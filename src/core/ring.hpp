@@ -23,6 +23,35 @@ namespace emp::telemetry::core {
 
 inline constexpr std::size_t kCacheLine = 64;
 
+// Copies `n` bytes into a record being written. Record fields are mostly
+// short (keys, ids, names); up to 16 bytes they are copied with two
+// overlapping loads and stores instead of a call into libc's memcpy, which
+// costs more than the copy at these sizes.
+inline void copy_into_record(std::uint8_t* dst, const void* src, std::size_t n) noexcept {
+  const auto* s = static_cast<const std::uint8_t*>(src);
+  if (n >= 8) {
+    if (n > 16) {
+      std::memcpy(dst, s, n);
+      return;
+    }
+    std::uint64_t a, b;
+    std::memcpy(&a, s, 8);
+    std::memcpy(&b, s + n - 8, 8);
+    std::memcpy(dst, &a, 8);
+    std::memcpy(dst + n - 8, &b, 8);
+  } else if (n >= 4) {
+    std::uint32_t a, b;
+    std::memcpy(&a, s, 4);
+    std::memcpy(&b, s + n - 4, 4);
+    std::memcpy(dst, &a, 4);
+    std::memcpy(dst + n - 4, &b, 4);
+  } else if (n > 0) {
+    dst[0] = s[0];
+    dst[n / 2] = s[n / 2];
+    dst[n - 1] = s[n - 1];
+  }
+}
+
 class SpscRing {
  public:
   static constexpr std::uint32_t kWrapMarker = 0xFFFFFFFFu;

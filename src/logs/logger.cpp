@@ -12,6 +12,7 @@
 
 #include "core/active_span.hpp"
 #include "core/clock.hpp"
+#include "core/ring.hpp"
 #include "emp/telemetry/log.hpp"
 #include "errors/stacktrace.hpp"
 #include "logs/log_record.hpp"
@@ -42,18 +43,27 @@ inline std::size_t value_size(const FieldValue& v) noexcept {
 inline std::uint8_t* put_bytes(std::uint8_t* p, std::string_view s) noexcept {
   std::uint32_t n = static_cast<std::uint32_t>(s.size());
   std::memcpy(p, &n, 4);
-  if (n) std::memcpy(p + 4, s.data(), n);
+  core::copy_into_record(p + 4, s.data(), n);
   return p + 4 + n;
 }
 
-// Writes one record. `fields` must already respect every limit.
+// Encoded size of fields: a type byte, a 2-byte key length, the key, the value.
+inline std::size_t fields_size(const Field* fields, std::size_t count) noexcept {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < count; ++i)
+    n += 3 + fields[i].key.size() + value_size(fields[i].value);
+  return n;
+}
+
+// Writes one record. `fields` must already respect every limit;
+// `fields_bytes` is fields_size(fields, count), which the caller has.
 void write_record(const LogFrontend& f, Track track, std::string_view file, Level level,
                   std::string_view message, const Field* fields, std::size_t count,
-                  std::uint8_t extra_flags, std::uint32_t fields_dropped,
-                  std::uint16_t format_args) noexcept {
+                  std::size_t fields_bytes, std::uint8_t extra_flags,
+                  std::uint32_t fields_dropped, std::uint16_t format_args) noexcept {
   const core::ActiveSpanIds* span = core::t_active_span;
   std::uint8_t flags = extra_flags;
-  std::size_t size = 12 + 4 + message.size();
+  std::size_t size = 12 + 4 + message.size() + fields_bytes;
   if (format_args) {
     flags |= logs::kFormat;
     size += 2;
@@ -66,8 +76,6 @@ void write_record(const LogFrontend& f, Track track, std::string_view file, Leve
     flags |= logs::kHasFile;
     size += 4 + file.size();
   }
-  for (std::size_t i = 0; i < count; ++i)
-    size += 3 + fields[i].key.size() + value_size(fields[i].value);
   if (fields_dropped) {
     flags |= logs::kFieldsDropped;
     size += 4;
@@ -97,7 +105,7 @@ void write_record(const LogFrontend& f, Track track, std::string_view file, Leve
     *p++ = static_cast<std::uint8_t>(fd.value.type());
     std::uint16_t kl = static_cast<std::uint16_t>(fd.key.size());
     std::memcpy(p, &kl, 2);
-    if (kl) std::memcpy(p + 2, fd.key.data(), kl);  // format arguments have no key
+    core::copy_into_record(p + 2, fd.key.data(), kl);  // format arguments have no key
     p += 2 + kl;
     switch (fd.value.type()) {
       case FieldValue::Type::kString:
@@ -158,7 +166,8 @@ void emit_oversize(const LogFrontend& f, Track track, std::string_view file, Lev
       used += need;
       out.push_back(g);
     }
-    write_record(f, track, file, level, msg, out.data(), out.size(), flags, dropped, format_args);
+    write_record(f, track, file, level, msg, out.data(), out.size(),
+                 fields_size(out.data(), out.size()), flags, dropped, format_args);
   } catch (...) {
     // Out of memory on the slow path: the record is lost; nothing may escape.
   }
@@ -173,23 +182,23 @@ void emit(const LogFrontend& f, Track track, std::string_view file, Level level,
           std::uint16_t format_args) noexcept {
   bool oversize =
       message.size() > f.max_message_bytes || fields.size() > 0xFFFF || file.size() > 1024;
-  std::size_t total = message.size();
+  // One pass: the limits and the encoded size of the fields.
+  std::size_t fields_bytes = 0;
   for (const Field& fd : fields) {
-    total += fd.key.size() + 8;
+    fields_bytes += 3 + fd.key.size() + value_size(fd.value);
     if (fd.key.size() > f.max_key_bytes) oversize = true;
-    if (fd.value.type() == FieldValue::Type::kString) {
-      std::size_t n = fd.value.as_string().size();
-      total += n;
-      if (n > f.max_field_bytes) oversize = true;
-    }
+    if (fd.value.type() == FieldValue::Type::kString &&
+        fd.value.as_string().size() > f.max_field_bytes)
+      oversize = true;
   }
-  if (total + file.size() + 64 > f.max_payload) oversize = true;
+  // 64: the fixed parts (header, trace ids, lengths) with room to spare.
+  if (message.size() + fields_bytes + file.size() + 64 > f.max_payload) oversize = true;
   if (oversize) [[unlikely]] {
     emit_oversize(f, track, file, level, message, fields, flags, format_args);
     return;
   }
-  write_record(f, track, file, level, message, fields.data(), fields.size(), flags, 0,
-               format_args);
+  write_record(f, track, file, level, message, fields.data(), fields.size(), fields_bytes, flags,
+               0, format_args);
 }
 
 }  // namespace logs

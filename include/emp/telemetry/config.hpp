@@ -210,6 +210,7 @@ struct Config {
   QueueFullPolicy queue_full_policy = QueueFullPolicy::kDrop;  // EMP_QUEUE_FULL_POLICY
   std::chrono::milliseconds queue_block_timeout{5};            // EMP_QUEUE_BLOCK_TIMEOUT (duration)
   std::chrono::milliseconds flush_interval{200};               // EMP_FLUSH_INTERVAL (duration)
+  bool clock_tsc = true;  // EMP_CLOCK_TSC: timestamps from the TSC where the kernel uses it
   std::chrono::milliseconds shutdown_timeout{5000};            // EMP_SHUTDOWN_TIMEOUT (duration)
   std::chrono::milliseconds status_interval{5000};  // EMP_STATUS_INTERVAL (duration; 0 = off)
 
