@@ -265,12 +265,12 @@ TEST(ParseEndpointLists, UrlsInOrderWithTheBadEntryNamed) {
 }
 
 TEST(ParseEndpointLists, HostsWithAndWithoutPorts) {
-  auto ok = parse_host_port_list("agg-2, agg-3:24225,10.0.0.7:1,[fd00::7]:24226,fd00::8");
+  auto ok = parse_host_port_list("agg-2, agg-3:24225,127.0.0.7:1,[::1]:24226,0:0:0:0:0:0:0:1");
   ASSERT_TRUE(ok) << ok.error().message;
   const std::vector<HostPort> want{
-      {"agg-2", 0}, {"agg-3", 24225}, {"10.0.0.7", 1}, {"fd00::7", 24226}, {"fd00::8", 0}};
+      {"agg-2", 0}, {"agg-3", 24225}, {"127.0.0.7", 1}, {"::1", 24226}, {"0:0:0:0:0:0:0:1", 0}};
   EXPECT_EQ(ok.value(), want);
-  for (const char* bad : {"agg:0", "agg:70000", "agg:", "tcp://agg:24224", "[fd00::7", "[fd00::7]x",
+  for (const char* bad : {"agg:0", "agg:70000", "agg:", "tcp://agg:24224", "[::1", "[::1]x",
                           "a b", "agg,agg"}) {
     auto r = parse_host_port_list(bad);
     EXPECT_FALSE(r) << bad;
