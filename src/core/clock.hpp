@@ -76,6 +76,15 @@ inline bool kernel_uses_tsc() noexcept {
   return n >= 3 && std::memcmp(buf, "tsc", 3) == 0 && (n == 3 || buf[3] == '\n');
 }
 
+// The mapping applied to a counter reading. Signed: a core may read a
+// tick or two before the base was taken.
+inline std::int64_t ticks_to_ns(std::uint64_t tsc, std::uint64_t base_tsc, std::int64_t base_ns,
+                                std::uint64_t mult) noexcept {
+  const auto ticks = static_cast<std::int64_t>(tsc - base_tsc);
+  return base_ns +
+         static_cast<std::int64_t>((static_cast<__int128>(ticks) * static_cast<__int128>(mult)) >> 32);
+}
+
 }  // namespace clock_detail
 
 inline std::int64_t now_unix_nano() noexcept {
@@ -89,11 +98,7 @@ inline std::int64_t now_unix_nano() noexcept {
       const std::uint64_t mult = m.mult.load(std::memory_order_relaxed);
       std::atomic_thread_fence(std::memory_order_acquire);
       if ((s0 & 1) != 0 || m.seq.load(std::memory_order_relaxed) != s0) continue;
-      // Signed: a core may read a tick or two before the base was taken.
-      const auto ticks = static_cast<std::int64_t>(__rdtsc() - base_tsc);
-      return base_ns + static_cast<std::int64_t>((static_cast<__int128>(ticks) *
-                                                  static_cast<__int128>(mult)) >>
-                                                 32);
+      return clock_detail::ticks_to_ns(__rdtsc(), base_tsc, base_ns, mult);
     }
   }
 #endif
@@ -141,12 +146,10 @@ inline void recalibrate_clock(std::int64_t (*read_clock)() noexcept = system_uni
   if (c.anchored && m.enabled.load(std::memory_order_relaxed)) {
     // What the published mapping says now, against the clock: more than
     // 1 ms apart means the clock was set (a step, not NTP's slewing).
-    const auto ticks = static_cast<std::int64_t>(best_tsc - m.base_tsc.load(std::memory_order_relaxed));
-    const std::int64_t predicted =
-        m.base_ns.load(std::memory_order_relaxed) +
-        static_cast<std::int64_t>((static_cast<__int128>(ticks) *
-                                   static_cast<__int128>(m.mult.load(std::memory_order_relaxed))) >>
-                                  32);
+    // (The only writer is this thread, under `mu`: no sequence check.)
+    const std::int64_t predicted = clock_detail::ticks_to_ns(
+        best_tsc, m.base_tsc.load(std::memory_order_relaxed),
+        m.base_ns.load(std::memory_order_relaxed), m.mult.load(std::memory_order_relaxed));
     const std::int64_t off = predicted - best_ns;
     stepped = off > 1'000'000 || off < -1'000'000;
   }

@@ -89,18 +89,16 @@ DeliveryWorker::DeliveryWorker(Track track,
         accounting_.recovered(track_, st.items + damaged);
       if (damaged || st.quarantined || st.torn_records) {
         count_dropped(DropReason::kIoError, damaged);
-        std::string what;
+        std::string what = "the disk spool " + options_.spool_dir + " of " + description();
         if (st.quarantined_items || st.quarantined) {
-          what = "the disk spool " + options_.spool_dir + " of " + description() +
-                 " was damaged: about " + std::to_string(damaged) +
-                 " items an earlier run spooled are lost (io_error); damaged data " +
-                 "kept in *.corrupt files there";
+          what += " was damaged: about " + std::to_string(damaged) +
+                  " items an earlier run spooled are lost (io_error); damaged data kept in "
+                  "*.corrupt files there";
         } else {
           // Only the record being written when the earlier run died: its
           // append never returned, so that run had not counted it as spooled.
-          what = "the disk spool " + options_.spool_dir + " of " + description() +
-                 " ended in a record cut short when an earlier run stopped: " +
-                 std::to_string(damaged) + " items in it are lost (io_error); the rest replays";
+          what += " ended in a record cut short when an earlier run stopped: " +
+                  std::to_string(damaged) + " items in it are lost (io_error); the rest replays";
         }
         accounting_.diagnostics().report("spool_damaged_at_start:" + options_.spool_dir, what);
         last_error_ = std::move(what);

@@ -47,11 +47,14 @@ inline std::uint8_t* put_bytes(std::uint8_t* p, std::string_view s) noexcept {
   return p + 4 + n;
 }
 
-// Encoded size of fields: a type byte, a 2-byte key length, the key, the value.
+// Encoded size of a field: a type byte, a 2-byte key length, the key, the value.
+inline std::size_t field_size(const Field& fd) noexcept {
+  return 3 + fd.key.size() + value_size(fd.value);
+}
+
 inline std::size_t fields_size(const Field* fields, std::size_t count) noexcept {
   std::size_t n = 0;
-  for (std::size_t i = 0; i < count; ++i)
-    n += 3 + fields[i].key.size() + value_size(fields[i].value);
+  for (std::size_t i = 0; i < count; ++i) n += field_size(fields[i]);
   return n;
 }
 
@@ -185,7 +188,7 @@ void emit(const LogFrontend& f, Track track, std::string_view file, Level level,
   // One pass: the limits and the encoded size of the fields.
   std::size_t fields_bytes = 0;
   for (const Field& fd : fields) {
-    fields_bytes += 3 + fd.key.size() + value_size(fd.value);
+    fields_bytes += field_size(fd);
     if (fd.key.size() > f.max_key_bytes) oversize = true;
     if (fd.value.type() == FieldValue::Type::kString &&
         fd.value.as_string().size() > f.max_field_bytes)
