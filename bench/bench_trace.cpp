@@ -19,7 +19,8 @@
 //   the *_gzip_* variants also compress the body as export does
 //   (encode::gzip_compress at its default level, EMP_COMPRESSION_LEVEL=1) and
 //   report the compressed size as `gzip_pct` of the body. bench_compress
-//   compares backends and levels.
+//   compares backends and levels. encode/json_gen_512: spans shaped like
+//   `emp-telemetry gen`'s, to compare gen's end-to-end rate with.
 #include <benchmark/benchmark.h>
 #include <time.h>
 #include <unistd.h>
@@ -237,6 +238,45 @@ std::vector<otlp::SpanData> make_batch() {
   return spans;
 }
 
+// 512 spans shaped like `emp-telemetry gen`'s job lifecycle spans: the job
+// instrumentation's attributes and gen's 200-byte payload attribute (about
+// 1.1 KB of OTLP/JSON a span, against about 450 bytes for make_batch()'s).
+std::vector<otlp::SpanData> make_gen_batch() {
+  std::vector<otlp::SpanData> spans(512);
+  std::string payload = "{\"prompt\":\"";
+  for (int i = 0; payload.size() < 198; ++i) payload += "abcdefghijklmnopqrstuvwxyz0123456789 ,.:_-"[i % 42];
+  payload += "\"}";
+  std::uint8_t n = 1;
+  for (auto& s : spans) {
+    s.trace_id.fill(n);
+    s.span_id.fill(static_cast<std::uint8_t>(n + 1));
+    s.parent_span_id.fill(static_cast<std::uint8_t>(n + 2));
+    s.has_parent = true;
+    s.flags = 0x101;
+    s.name = "job.process";
+    s.kind = otlp::SpanKind::kConsumer;
+    s.start_time_unix_nano = 1764057369000000000ull + n;
+    s.end_time_unix_nano = s.start_time_unix_nano + 812250000;
+    auto str = [&](const char* k, std::string_view v) {
+      s.attributes.emplace_back(k, otlp::AnyValue::string(std::string(v)));
+    };
+    str("gen.payload", payload);
+    str("lifecycle.stage", "process");
+    str("component.type", "worker");
+    str("job.id", "job-8c1f6b1e-3a5d-4f4e-9c6a-2b7d1e0f9a11");
+    str("job.type", "image_generation");
+    s.attributes.emplace_back("job.priority", otlp::AnyValue::integer(n % 10));
+    str("job.queue", "default");
+    str("job.connector", "comfyui");
+    str("job.worker", "gen-machine-worker-0");
+    str("job.machine", "gen-machine");
+    str("job.service_type", "worker");
+    s.attributes.emplace_back("job.duration_ms", otlp::AnyValue::integer(812));
+    ++n;
+  }
+  return spans;
+}
+
 otlp::Resource bench_resource() {
   otlp::Resource r;
   r.attributes.emplace_back("service.name", otlp::AnyValue::string("bench"));
@@ -244,9 +284,9 @@ otlp::Resource bench_resource() {
   return r;
 }
 
-template <bool kJson, bool kGzip>
+template <bool kJson, bool kGzip, bool kGenShaped = false>
 void encode_batch(benchmark::State& state) {
-  auto spans = make_batch();
+  auto spans = kGenShaped ? make_gen_batch() : make_batch();
   otlp::Scope scope;
   scope.name = "emp-telemetry";
   otlp::ProtoPrelude proto(bench_resource(), scope);
@@ -280,6 +320,7 @@ BENCHMARK(encode_batch<false, false>)->Name("encode/proto_512");
 BENCHMARK(encode_batch<false, true>)->Name("encode/proto_gzip_512");
 BENCHMARK(encode_batch<true, false>)->Name("encode/json_512");
 BENCHMARK(encode_batch<true, true>)->Name("encode/json_gzip_512");
+BENCHMARK(encode_batch<true, false, true>)->Name("encode/json_gen_512");
 
 }  // namespace
 

@@ -16,12 +16,43 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
 #include <memory>
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 namespace emp::telemetry::core {
 
 inline constexpr std::size_t kCacheLine = 64;
+
+namespace ring_detail {
+
+#if defined(__x86_64__)
+// PREFETCHW (CPUID 0x80000001 ECX bit 8): asks for a cache line in the
+// exclusive state, ready to be written.
+inline bool cpu_has_prefetchw() noexcept {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  return __get_cpuid(0x80000001u, &a, &b, &c, &d) != 0 && (c & (1u << 8)) != 0;
+}
+inline const bool g_prefetchw = cpu_has_prefetchw();
+#endif
+
+// The lines a producer is about to write were last read by the background
+// thread on another core: writing them waits for that core to give them up
+// (most of a log call's time when the two run on different cores). Asking
+// for them ahead of the write overlaps that wait with the caller's work.
+inline void prefetch_for_write(const void* p) noexcept {
+#if defined(__x86_64__)
+  if (g_prefetchw) asm volatile("prefetchw %0" : : "m"(*static_cast<const char*>(p)));
+#else
+  __builtin_prefetch(p, 1, 3);
+#endif
+}
+
+}  // namespace ring_detail
 
 // Copies `n` bytes into a record being written. Record fields are mostly
 // short (keys, ids, names); up to 16 bytes they are copied with two
@@ -94,6 +125,7 @@ class SpscRing {
     }
     pending_start_ = w;
     pending_total_ = total;
+    prefetch_ahead(w, w + total);
     std::uint32_t size = static_cast<std::uint32_t>(n + kHeader);
     std::memcpy(buffer_.get() + offset, &size, sizeof size);
     return buffer_.get() + offset + kHeader;
@@ -141,6 +173,19 @@ class SpscRing {
  private:
   static constexpr std::size_t align8(std::size_t n) noexcept { return (n + 7) & ~std::size_t{7}; }
 
+  // Keeps the lines up to kPrefetchAhead bytes past the end of the record
+  // being reserved ([start, end)) on their way to this core, each asked for once,
+  // never past the space the consumer has released. 1 KiB ahead took the
+  // cost of a 150-byte record with the consumer on another core from 66-70 ns
+  // to 40-42 ns (32 ns with both on one core); 128 bytes ahead was 56 ns.
+  void prefetch_ahead(std::uint64_t start, std::uint64_t end) noexcept {
+    static constexpr std::uint64_t kPrefetchAhead = 1024;
+    const std::uint64_t want = std::min(end + kPrefetchAhead, cached_read_ + capacity_);
+    if (prefetched_ < start) prefetched_ = start & ~std::uint64_t{kCacheLine - 1};
+    for (; prefetched_ < want; prefetched_ += kCacheLine)
+      ring_detail::prefetch_for_write(buffer_.get() + (prefetched_ & mask_));
+  }
+
   std::size_t capacity_;
   std::size_t mask_;
   std::unique_ptr<std::uint8_t[]> buffer_;
@@ -149,6 +194,7 @@ class SpscRing {
   std::uint64_t cached_read_ = 0;
   std::uint64_t pending_start_ = 0;
   std::size_t pending_total_ = 0;
+  std::uint64_t prefetched_ = 0;  // lines below this position have been asked for
   // Consumer-owned.
   alignas(kCacheLine) std::atomic<std::uint64_t> read_pos_{0};
 };
