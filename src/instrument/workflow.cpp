@@ -1,9 +1,9 @@
 // Workflow, connector-processing and start-up instrumentation: spans named
 // and attributed as the job-queue system named them.
-#include <nlohmann/json.hpp>
-
 #include "config/redact.hpp"
 #include "emp/telemetry/instrument.hpp"
+#include "encode/json_mask.hpp"
+#include "encode/json_validate.hpp"
 #include "logs/log_record.hpp"
 
 namespace emp::telemetry {
@@ -95,32 +95,14 @@ void WorkflowInstrument::timeout(Span& workflow, std::string_view workflow_id) n
 
 // ---- connector processing ----
 
-namespace {
-
-void mask_secrets(nlohmann::json& j) {
-  if (j.is_object()) {
-    for (auto it = j.begin(); it != j.end(); ++it) {
-      if (config::is_secret_variable(it.key()) && !it.value().is_object() &&
-          !it.value().is_array()) {
-        it.value() = std::string(config::kMask);
-      } else {
-        mask_secrets(it.value());
-      }
-    }
-  } else if (j.is_array()) {
-    for (auto& v : j) mask_secrets(v);
-  }
-}
-
-}  // namespace
-
 std::string ProcessingInstrument::excerpt(std::string_view payload, std::size_t limit) noexcept {
   try {
     std::string safe;
-    auto j = nlohmann::json::parse(payload, nullptr, /*allow_exceptions=*/false);
-    if (!j.is_discarded()) {
-      mask_secrets(j);
-      safe = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (encode::json_valid(payload)) {
+      static constexpr std::string_view kMaskJson = "\"***\"";
+      static_assert(kMaskJson.substr(1, 3) == config::kMask);
+      safe.reserve(payload.size());
+      encode::append_json_masked(payload, config::is_secret_variable, kMaskJson, safe);
     } else {
       // Not JSON: the one secret shape we can recognise in free text is a
       // URL with credentials.
