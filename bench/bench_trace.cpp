@@ -28,10 +28,14 @@
 #include <atomic>
 #include <cstring>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "bench_env.hpp"
 #include "emp/telemetry/client.hpp"
+#include "emp/telemetry/instrument.hpp"
+#include "emp/telemetry/propagation.hpp"
 #include "encode/gzip.hpp"
+#include "encode/json_validate.hpp"
 #include "encode/otlp_json.hpp"
 #include "encode/otlp_proto.hpp"
 #include "span_load.hpp"
@@ -321,6 +325,54 @@ BENCHMARK(encode_batch<false, true>)->Name("encode/proto_gzip_512");
 BENCHMARK(encode_batch<true, false>)->Name("encode/json_512");
 BENCHMARK(encode_batch<true, true>)->Name("encode/json_gzip_512");
 BENCHMARK(encode_batch<true, false, true>)->Name("encode/json_gen_512");
+
+// A job payload as `gen` makes it (about 300 bytes, a 200-byte prompt) with
+// the trace context in it.
+std::string job_payload() {
+  std::string prompt;
+  for (int i = 0; prompt.size() < 186; ++i) prompt += "abcdefghijklmnopqrstuvwxyz0123456789 ,.:_-"[i % 42];
+  return "{\"job_id\":\"job-8c1f6b1e-3a5d-4f4e-9c6a-2b7d1e0f9a11\",\"type\":\"image_generation\","
+         "\"input\":{\"prompt\":\"" + prompt + "\"},"
+         "\"traceparent\":\"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\"}";
+}
+
+// payload/*: the work a job step does on the caller's thread with the job
+// payload. json_valid (the check before reading or writing the context)
+// against nlohmann::json::accept, the parser it stands in for; extract and
+// inject whole; excerpt (processing instrumentation: masked, compacted copy).
+void payload_json_valid(benchmark::State& state) {
+  const std::string p = job_payload();
+  for (auto _ : state) benchmark::DoNotOptimize(emp::telemetry::encode::json_valid(p));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(p.size()));
+}
+BENCHMARK(payload_json_valid)->Name("payload/json_valid");
+
+void payload_nlohmann_accept(benchmark::State& state) {
+  const std::string p = job_payload();
+  for (auto _ : state) benchmark::DoNotOptimize(nlohmann::json::accept(p));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(p.size()));
+}
+BENCHMARK(payload_nlohmann_accept)->Name("payload/nlohmann_accept");
+
+void payload_extract(benchmark::State& state) {
+  const std::string p = job_payload();
+  for (auto _ : state) benchmark::DoNotOptimize(et::extract_from_job_payload(p));
+}
+BENCHMARK(payload_extract)->Name("payload/extract");
+
+void payload_inject(benchmark::State& state) {
+  const std::string p = job_payload();
+  const auto ctx = et::extract_from_job_payload(p).context;
+  if (!ctx) std::abort();
+  for (auto _ : state) benchmark::DoNotOptimize(et::inject_into_job_payload(p, *ctx));
+}
+BENCHMARK(payload_inject)->Name("payload/inject");
+
+void payload_excerpt(benchmark::State& state) {
+  const std::string p = job_payload();
+  for (auto _ : state) benchmark::DoNotOptimize(et::ProcessingInstrument::excerpt(p));
+}
+BENCHMARK(payload_excerpt)->Name("payload/excerpt");
 
 }  // namespace
 

@@ -8,6 +8,10 @@
 
 #include "encode/proto_wire.hpp"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace emp::telemetry::encode {
 
 namespace {
@@ -167,9 +171,35 @@ class Validator {
     return v;
   }
 
+  // Skips plain bytes (printable ASCII other than '"' and '\\'), sixteen
+  // at a time: most of a payload is such bytes inside strings.
+  void skip_plain() noexcept {
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i backslash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(0x20);
+    while (t_.size() - i_ >= 16) {
+      const __m128i w = _mm_loadu_si128(reinterpret_cast<const __m128i*>(t_.data() + i_));
+      // Signed, a byte of 0x80 and up is below 0x20 too: one compare finds
+      // control characters and the start of every multi-byte sequence.
+      const __m128i special = _mm_or_si128(
+          _mm_cmplt_epi8(w, space),
+          _mm_or_si128(_mm_cmpeq_epi8(w, quote), _mm_cmpeq_epi8(w, backslash)));
+      const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(special));
+      if (mask != 0) {
+        i_ += static_cast<std::size_t>(__builtin_ctz(mask));
+        return;
+      }
+      i_ += 16;
+    }
+#endif
+  }
+
   bool string() noexcept {
     ++i_;  // the opening quote
     while (i_ < t_.size()) {
+      skip_plain();
+      if (i_ >= t_.size()) break;
       const unsigned char c = static_cast<unsigned char>(t_[i_]);
       if (c == '"') {
         ++i_;

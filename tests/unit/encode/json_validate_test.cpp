@@ -44,5 +44,21 @@ TEST(JsonValidate, AcceptsAJobPayload) {
       "\"traceparent\":\"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\"}"));
 }
 
+// Strings are skipped sixteen bytes at a time up to the first byte that needs
+// a look: put each kind of such byte at every offset of a word.
+TEST(JsonValidate, FindsTheFirstSpecialByteAtEveryOffset) {
+  const std::string specials[] = {"\"", "\\n", "\\u00e9", "\\x", "\x01", "\x1f", "\x7f",
+                                  " ", "\xc3\xa9", "\xc3", "\xff", "\xe2\x82\xac", "\xe2\x82"};
+  for (std::size_t at = 0; at < 36; ++at) {
+    for (const std::string& sp : specials) {
+      for (std::size_t tail : {0, 3, 9}) {
+        same_as_nlohmann("\"" + std::string(at, 'a') + sp + std::string(tail, 'b') + "\"");
+        same_as_nlohmann("[\"" + std::string(at, 'a') + "\"," + "\"" + sp + std::string(tail, '~') +
+                         "\"]");
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace emp::telemetry::encode
