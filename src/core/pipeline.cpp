@@ -59,6 +59,10 @@ class Engine : public std::enable_shared_from_this<Engine> {
   // inline fast path), else found or made by local_slot_slow().
   RingSlot* local_slot() noexcept;
   RingSlot* local_slot_slow() noexcept;
+  // A full ring: wakes the background thread and, under kBlock, waits up
+  // to the block timeout for room. nullptr when there is none.
+  [[gnu::noinline, gnu::cold]] std::uint8_t* reserve_when_full(RingSlot& slot,
+                                                               std::size_t n) noexcept;
   void wake() noexcept {
     if (!wake_pending.exchange(true, std::memory_order_acq_rel)) cv.notify_one();
   }
@@ -541,6 +545,31 @@ std::size_t Pipeline::max_payload() const noexcept {
   return c / 4 - SpscRing::kHeader - 1;  // minus the header and the kind byte
 }
 
+// Out of line: the waiting loop's registers and calls would otherwise cost
+// every begin() a larger prologue.
+std::uint8_t* Engine::reserve_when_full(RingSlot& slot, std::size_t n) noexcept {
+  wake();
+  if (options.policy != QueueFullPolicy::kBlock) return nullptr;
+  auto until = Clock::now() + options.block_timeout;
+  int spins = 0;
+  // A few yields for a queue that is about to drain, then naps that
+  // double up to 1 ms: many blocked threads must not take the cores
+  // the background thread needs to drain their queues.
+  auto nap = std::chrono::microseconds(50);
+  std::uint8_t* p = nullptr;
+  while (p == nullptr && Clock::now() < until) {
+    if (++spins < 16) {
+      std::this_thread::yield();
+    } else {
+      wake();
+      std::this_thread::sleep_for(std::min<Clock::duration>(nap, until - Clock::now()));
+      nap = std::min(nap * 2, std::chrono::microseconds(1000));
+    }
+    p = slot.ring.reserve(n);
+  }
+  return p;
+}
+
 std::uint8_t* Pipeline::begin(Track track, RecordKind kind, std::size_t size) noexcept {
   Engine& e = *engine_;
   e.check_fork();
@@ -561,26 +590,8 @@ std::uint8_t* Pipeline::begin(Track track, RecordKind kind, std::size_t size) no
     return nullptr;
   }
   std::uint8_t* p = slot->ring.reserve(size + 1);
-  if (p == nullptr) {
-    e.wake();
-    if (e.options.policy == QueueFullPolicy::kBlock) {
-      auto until = Clock::now() + e.options.block_timeout;
-      int spins = 0;
-      // A few yields for a queue that is about to drain, then naps that
-      // double up to 1 ms: many blocked threads must not take the cores
-      // the background thread needs to drain their queues.
-      auto nap = std::chrono::microseconds(50);
-      while (p == nullptr && Clock::now() < until) {
-        if (++spins < 16) {
-          std::this_thread::yield();
-        } else {
-          e.wake();
-          std::this_thread::sleep_for(std::min<Clock::duration>(nap, until - Clock::now()));
-          nap = std::min(nap * 2, std::chrono::microseconds(1000));
-        }
-        p = slot->ring.reserve(size + 1);
-      }
-    }
+  if (p == nullptr) [[unlikely]] {
+    p = e.reserve_when_full(*slot, size + 1);
     if (p == nullptr) {
       bump(c.dropped[static_cast<std::size_t>(DropReason::kQueueFull)]);
       return nullptr;
