@@ -21,6 +21,9 @@
 //   report the compressed size as `gzip_pct` of the body. bench_compress
 //   compares backends and levels. encode/json_gen_512: spans shaped like
 //   `emp-telemetry gen`'s, to compare gen's end-to-end rate with.
+// payload/*: what a job step does with the job's JSON payload on the
+//   caller's thread (check, extract, inject, excerpt), with nlohmann's
+//   accept as the peer of the check.
 #include <benchmark/benchmark.h>
 #include <time.h>
 #include <unistd.h>
