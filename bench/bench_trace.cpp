@@ -222,37 +222,21 @@ void floor_clock_copy(benchmark::State& state) {
 }
 BENCHMARK(floor_clock_copy)->Name("floor/clock_copy");
 
-std::vector<otlp::SpanData> make_batch() {
-  std::vector<otlp::SpanData> spans(512);
-  std::uint8_t n = 1;
-  for (auto& s : spans) {
-    s.trace_id.fill(n);
-    s.span_id.fill(static_cast<std::uint8_t>(n + 1));
-    s.parent_span_id.fill(static_cast<std::uint8_t>(n + 2));
-    s.has_parent = true;
-    s.flags = 0x101;
-    s.name = "job.process";
-    s.kind = otlp::SpanKind::kConsumer;
-    s.start_time_unix_nano = 1764057369000000000ull + n;
-    s.end_time_unix_nano = s.start_time_unix_nano + 812250000;
-    s.attributes.emplace_back("job.id",
-                              otlp::AnyValue::string("job-8c1f6b1e-3a5d-4f4e-9c6a-2b7d1e0f9a11"));
-    s.attributes.emplace_back("job.priority", otlp::AnyValue::integer(n));
-    s.attributes.emplace_back("job.success", otlp::AnyValue::boolean(true));
-    s.attributes.emplace_back("job.duration_ms", otlp::AnyValue::floating(812.25));
-    ++n;
-  }
-  return spans;
+// A printable prompt of `n` bytes, like the ones in gen's job payloads.
+std::string prompt_text(std::size_t n) {
+  static constexpr std::string_view kAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789 ,.:_-";
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) out += kAlphabet[i % kAlphabet.size()];
+  return out;
 }
 
-// 512 spans shaped like `emp-telemetry gen`'s job lifecycle spans: the job
-// instrumentation's attributes and gen's 200-byte payload attribute (about
-// 1.1 KB of OTLP/JSON a span, against about 450 bytes for make_batch()'s).
-std::vector<otlp::SpanData> make_gen_batch() {
+// 512 spans of 4 attributes (about 450 bytes of OTLP/JSON each) or, with
+// `gen_shaped`, shaped like `emp-telemetry gen`'s job lifecycle spans: the
+// job instrumentation's attributes and gen's 200-byte payload attribute
+// (about 1.1 KB a span).
+std::vector<otlp::SpanData> make_batch(bool gen_shaped = false) {
   std::vector<otlp::SpanData> spans(512);
-  std::string payload = "{\"prompt\":\"";
-  for (int i = 0; payload.size() < 198; ++i) payload += "abcdefghijklmnopqrstuvwxyz0123456789 ,.:_-"[i % 42];
-  payload += "\"}";
+  const std::string payload = "{\"prompt\":\"" + prompt_text(186) + "\"}";
   std::uint8_t n = 1;
   for (auto& s : spans) {
     s.trace_id.fill(n);
@@ -265,20 +249,27 @@ std::vector<otlp::SpanData> make_gen_batch() {
     s.start_time_unix_nano = 1764057369000000000ull + n;
     s.end_time_unix_nano = s.start_time_unix_nano + 812250000;
     auto str = [&](const char* k, std::string_view v) {
-      s.attributes.emplace_back(k, otlp::AnyValue::string(std::string(v)));
+      s.attributes.emplace_back(k, otlp::AnyValue::string(v));
     };
-    str("gen.payload", payload);
-    str("lifecycle.stage", "process");
-    str("component.type", "worker");
-    str("job.id", "job-8c1f6b1e-3a5d-4f4e-9c6a-2b7d1e0f9a11");
-    str("job.type", "image_generation");
-    s.attributes.emplace_back("job.priority", otlp::AnyValue::integer(n % 10));
-    str("job.queue", "default");
-    str("job.connector", "comfyui");
-    str("job.worker", "gen-machine-worker-0");
-    str("job.machine", "gen-machine");
-    str("job.service_type", "worker");
-    s.attributes.emplace_back("job.duration_ms", otlp::AnyValue::integer(812));
+    if (!gen_shaped) {
+      str("job.id", "job-8c1f6b1e-3a5d-4f4e-9c6a-2b7d1e0f9a11");
+      s.attributes.emplace_back("job.priority", otlp::AnyValue::integer(n));
+      s.attributes.emplace_back("job.success", otlp::AnyValue::boolean(true));
+      s.attributes.emplace_back("job.duration_ms", otlp::AnyValue::floating(812.25));
+    } else {
+      str("gen.payload", payload);
+      str("lifecycle.stage", "process");
+      str("component.type", "worker");
+      str("job.id", "job-8c1f6b1e-3a5d-4f4e-9c6a-2b7d1e0f9a11");
+      str("job.type", "image_generation");
+      s.attributes.emplace_back("job.priority", otlp::AnyValue::integer(n % 10));
+      str("job.queue", "default");
+      str("job.connector", "comfyui");
+      str("job.worker", "gen-machine-worker-0");
+      str("job.machine", "gen-machine");
+      str("job.service_type", "worker");
+      s.attributes.emplace_back("job.duration_ms", otlp::AnyValue::integer(812));
+    }
     ++n;
   }
   return spans;
@@ -293,7 +284,7 @@ otlp::Resource bench_resource() {
 
 template <bool kJson, bool kGzip, bool kGenShaped = false>
 void encode_batch(benchmark::State& state) {
-  auto spans = kGenShaped ? make_gen_batch() : make_batch();
+  auto spans = make_batch(kGenShaped);
   otlp::Scope scope;
   scope.name = "emp-telemetry";
   otlp::ProtoPrelude proto(bench_resource(), scope);
@@ -332,8 +323,7 @@ BENCHMARK(encode_batch<true, false, true>)->Name("encode/json_gen_512");
 // A job payload as `gen` makes it (about 300 bytes, a 200-byte prompt) with
 // the trace context in it.
 std::string job_payload() {
-  std::string prompt;
-  for (int i = 0; prompt.size() < 186; ++i) prompt += "abcdefghijklmnopqrstuvwxyz0123456789 ,.:_-"[i % 42];
+  const std::string prompt = prompt_text(186);
   return "{\"job_id\":\"job-8c1f6b1e-3a5d-4f4e-9c6a-2b7d1e0f9a11\",\"type\":\"image_generation\","
          "\"input\":{\"prompt\":\"" + prompt + "\"},"
          "\"traceparent\":\"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\"}";
