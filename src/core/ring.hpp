@@ -7,16 +7,18 @@
 // release store; the consumer reads records in order and releases space with
 // one release store. Records never straddle the end of the buffer: when one
 // does not fit before the end, the producer leaves a wrap marker and starts at
-// offset 0 again.
+// offset 0 again. The producer asks for the cache lines of its next records
+// before it writes them (prefetch_ahead), since the consumer on another core
+// was the last to read them.
 //
 // Layout of a record: [u32 size][payload ...], size including the 4-byte
 // header, start offsets aligned to 8 bytes.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <algorithm>
 #include <cstring>
 #include <memory>
 
