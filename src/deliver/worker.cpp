@@ -476,11 +476,19 @@ void DeliveryWorker::spill_queue(std::size_t keep_bytes, DropReason reason_witho
     }
     spill(p, reason_without_spool);
     any = true;
-    std::lock_guard<std::mutex> lock(mu_);
-    busy_ = false;
   }
-  if (any && spool_) spool_->commit();
+  end_spill(any);
+}
+
+void DeliveryWorker::end_spill(bool spilled) noexcept {
+  if (spilled && spool_) spool_->commit();
+  // The batches taken from the queue count as spooled before the worker
+  // stops counting as busy: in between, a flush would find nothing
+  // waiting and report success for data that is on disk, not delivered.
   update_spool_stats();
+  std::lock_guard<std::mutex> lock(mu_);
+  busy_ = false;
+  if (queue_.empty() && spool_items_ == 0) idle_cv_.notify_all();
 }
 
 void DeliveryWorker::expire_queue(Clock::time_point now) noexcept {
@@ -495,14 +503,12 @@ void DeliveryWorker::expire_queue(Clock::time_point now) noexcept {
       p = std::move(queue_.front().payload);
       queue_.pop_front();
       queued_bytes_ -= p.bytes.size();
+      busy_ = true;
     }
     spill(p, DropReason::kRetryExhausted);
     any = true;
   }
-  if (any) {
-    if (spool_) spool_->commit();
-    update_spool_stats();
-  }
+  if (any) end_spill(true);
 }
 
 DeliveryWorker::Clock::time_point DeliveryWorker::step(Clock::time_point now) noexcept {
@@ -631,6 +637,7 @@ DeliveryWorker::Clock::time_point DeliveryWorker::step(Clock::time_point now) no
   const bool pace = options_.circuit.recovery_ramp.count() > 0;
 
   bool requeue = false;
+  bool spilled = false;  // the batch left the queue for the spool
   if (r.outcome != Outcome::kRetryable) {
     ep.breaker.on_success();  // the endpoint answered: it is reachable
     ep.not_before = {};
@@ -715,6 +722,7 @@ DeliveryWorker::Clock::time_point DeliveryWorker::step(Clock::time_point now) no
       if (src == Source::kQueue) {
         spill(local, DropReason::kRetryExhausted);
         if (spool_) spool_->commit();
+        spilled = true;
       }
       head_retry_.reset();
       next_attempt_ = after;
@@ -750,7 +758,7 @@ DeliveryWorker::Clock::time_point DeliveryWorker::step(Clock::time_point now) no
       }
     }
     inflight_bytes_ = 0;
-    busy_ = false;
+    if (!spilled) busy_ = false;
     if (src == Source::kQueue && !requeue && spare_.size() < kSpareBuffers &&
         local.bytes.capacity() <= kMaxSpareBytes) {
       try {
@@ -760,7 +768,11 @@ DeliveryWorker::Clock::time_point DeliveryWorker::step(Clock::time_point now) no
       }
     }
   }
-  if (src == Source::kSpool) update_spool_stats();
+  if (spilled) {
+    end_spill(false);  // committed above
+  } else if (src == Source::kSpool) {
+    update_spool_stats();
+  }
   return next_attempt_;
 }
 

@@ -221,6 +221,10 @@ class DeliveryWorker {
   bool spill(const deliver::Payload& p, DropReason reason_without_spool) noexcept;
   // Moves queued batches to the spool (or drops them) until at most
   // `keep_bytes` wait in memory, oldest first.
+  // After batches left the queue for the spool: commits it, counts them
+  // spooled, then stops counting the worker busy (and wakes a waiting flush
+  // if nothing is left).
+  void end_spill(bool spilled) noexcept;
   void spill_queue(std::size_t keep_bytes, DropReason reason_without_spool) noexcept;
   // Drops or spools waiting batches older than retry.max_elapsed.
   void expire_queue(Clock::time_point now) noexcept;

@@ -154,6 +154,40 @@ TEST(WorkerPolicy, RetryBudgetEndsInRetryExhaustedWithoutSpool) {
   EXPECT_EQ(rig.track().dropped_for(DropReason::kRetryExhausted), 10u);
 }
 
+// A batch whose retry budget runs out goes to the spool: from that step on
+// it is counted spooled, a flush waits for it, and the worker sends it when
+// the destination answers again, with no new batch needed to wake it.
+TEST(WorkerPolicy, RetryBudgetSpentWithSpoolLeavesTheBatchOnDiskCountedAndSentLater) {
+  const std::string dir = (std::filesystem::temp_directory_path() /
+                           ("emp-worker-budget-" + std::to_string(::getpid())))
+                              .string();
+  std::filesystem::remove_all(dir);
+  DeliveryWorker::Options o;
+  o.retry.max_elapsed = 10s;
+  o.circuit.failure_threshold = 0;  // the breaker never opens: the budget decides
+  o.spool_dir = dir;
+  o.spool.sync = false;
+  {
+    Rig rig(o);
+    rig.dest->set_default(FakeDestination::retryable(503));
+    rig.worker->submit(batch(0));
+    for (int i = 0; i < 60 && rig.worker->health().spooled == 0; ++i)
+      rig.worker->step(rig.now += 1s);
+    EXPECT_EQ(rig.worker->health().spooled, 10u);
+    EXPECT_EQ(rig.worker->health().queue_bytes, 0u);
+    // Not idle while the batch waits on disk: a flush must not report it sent.
+    EXPECT_FALSE(rig.worker->wait_idle(Clock::now()));
+    rig.dest->set_default(FakeDestination::delivered());
+    rig.run_until(rig.now + 120s);
+    ASSERT_EQ(rig.dest->accepted().size(), 1u);
+    auto t = rig.track();
+    EXPECT_EQ(t.written, 10u);
+    EXPECT_EQ(t.dropped_total(), 0u);
+    EXPECT_EQ(rig.worker->health().spooled, 0u);
+  }
+  std::filesystem::remove_all(dir);
+}
+
 TEST(WorkerPolicy, PermanentAnswersAreDroppedWithTheirReasonAndNotRetried) {
   Rig rig;
   rig.dest->script(
