@@ -627,7 +627,13 @@ DeliveryWorker::Clock::time_point DeliveryWorker::step(Clock::time_point now) no
                             : deliver::Deadline::none();
   if (stopping && deadline < d.at) d.at = deadline;
   d.cancel = &cancel_;
-  const deliver::DeliveryResult r = ep.destination->deliver(*target, d);
+  deliver::DeliveryResult r = ep.destination->deliver(*target, d);
+  // The transport stops at the deadline and calls the attempt cancelled.
+  // Only our own cut (cancel_, or the stop deadline shortening the attempt)
+  // is a cancellation; the export timeout passing is a timeout like the one
+  // libcurl reports, retried and counted, whichever noticed it first.
+  if (r.cancelled && !cancel_.load(std::memory_order_acquire) && !(stopping && d.at == deadline))
+    r.cancelled = false;
   ep.tried.store(true, std::memory_order_relaxed);
   if (!r.cancelled && active_.exchange(use, std::memory_order_relaxed) != use)
     switches_.fetch_add(1, std::memory_order_relaxed);
