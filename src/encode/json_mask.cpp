@@ -1,29 +1,16 @@
 #include "encode/json_mask.hpp"
 
 #include <cstdint>
-#include <cstring>
 #include <nlohmann/json.hpp>
 #include <vector>
+
+#include "encode/json_validate.hpp"
 
 namespace emp::telemetry::encode {
 
 namespace {
 
 bool is_ws(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-// t[i] == '"' of a valid string; returns one past its closing quote.
-std::size_t string_end(std::string_view t, std::size_t i) noexcept {
-  ++i;
-  for (;;) {
-    const void* q = std::memchr(t.data() + i, '"', t.size() - i);
-    if (q == nullptr) return t.size();  // cannot happen for valid text
-    const std::size_t at = static_cast<std::size_t>(static_cast<const char*>(q) - t.data());
-    std::size_t slashes = 0;
-    while (at - slashes > i && t[at - slashes - 1] == '\\') ++slashes;
-    if (slashes % 2 == 0) return at + 1;
-    i = at + 1;
-  }
-}
 
 // A key token (with its quotes) unescaped; escapes in keys are rare, so
 // they go through nlohmann rather than a second decoder here.
@@ -79,7 +66,7 @@ void append_json_masked(std::string_view t, bool (*secret_key)(std::string_view)
         break;
     }
     // A string or another scalar: copied whole, or masked.
-    const std::size_t end = c == '"' ? string_end(t, i) : [&] {
+    const std::size_t end = c == '"' ? json_string_end(t, i) : [&] {
       std::size_t j = i;
       while (j < t.size() && !is_ws(t[j]) && t[j] != ',' && t[j] != '}' && t[j] != ']') ++j;
       return j;

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -243,6 +244,20 @@ class Validator {
 };
 
 }  // namespace
+
+std::size_t json_string_end(std::string_view t, std::size_t i) noexcept {
+  ++i;
+  while (i < t.size()) {
+    const void* q = std::memchr(t.data() + i, '"', t.size() - i);
+    if (q == nullptr) return t.size();
+    const std::size_t at = static_cast<std::size_t>(static_cast<const char*>(q) - t.data());
+    std::size_t slashes = 0;
+    while (at - slashes > i && t[at - slashes - 1] == '\\') ++slashes;
+    if (slashes % 2 == 0) return at + 1;
+    i = at + 1;
+  }
+  return t.size();
+}
 
 bool json_valid(std::string_view text) noexcept {
   try {

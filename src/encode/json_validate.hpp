@@ -6,6 +6,7 @@
 // container.
 #pragma once
 
+#include <cstddef>
 #include <string_view>
 
 namespace emp::telemetry::encode {
@@ -18,5 +19,10 @@ namespace emp::telemetry::encode {
 // low one, never alone), numbers per the RFC grammar, any nesting depth. A
 // leading UTF-8 byte order mark is skipped, as nlohmann's parser does.
 bool json_valid(std::string_view text) noexcept;
+
+// In text that json_valid() accepted, `text[i]` being the opening quote of
+// a string: the index one past its closing quote. Jumps from quote to quote
+// (memchr) and counts the backslashes before each: an odd run escapes it.
+std::size_t json_string_end(std::string_view text, std::size_t i) noexcept;
 
 }  // namespace emp::telemetry::encode

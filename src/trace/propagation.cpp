@@ -169,32 +169,16 @@ std::size_t skip_ws(std::string_view t, std::size_t i) noexcept {
   return i;
 }
 
-// t[i] == '"'; returns one past the closing quote. Jumps from quote to
-// quote (memchr) and counts the backslashes before each: an odd run escapes it.
-std::size_t skip_string(std::string_view t, std::size_t i) noexcept {
-  ++i;
-  while (i < t.size()) {
-    const void* q = std::memchr(t.data() + i, '"', t.size() - i);
-    if (q == nullptr) return t.size();
-    const std::size_t at = static_cast<std::size_t>(static_cast<const char*>(q) - t.data());
-    std::size_t slashes = 0;
-    while (at - slashes > i && t[at - slashes - 1] == '\\') ++slashes;
-    if (slashes % 2 == 0) return at + 1;
-    i = at + 1;
-  }
-  return t.size();
-}
-
 std::size_t skip_value(std::string_view t, std::size_t i) noexcept {
   if (i >= t.size()) return i;
   const char c = t[i];
-  if (c == '"') return skip_string(t, i);
+  if (c == '"') return encode::json_string_end(t, i);
   if (c == '{' || c == '[') {
     std::size_t depth = 0;
     while (i < t.size()) {
       const char d = t[i];
       if (d == '"') {
-        i = skip_string(t, i);
+        i = encode::json_string_end(t, i);
         continue;
       }
       if (d == '{' || d == '[') ++depth;
@@ -219,7 +203,7 @@ JsonObjectScan scan_object(std::string_view t) {
   while (i < t.size() && t[i] != '}') {
     JsonMember m;
     m.begin = i;
-    const std::size_t key_end = skip_string(t, i);
+    const std::size_t key_end = encode::json_string_end(t, i);
     m.key_token = t.substr(i, key_end - i);
     i = skip_ws(t, key_end);
     i = skip_ws(t, i + 1);  // past ':'
