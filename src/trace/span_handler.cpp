@@ -61,6 +61,10 @@ bool decode_attributes(std::string_view blob, std::uint32_t count, std::vector<o
   Reader r(reinterpret_cast<const std::uint8_t*>(blob.data()), blob.size());
   out.reserve(count);
   std::size_t used = 0;
+  // One bit per (length, first byte, last byte) of the keys seen so far: a
+  // key whose bit is clear cannot be a repeat, so the usual span (no key set
+  // twice) is decoded without comparing every key with all before it.
+  std::uint64_t seen = 0;
   for (std::uint32_t i = 0; i < count; ++i) {
     std::uint8_t type;
     std::uint16_t kl;
@@ -68,13 +72,21 @@ bool decode_attributes(std::string_view blob, std::uint32_t count, std::vector<o
     if (!r.get(type) || !r.get(kl) || !r.bytes(kl, key)) return false;
     // Setting a key again replaces its value (OpenTelemetry attribute rules).
     otlp::KeyValue* kv = nullptr;
-    for (std::size_t k = 0; k < used; ++k) {
-      if (out[k].key == key) {
-        kv = &out[k];
-        ++dropped_duplicates;
-        break;
+    const std::uint64_t bit =
+        key.empty() ? 1
+                    : std::uint64_t{1} << ((key.size() * 7 + static_cast<unsigned char>(key[0]) * 3 +
+                                            static_cast<unsigned char>(key.back())) &
+                                           63);
+    if ((seen & bit) != 0) {
+      for (std::size_t k = 0; k < used; ++k) {
+        if (out[k].key == key) {
+          kv = &out[k];
+          ++dropped_duplicates;
+          break;
+        }
       }
     }
+    seen |= bit;
     if (kv == nullptr) {
       kv = used < out.size() ? &out[used] : &out.emplace_back();
       kv->key.assign(key);

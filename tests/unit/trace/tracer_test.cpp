@@ -246,6 +246,34 @@ TEST_F(Tracing, LimitsDropAndCountAttributesEventsAndLongValues) {
   EXPECT_EQ(attr(s[0], "k0")["stringValue"], "01234");
 }
 
+TEST_F(Tracing, SettingAKeyAgainReplacesItsValueInPlace) {
+  auto c = make();
+  // Keys of one length, first and last byte ("kaX"/"kbX" pairs), set twice
+  // in a different order, among keys set once.
+  std::vector<std::string> keys;
+  for (char m = 'a'; m <= 'p'; ++m) keys.push_back(std::string("k") + m + "x");
+  {
+    auto s = c.tracer().start_span("dups");
+    for (std::size_t i = 0; i < keys.size(); ++i) s.set_attribute(keys[i], "first");
+    s.set_attribute("once", true);
+    for (std::size_t i = keys.size(); i-- > 0;)
+      if (i % 2 == 0) s.set_attribute(keys[i], static_cast<std::int64_t>(i));
+  }
+  ASSERT_TRUE(c.flush(10s));
+  auto s = spans();
+  ASSERT_EQ(s.size(), 1u);
+  ASSERT_EQ(s[0]["attributes"].size(), keys.size() + 1);
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    EXPECT_EQ(s[0]["attributes"][i]["key"], keys[i]);  // first-set order kept
+    if (i % 2 == 0) {
+      EXPECT_EQ(attr(s[0], keys[i])["intValue"], std::to_string(i)) << keys[i];
+    } else {
+      EXPECT_EQ(attr(s[0], keys[i])["stringValue"], "first") << keys[i];
+    }
+  }
+  EXPECT_EQ(attr(s[0], "once")["boolValue"], true);
+}
+
 TEST_F(Tracing, ManyThreadsProduceDistinctSpansAndLoseNone) {
   auto c = make({{"EMP_QUEUE_FULL_POLICY", "block"}, {"EMP_QUEUE_BLOCK_TIMEOUT", "5s"},
                  {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "64"}});
