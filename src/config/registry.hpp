@@ -133,7 +133,7 @@ inline constexpr std::int64_t kHour = 60 * kMin;
   X(kLogStderr, "EMP_LOG_STDERR", Type::kBool, "false", false, 0, 0, "all",                         \
     "Also echo log lines to stderr.")                                                               \
   /* core queues */                                                                                 \
-  X(kQueueSize, "EMP_QUEUE_SIZE", Type::kSize, "256KiB", false, 4 * kKiB, kGiB, "all",              \
+  X(kQueueSize, "EMP_QUEUE_SIZE", Type::kSize, "512KiB", false, 4 * kKiB, kGiB, "all",              \
     "Bytes of queue per producing thread (size with units).")                                      \
   X(kQueueFullPolicy, "EMP_QUEUE_FULL_POLICY", Type::kQueuePolicy, "drop", false, 0, 0, "all",      \
     "When a queue is full: drop (count the record as dropped) or block (wait up to "                \

@@ -120,7 +120,7 @@ class Accounting {
 class Pipeline {
  public:
   struct Options {
-    std::size_t ring_bytes = 256 * 1024;
+    std::size_t ring_bytes = 512 * 1024;
     QueueFullPolicy policy = QueueFullPolicy::kDrop;
     std::chrono::milliseconds block_timeout{5};
     std::chrono::milliseconds flush_interval{200};

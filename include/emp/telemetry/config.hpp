@@ -206,7 +206,7 @@ struct Config {
   bool log_to_stderr = false;                      // EMP_LOG_STDERR: also echo lines to stderr
 
   // core queues
-  std::uint32_t queue_bytes_per_thread = 256 * 1024;           // EMP_QUEUE_SIZE (size with units)
+  std::uint32_t queue_bytes_per_thread = 512 * 1024;           // EMP_QUEUE_SIZE (size with units)
   QueueFullPolicy queue_full_policy = QueueFullPolicy::kDrop;  // EMP_QUEUE_FULL_POLICY
   std::chrono::milliseconds queue_block_timeout{5};            // EMP_QUEUE_BLOCK_TIMEOUT (duration)
   std::chrono::milliseconds flush_interval{200};               // EMP_FLUSH_INTERVAL (duration)
