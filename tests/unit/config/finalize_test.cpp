@@ -98,7 +98,7 @@ TEST(Finalize, DefaultsWithoutAnything) {
   EXPECT_EQ(c.max_message_bytes, 16u * 1024);
   EXPECT_EQ(c.max_field_bytes, 4u * 1024);
   EXPECT_FALSE(c.log_to_stderr);
-  EXPECT_EQ(c.queue_bytes_per_thread, 256u * 1024);
+  EXPECT_EQ(c.queue_bytes_per_thread, 512u * 1024);
   EXPECT_EQ(c.queue_full_policy, QueueFullPolicy::kDrop);
   EXPECT_EQ(c.queue_block_timeout, milliseconds(5));
   EXPECT_EQ(c.flush_interval, milliseconds(200));
