@@ -8,15 +8,14 @@
 //
 // Usage: otlp_sink [--seconds N]   (default 600; also stops on SIGINT/SIGTERM)
 // Prints "url=http://127.0.0.1:<port>" once listening, and at exit one line
-// with the requests, decoded and wire bytes received and bodies it could not
-// gunzip.
+// with the requests, decoded and wire bytes received, and the requests it
+// could not gunzip or did not receive whole.
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <string>
 #include <thread>
 
 #include "support/loopback_collector.hpp"

@@ -53,6 +53,16 @@ void set_scalar(otlp::AnyValue& v, otlp::AnyValue::Type type) {
   v.kvlist.clear();
 }
 
+// One of 64 bits for a key, from its length, first and last byte: keys with
+// different bits differ, so only a key whose bit was seen can be a repeat.
+std::uint64_t key_bit(std::string_view key) {
+  if (key.empty()) return 1;
+  const unsigned h = static_cast<unsigned>(key.size() * 7) +
+                     static_cast<unsigned char>(key.front()) * 3u +
+                     static_cast<unsigned char>(key.back());
+  return std::uint64_t{1} << (h & 63);
+}
+
 // Decodes `count` attributes into `out`, reusing the KeyValues already there
 // (their strings keep their capacity); what is left over is erased.
 bool decode_attributes(std::string_view blob, std::uint32_t count, std::vector<otlp::KeyValue>& out,
@@ -61,9 +71,8 @@ bool decode_attributes(std::string_view blob, std::uint32_t count, std::vector<o
   Reader r(reinterpret_cast<const std::uint8_t*>(blob.data()), blob.size());
   out.reserve(count);
   std::size_t used = 0;
-  // One bit per (length, first byte, last byte) of the keys seen so far: a
-  // key whose bit is clear cannot be a repeat, so the usual span (no key set
-  // twice) is decoded without comparing every key with all before it.
+  // The key_bit()s of the keys so far: the usual span (no key set twice) is
+  // decoded without comparing every key with all before it.
   std::uint64_t seen = 0;
   for (std::uint32_t i = 0; i < count; ++i) {
     std::uint8_t type;
@@ -72,11 +81,7 @@ bool decode_attributes(std::string_view blob, std::uint32_t count, std::vector<o
     if (!r.get(type) || !r.get(kl) || !r.bytes(kl, key)) return false;
     // Setting a key again replaces its value (OpenTelemetry attribute rules).
     otlp::KeyValue* kv = nullptr;
-    const std::uint64_t bit =
-        key.empty() ? 1
-                    : std::uint64_t{1} << ((key.size() * 7 + static_cast<unsigned char>(key[0]) * 3 +
-                                            static_cast<unsigned char>(key.back())) &
-                                           63);
+    const std::uint64_t bit = key_bit(key);
     if ((seen & bit) != 0) {
       for (std::size_t k = 0; k < used; ++k) {
         if (out[k].key == key) {
