@@ -323,8 +323,13 @@ void ForwardServer::serve(int fd) noexcept {
           }
         }
       }
-      if (!s.write_all(ack_for(info.chunk), forever, &waker_).ok()) return;
+      // Counted before the write: a peer that has read the ack must find it
+      // counted (the tests compare acks with frames as soon as flush returns).
       acks_.fetch_add(1);
+      if (!s.write_all(ack_for(info.chunk), forever, &waker_).ok()) {
+        acks_.fetch_sub(1);
+        return;
+      }
     }
   } catch (...) {
     note("out of memory");
