@@ -67,10 +67,7 @@ class Engine : public std::enable_shared_from_this<Engine> {
     if (!wake_pending.exchange(true, std::memory_order_acq_rel)) cv.notify_one();
   }
   void run() noexcept;
-  // What one pass over the rings found: nothing, some records, or a
-  // backlog (a ring at least an eighth full when the pass began).
-  enum class Drained { kNothing, kSome, kBacklog };
-  Drained drain_pass(std::size_t max_per_ring) noexcept;
+  bool drain_pass(std::size_t max_per_ring) noexcept;
   void drain_to_snapshot(Clock::time_point deadline) noexcept;
   bool write_out_all(Clock::time_point deadline) noexcept;
   bool flush_all(Clock::time_point deadline) noexcept;
@@ -351,27 +348,22 @@ RingSlot* Engine::local_slot_slow() noexcept {
 
 // ---------------------------------------------------------------- backend
 
-Engine::Drained Engine::drain_pass(std::size_t max_per_ring) noexcept {
+bool Engine::drain_pass(std::size_t max_per_ring) noexcept {
   try {
     std::lock_guard<std::mutex> lock(rings_mu);
     pass_rings = rings;  // reuses the copy's storage: no allocation per pass
   } catch (...) {
-    return Drained::kNothing;  // no memory for the copy: the next pass tries again
+    return false;  // no memory for the copy: the next pass tries again
   }
-  Drained found = Drained::kNothing;
+  bool any = false;
   for (auto& slot : pass_rings) {
-    const std::uint64_t limit = slot->ring.write_position();
-    const bool backlog = limit - slot->ring.read_position() >= slot->ring.capacity() / 8;
+    std::uint64_t limit = slot->ring.write_position();
     std::size_t n = slot->ring.consume_until(
         limit, max_per_ring, [this](const std::uint8_t* p, std::size_t sz) { dispatch(p, sz); });
-    if (backlog) {
-      found = Drained::kBacklog;
-    } else if (n > 0 && found == Drained::kNothing) {
-      found = Drained::kSome;
-    }
+    any |= n > 0;
   }
   pass_rings.clear();  // keeps no finished thread's ring alive
-  return found;
+  return any;
 }
 
 void Engine::drain_to_snapshot(Clock::time_point deadline) noexcept {
@@ -428,16 +420,6 @@ void Engine::run() noexcept {
   if (options.tsc_clock) core::recalibrate_clock();
   auto idle_wait = std::chrono::microseconds(100);
   constexpr auto kMaxIdleWait = std::chrono::microseconds(5000);
-  // Under sustained load the rings refill within microseconds of being
-  // drained. A thread that sleeps and is woken for every refill leaves its
-  // core idle in between, and on a virtual machine the next batch was then
-  // encoded 2.4 times slower than in a tight loop (BENCHMARKS.md). So after
-  // passes that met a backlog, an empty pass polls (yielding the core)
-  // while it has credit: the time those passes took, at most kMaxPoll.
-  // Polling never takes more CPU than the draining it follows, and a client
-  // whose rings never fill up to an eighth sleeps at once as before.
-  constexpr auto kMaxPoll = std::chrono::microseconds(1000);
-  Clock::duration poll_credit{0};
   for (;;) {
     std::uint64_t flush_seq;
     bool stop;
@@ -486,9 +468,7 @@ void Engine::run() noexcept {
       done_cv.notify_all();
       continue;
     }
-    const auto pass_start = Clock::now();
-    const Drained drained = drain_pass(1024);
-    const bool any = drained != Drained::kNothing;
+    bool any = drain_pass(1024);
     auto now = Clock::now();
     if (options.tsc_clock && now >= next_clock) {
       core::recalibrate_clock();
@@ -502,13 +482,6 @@ void Engine::run() noexcept {
     }
     if (any) {
       idle_wait = std::chrono::microseconds(100);
-      if (drained == Drained::kBacklog)
-        poll_credit = std::min<Clock::duration>(poll_credit + (now - pass_start), kMaxPoll);
-      continue;
-    }
-    if (poll_credit > Clock::duration::zero()) {
-      std::this_thread::yield();
-      poll_credit -= Clock::now() - pass_start;
       continue;
     }
     // Idle: write out what is buffered so files stay fresh, then sleep a
