@@ -163,8 +163,9 @@ void DeliveryWorker::submit(deliver::Payload payload, Clock::time_point now) noe
 std::string DeliveryWorker::take_buffer() noexcept {
   std::lock_guard<std::mutex> lock(mu_);
   if (spare_.empty()) return {};
-  std::string b = std::move(spare_.back());
-  spare_.pop_back();
+  std::string b = std::move(spare_.front());
+  spare_.pop_front();
+  spare_bytes_ -= b.capacity();
   return b;
 }
 
@@ -765,11 +766,13 @@ DeliveryWorker::Clock::time_point DeliveryWorker::step(Clock::time_point now) no
     }
     inflight_bytes_ = 0;
     if (!spilled) busy_ = false;
+    const std::size_t capacity = local.bytes.capacity();
     if (src == Source::kQueue && !requeue && spare_.size() < kSpareBuffers &&
-        local.bytes.capacity() <= kMaxSpareBytes) {
+        spare_bytes_ + capacity <= kMaxSpareBytes) {
       try {
         local.bytes.clear();
         spare_.push_back(std::move(local.bytes));
+        spare_bytes_ += capacity;
       } catch (...) {
       }
     }

@@ -160,10 +160,14 @@ class DeliveryWorker {
   // An empty string, with the capacity of a batch this worker has finished
   // with when one is at hand: the producer encodes the next batch into it
   // instead of allocating (and faulting in) a fresh buffer of the same size
-  // for every batch. At most kSpareBuffers are kept, each of at most
-  // kMaxSpareBytes.
+  // for every batch. The buffer given is the one finished longest ago: the
+  // worker's thread read it on its own core, and a buffer reused at once is
+  // still in that core's caches, so the producer's core has to take every
+  // line back from it while encoding (gen's encoding took 1.26-1.37 µs a
+  // span that way against 0.78-1.07 µs with the oldest of 8; BENCHMARKS.md).
+  // At most kSpareBuffers are kept, together at most kMaxSpareBytes.
   std::string take_buffer() noexcept;
-  static constexpr std::size_t kSpareBuffers = 2;
+  static constexpr std::size_t kSpareBuffers = 8;
   static constexpr std::size_t kMaxSpareBytes = 8u << 20;
   // True while a backlog is replayed paced after a failure (worker thread,
   // or the owner in manual mode).
@@ -270,7 +274,8 @@ class DeliveryWorker {
   std::condition_variable cv_;       // wakes the worker
   std::condition_variable idle_cv_;  // wakes wait_idle() and shutdown()
   std::deque<Entry> queue_;
-  std::vector<std::string> spare_;  // finished batches' buffers (take_buffer)
+  std::deque<std::string> spare_;  // finished batches' buffers, oldest first (take_buffer)
+  std::size_t spare_bytes_ = 0;     // their capacities together
   std::size_t queued_bytes_ = 0;
   std::size_t inflight_bytes_ = 0;  // the batch being sent (counts in the cap)
   // Arrival rate: batches per one-second window, averaged (mutable: reading

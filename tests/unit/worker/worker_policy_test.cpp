@@ -71,6 +71,46 @@ TEST(WorkerPolicy, DeliversInOrderAndCounts) {
   EXPECT_EQ(rig.worker->health().state, "healthy");
 }
 
+// Delivered batches' buffers come back through take_buffer() oldest first,
+// at most kSpareBuffers of them and kMaxSpareBytes together.
+TEST(WorkerPolicy, FinishedBuffersAreHandedBackOldestFirstWithinTheirBounds) {
+  Rig rig;
+  const std::size_t n = DeliveryWorker::kSpareBuffers + 2;
+  std::vector<std::size_t> capacities;
+  for (std::size_t i = 0; i < n; ++i) {
+    Payload p = batch(static_cast<int>(i));
+    p.bytes.reserve(4096 * (i + 1));
+    capacities.push_back(p.bytes.capacity());
+    rig.worker->submit(std::move(p));
+  }
+  rig.run_until(rig.now + 1s);
+  ASSERT_EQ(rig.dest->accepted().size(), n);
+  for (std::size_t i = 0; i < DeliveryWorker::kSpareBuffers; ++i) {
+    std::string b = rig.worker->take_buffer();
+    EXPECT_TRUE(b.empty());
+    EXPECT_EQ(b.capacity(), capacities[i]) << "buffer " << i;
+  }
+  EXPECT_EQ(rig.worker->take_buffer().capacity(), std::string().capacity());
+
+  // Buffers that would take the kept ones past kMaxSpareBytes are let go.
+  const std::size_t big = DeliveryWorker::kMaxSpareBytes / 3 + 1;  // two fit, three do not
+  for (int i = 0; i < 4; ++i) {
+    Payload p = batch(100 + i);
+    p.bytes.reserve(big);
+    rig.worker->submit(std::move(p));
+  }
+  rig.run_until(rig.now + 1s);
+  std::size_t kept = 0, bytes = 0;
+  for (;;) {
+    const std::string b = rig.worker->take_buffer();  // a new string each time: see capacity()
+    if (b.capacity() < big) break;
+    ++kept;
+    bytes += b.capacity();
+  }
+  EXPECT_EQ(kept, 2u);
+  EXPECT_LE(bytes, DeliveryWorker::kMaxSpareBytes);
+}
+
 TEST(WorkerPolicy, RetryDelaysStayWithinTheBackoffBoundsAndHonourRetryAfter) {
   DeliveryWorker::Options o;
   o.circuit.failure_threshold = 0;  // no breaker: the retry policy alone
