@@ -1,11 +1,12 @@
 // FileSink: append-only log file with size-based rotation. See file_sink.hpp
 // for the contract; this file keeps the POSIX details (O_APPEND so that other
-// writers and `tail` readers see whole appends, write(2) loops for EINTR and
+// writers and `tail` readers see whole appends, writev(2) loops for EINTR and
 // short writes, renames for rotation).
 #include "sinks/file_sink.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -114,11 +115,22 @@ bool FileSink::ensure_open() {
   return false;
 }
 
-bool FileSink::write_all(const char* data, std::size_t n) {
+bool FileSink::write_all(std::string_view head, std::string_view tail) {
+  const std::size_t n = head.size() + tail.size();
+  auto byte_at = [&](std::size_t i) { return i < head.size() ? head[i] : tail[i - head.size()]; };
   std::size_t done = 0;
   bool reopened_after_ebadf = false;
   while (done < n) {
-    const ssize_t w = ::write(fd_, data + done, n - done);
+    iovec v[2];
+    int count = 0;
+    if (done < head.size()) {
+      v[count++] = {const_cast<char*>(head.data() + done), head.size() - done};
+      if (!tail.empty()) v[count++] = {const_cast<char*>(tail.data()), tail.size()};
+    } else {
+      const std::size_t off = done - head.size();
+      v[count++] = {const_cast<char*>(tail.data() + off), tail.size() - off};
+    }
+    const ssize_t w = ::writev(fd_, v, count);
     if (w > 0) {
       done += static_cast<std::size_t>(w);
       size_ += static_cast<std::uint64_t>(w);
@@ -133,7 +145,7 @@ bool FileSink::write_all(const char* data, std::size_t n) {
       if (open_file()) continue;
     }
     const int err = w < 0 ? errno : EIO;  // 0 bytes for a non-empty write: no progress possible
-    if (done > 0) torn_line_ = data[done - 1] != '\n';
+    if (done > 0) torn_line_ = byte_at(done - 1) != '\n';
     set_error("write log file", options_.path, err);
     // Reopen later: the file may have been removed or its disk replaced.
     close_file();
@@ -242,18 +254,24 @@ bool FileSink::write(std::string_view lines) {
   return true;
 }
 
-bool FileSink::write_chunk(std::string_view lines) {
+bool FileSink::write_line(std::string_view body) {
+  // One line is never split (write() keeps a line longer than max_bytes
+  // whole too), so it goes out as one chunk.
+  return write_chunk(body, "\n");
+}
+
+bool FileSink::write_chunk(std::string_view lines, std::string_view tail) {
   if (!ensure_open()) return false;
-  const std::uint64_t incoming = lines.size() + (torn_line_ ? 1 : 0);
+  const std::uint64_t incoming = lines.size() + tail.size() + (torn_line_ ? 1 : 0);
   if (options_.max_bytes > 0 && regular_file_ && size_ > 0 &&
       size_ + incoming > options_.max_bytes &&
       std::chrono::steady_clock::now() >= next_rotate_attempt_) {
     rotate();  // on failure the current file stays open and takes the lines
   }
   if (torn_line_) {
-    if (!write_all("\n", 1)) return false;
+    if (!write_all("\n")) return false;
   }
-  return write_all(lines.data(), lines.size());
+  return write_all(lines, tail);
 }
 
 bool FileSink::sync() {

@@ -43,6 +43,9 @@ class FileSink {
   // A line cut by a failed partial write is terminated with '\n' before the
   // next successful write so that no later line is glued to it.
   bool write(std::string_view lines);
+  // Appends `body` and a '\n' as one line (body holds no '\n' of its own),
+  // without copying the body to add the newline.
+  bool write_line(std::string_view body);
 
   // fsync; returns false on error.
   bool sync();
@@ -58,11 +61,13 @@ class FileSink {
   std::string take_warning();
 
  private:
-  bool write_chunk(std::string_view lines);
+  bool write_chunk(std::string_view lines, std::string_view tail = {});
   bool ensure_open();
   bool open_file();
   bool rotate();
-  bool write_all(const char* data, std::size_t n);
+  // Writes `head` then `tail` (either may be empty) in as few writev()
+  // calls as the kernel allows.
+  bool write_all(std::string_view head, std::string_view tail = {});
   void close_file() noexcept;
   void set_error(const char* what, const std::string& where, int err);
 

@@ -11,11 +11,10 @@ deliver::DeliveryResult OtlpFileDestination::deliver(const deliver::Payload& pay
   }
   bool ok = false;
   try {
-    line_.assign(payload.bytes);
-    line_.push_back('\n');
-    ok = file_.write(line_);
+    // An encoded request never holds a raw newline: JSON escapes it.
+    ok = file_.write_line(payload.bytes);
   } catch (...) {
-    ok = false;
+    ok = false;  // no memory for the error text
   }
   r.sent = true;
   std::lock_guard<std::mutex> lock(mu_);

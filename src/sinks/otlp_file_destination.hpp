@@ -24,7 +24,6 @@ class OtlpFileDestination final : public deliver::Destination {
 
  private:
   FileSink file_;
-  std::string line_;
   mutable std::mutex mu_;
   deliver::DestinationStats stats_;
 };

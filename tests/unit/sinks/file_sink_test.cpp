@@ -342,6 +342,38 @@ TEST(FileSink, LineCutByShortWriteIsTerminatedBeforeTheNextLine) {
   EXPECT_EQ(got[2] + "\n", numbered_line(3));
 }
 
+TEST(FileSink, WriteLineAddsTheNewline) {
+  TempDir dir;
+  const std::string path = dir / "app.log";
+  FileSink sink({.path = path, .max_bytes = 0});
+  ASSERT_TRUE(sink.write_line("{\"a\":1}"));
+  ASSERT_TRUE(sink.write_line(""));
+  ASSERT_TRUE(sink.write(numbered_line(1)));
+  EXPECT_EQ(read_file(path), "{\"a\":1}\n\n" + numbered_line(1));
+}
+
+// A line written as body and newline can stop short inside the body or right
+// before its newline; either way the next line starts on a line of its own.
+TEST(FileSink, WriteLineCutShortIsTerminatedBeforeTheNextLine) {
+  for (const rlim_t limit_bytes : {40u, 59u}) {  // 10 bytes of the body; all 29 but the newline
+    TempDir dir;
+    const std::string path = dir / "app.log";
+    FileSink sink({.path = path, .max_bytes = 0, .reopen_interval = 1ms});
+    const std::string first = numbered_line(1);  // 30 bytes
+    const std::string body = numbered_line(2).substr(0, 29);
+    {
+      FileSizeLimit limit(limit_bytes);
+      ASSERT_TRUE(limit.ok());
+      ASSERT_TRUE(sink.write(first));
+      EXPECT_FALSE(sink.write_line(body));
+      EXPECT_EQ(sink.last_errno(), EFBIG);
+    }
+    ASSERT_TRUE(write_eventually(sink, numbered_line(3)));
+    EXPECT_EQ(read_file(path), first + body.substr(0, limit_bytes - 30) + "\n" + numbered_line(3))
+        << "limit " << limit_bytes;
+  }
+}
+
 TEST(FileSink, CutLineIsTerminatedInTheRotatedFile) {
   TempDir dir;
   const std::string path = dir / "app.log";
