@@ -162,6 +162,7 @@ void DeliveryWorker::submit(deliver::Payload payload, Clock::time_point now) noe
 
 std::string DeliveryWorker::take_buffer() noexcept {
   std::lock_guard<std::mutex> lock(mu_);
+  spares_wanted_ = true;
   if (spare_.empty()) return {};
   std::string b = std::move(spare_.front());
   spare_.pop_front();
@@ -767,7 +768,7 @@ DeliveryWorker::Clock::time_point DeliveryWorker::step(Clock::time_point now) no
     inflight_bytes_ = 0;
     if (!spilled) busy_ = false;
     const std::size_t capacity = local.bytes.capacity();
-    if (src == Source::kQueue && !requeue && spare_.size() < kSpareBuffers &&
+    if (spares_wanted_ && src == Source::kQueue && !requeue && spare_.size() < kSpareBuffers &&
         spare_bytes_ + capacity <= kMaxSpareBytes) {
       try {
         local.bytes.clear();

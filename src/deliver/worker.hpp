@@ -165,7 +165,9 @@ class DeliveryWorker {
   // still in that core's caches, so the producer's core has to take every
   // line back from it while encoding (gen's encoding took 1.26-1.37 µs a
   // span that way against 0.78-1.07 µs with the oldest of 8; BENCHMARKS.md).
-  // At most kSpareBuffers are kept, together at most kMaxSpareBytes.
+  // At most kSpareBuffers are kept, together at most kMaxSpareBytes, and
+  // none before the first call: a worker whose producer never asks keeps no
+  // memory for it.
   std::string take_buffer() noexcept;
   static constexpr std::size_t kSpareBuffers = 8;
   static constexpr std::size_t kMaxSpareBytes = 8u << 20;
@@ -276,6 +278,7 @@ class DeliveryWorker {
   std::deque<Entry> queue_;
   std::deque<std::string> spare_;  // finished batches' buffers, oldest first (take_buffer)
   std::size_t spare_bytes_ = 0;     // their capacities together
+  bool spares_wanted_ = false;      // take_buffer() has been called
   std::size_t queued_bytes_ = 0;
   std::size_t inflight_bytes_ = 0;  // the batch being sent (counts in the cap)
   // Arrival rate: batches per one-second window, averaged (mutable: reading

@@ -72,9 +72,17 @@ TEST(WorkerPolicy, DeliversInOrderAndCounts) {
 }
 
 // Delivered batches' buffers come back through take_buffer() oldest first,
-// at most kSpareBuffers of them and kMaxSpareBytes together.
+// at most kSpareBuffers of them and kMaxSpareBytes together, once the
+// producer has asked for one: before that none is kept.
 TEST(WorkerPolicy, FinishedBuffersAreHandedBackOldestFirstWithinTheirBounds) {
   Rig rig;
+  Payload unasked = batch(99);
+  unasked.bytes.reserve(64 * 1024);
+  rig.worker->submit(std::move(unasked));
+  rig.run_until(rig.now + 1s);
+  ASSERT_EQ(rig.dest->accepted().size(), 1u);
+  EXPECT_EQ(rig.worker->take_buffer().capacity(), std::string().capacity());  // not kept
+
   const std::size_t n = DeliveryWorker::kSpareBuffers + 2;
   std::vector<std::size_t> capacities;
   for (std::size_t i = 0; i < n; ++i) {
@@ -84,7 +92,7 @@ TEST(WorkerPolicy, FinishedBuffersAreHandedBackOldestFirstWithinTheirBounds) {
     rig.worker->submit(std::move(p));
   }
   rig.run_until(rig.now + 1s);
-  ASSERT_EQ(rig.dest->accepted().size(), n);
+  ASSERT_EQ(rig.dest->accepted().size(), n + 1);
   for (std::size_t i = 0; i < DeliveryWorker::kSpareBuffers; ++i) {
     std::string b = rig.worker->take_buffer();
     EXPECT_TRUE(b.empty());
