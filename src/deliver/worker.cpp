@@ -166,8 +166,19 @@ std::string DeliveryWorker::take_buffer() noexcept {
   if (spare_.empty()) return {};
   std::string b = std::move(spare_.front());
   spare_.pop_front();
-  spare_bytes_ -= b.capacity();
   return b;
+}
+
+void DeliveryWorker::keep_spare(std::string& bytes) noexcept {
+  if (!spares_wanted_ || spare_.size() >= kSpareBuffers) return;
+  std::size_t kept = bytes.capacity();
+  for (const std::string& b : spare_) kept += b.capacity();
+  if (kept > kMaxSpareBytes) return;
+  try {
+    bytes.clear();
+    spare_.push_back(std::move(bytes));
+  } catch (...) {
+  }
 }
 
 std::size_t DeliveryWorker::queued_bytes() const noexcept {
@@ -767,16 +778,7 @@ DeliveryWorker::Clock::time_point DeliveryWorker::step(Clock::time_point now) no
     }
     inflight_bytes_ = 0;
     if (!spilled) busy_ = false;
-    const std::size_t capacity = local.bytes.capacity();
-    if (spares_wanted_ && src == Source::kQueue && !requeue && spare_.size() < kSpareBuffers &&
-        spare_bytes_ + capacity <= kMaxSpareBytes) {
-      try {
-        local.bytes.clear();
-        spare_.push_back(std::move(local.bytes));
-        spare_bytes_ += capacity;
-      } catch (...) {
-      }
-    }
+    if (src == Source::kQueue && !requeue) keep_spare(local.bytes);
   }
   if (spilled) {
     end_spill(false);  // committed above

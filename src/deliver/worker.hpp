@@ -276,8 +276,10 @@ class DeliveryWorker {
   std::condition_variable cv_;       // wakes the worker
   std::condition_variable idle_cv_;  // wakes wait_idle() and shutdown()
   std::deque<Entry> queue_;
+  // Keeps a finished batch's buffer for take_buffer() within the bounds
+  // above (under mu_).
+  void keep_spare(std::string& bytes) noexcept;
   std::deque<std::string> spare_;  // finished batches' buffers, oldest first (take_buffer)
-  std::size_t spare_bytes_ = 0;     // their capacities together
   bool spares_wanted_ = false;      // take_buffer() has been called
   std::size_t queued_bytes_ = 0;
   std::size_t inflight_bytes_ = 0;  // the batch being sent (counts in the cap)
