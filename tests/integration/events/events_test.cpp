@@ -267,8 +267,14 @@ TEST_F(EventsTrack, ABlockedHandlerLosesOnlyItsOwnEventsAndAThrowingOneKeepsItsS
   });
   constexpr int kEvents = 200;
   for (int i = 0; i < kEvents; ++i) c.events().operational_message({.message = "tick"}, {{"i", i}});
-  // Bounded wait for the healthy subscribers to catch up.
-  for (int i = 0; i < 1000 && (fast_seen < kEvents || thrower_calls < kEvents); ++i)
+  // Bounded wait for the healthy subscribers to catch up. The thrower's error is
+  // counted after its handler has returned (thrown), so wait on that count, not
+  // only on the calls the handler itself counts before it throws.
+  const auto thrower_done = [&] {
+    return thrower_calls >= kEvents &&
+           thrower.handler_errors() >= static_cast<std::uint64_t>(kEvents);
+  };
+  for (int i = 0; i < 1000 && (fast_seen < kEvents || !thrower_done()); ++i)
     std::this_thread::sleep_for(10ms);
   EXPECT_EQ(fast_seen.load(), kEvents);
   EXPECT_EQ(thrower_calls.load(), kEvents);
