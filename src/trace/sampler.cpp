@@ -135,36 +135,35 @@ const SamplerConfig::Rule* SamplerConfig::match(std::string_view span_name) cons
   return nullptr;
 }
 
+bool SamplerConfig::sampled(const SpanContext* parent, const TraceId& trace_id,
+                            std::string_view span_name) const noexcept {
+  const bool has_parent = parent != nullptr && parent->is_valid();
+  if (has_parent && is_parent_based(kind_)) {
+    if (!parent->sampled()) return false;
+    const Rule* rule = match(span_name);
+    return rule == nullptr || rule->threshold.sampled(trace_id);
+  }
+  if (const Rule* rule = match(span_name)) return rule->threshold.sampled(trace_id);
+  switch (kind_) {
+    case SamplerKind::kAlwaysOn:
+    case SamplerKind::kParentBasedAlwaysOn:
+      return true;
+    case SamplerKind::kAlwaysOff:
+    case SamplerKind::kParentBasedAlwaysOff:
+      return false;
+    case SamplerKind::kTraceIdRatio:
+    case SamplerKind::kParentBasedTraceIdRatio:
+      return root_ratio_.sampled(trace_id);
+  }
+  return false;
+}
+
 SamplingResult SamplerConfig::should_sample(const SpanContext* parent, const TraceId& trace_id,
                                             std::string_view span_name) const noexcept {
   SamplingResult out;
-  const bool has_parent = parent != nullptr && parent->is_valid();
-  bool sample = false;
-  if (has_parent && is_parent_based(kind_)) {
-    if (parent->sampled()) {
-      const Rule* rule = match(span_name);
-      sample = rule == nullptr || rule->threshold.sampled(trace_id);
-    }
-  } else if (const Rule* rule = match(span_name)) {
-    sample = rule->threshold.sampled(trace_id);
-  } else {
-    switch (kind_) {
-      case SamplerKind::kAlwaysOn:
-      case SamplerKind::kParentBasedAlwaysOn:
-        sample = true;
-        break;
-      case SamplerKind::kAlwaysOff:
-      case SamplerKind::kParentBasedAlwaysOff:
-        sample = false;
-        break;
-      case SamplerKind::kTraceIdRatio:
-      case SamplerKind::kParentBasedTraceIdRatio:
-        sample = root_ratio_.sampled(trace_id);
-        break;
-    }
-  }
-  out.decision = sample ? SamplingDecision::kRecordAndSample : SamplingDecision::kDrop;
-  if (has_parent && !parent->trace_state.empty()) {
+  out.decision = sampled(parent, trace_id, span_name) ? SamplingDecision::kRecordAndSample
+                                                      : SamplingDecision::kDrop;
+  if (parent != nullptr && parent->is_valid() && !parent->trace_state.empty()) {
     try {
       out.trace_state = parent->trace_state;
     } catch (...) {

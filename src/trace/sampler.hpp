@@ -106,6 +106,10 @@ class SamplerConfig {
   // has a tracestate to copy).
   SamplingResult should_sample(const SpanContext* parent, const TraceId& trace_id,
                                std::string_view span_name) const noexcept;
+  // should_sample()'s decision alone, for a caller that takes the parent's
+  // tracestate itself (start_span): no SamplingResult to build and move.
+  bool sampled(const SpanContext* parent, const TraceId& trace_id,
+               std::string_view span_name) const noexcept;
 
   SamplerKind kind() const noexcept { return kind_; }
   // The traceidratio ratio; 1 for the samplers that take no ratio.

@@ -3,11 +3,13 @@
 // after warm-up a span allocates nothing; end() copies the span into the
 // thread's queue in one piece.
 
+#include <bit>
 #include <cstring>
 #include <memory>
 #include <vector>
 
 #include "core/clock.hpp"
+#include "core/ring.hpp"
 #include "emp/telemetry/propagation.hpp"
 #include "errors/stacktrace.hpp"
 #include "trace/ids.hpp"
@@ -95,43 +97,44 @@ void count_rejected_parent(TracerCore* core) noexcept {
 
 }  // namespace
 
+namespace {
+
+// Scalars and strings, nearly every attribute: one grow and inline copies
+// (keys and most values are a few bytes, where a call into memcpy costs
+// more than the copy). `key` is at most 0xFFFF bytes.
+[[gnu::always_inline]] inline void append_scalar(Blob& blob, std::string_view key,
+                                                 const AttributeValue& v, std::uint32_t limit) {
+  using T = AttributeValue::Type;
+  const T type = v.type();
+  const std::string_view str = type == T::kString ? limit_value(v.as_string(), limit)
+                                                  : std::string_view();
+  const std::size_t value_size = type == T::kString ? 4 + str.size() : type == T::kBool ? 1 : 8;
+  auto* p = reinterpret_cast<std::uint8_t*>(blob.grow(3 + key.size() + value_size));
+  p[0] = static_cast<std::uint8_t>(type);
+  const auto kl = static_cast<std::uint16_t>(key.size());
+  std::memcpy(p + 1, &kl, 2);
+  core::copy_into_record(p + 3, key.data(), key.size());
+  p += 3 + key.size();
+  if (type == T::kString) {
+    const auto n = static_cast<std::uint32_t>(str.size());
+    std::memcpy(p, &n, 4);
+    core::copy_into_record(p + 4, str.data(), n);
+  } else if (type == T::kBool) {
+    *p = v.as_bool() ? 1 : 0;
+  } else {
+    const std::int64_t x = type == T::kInt ? v.as_int() : std::bit_cast<std::int64_t>(v.as_double());
+    std::memcpy(p, &x, 8);
+  }
+}
+
+}  // namespace
+
 void append_attribute(Blob& blob, std::string_view key, const AttributeValue& v,
                       std::uint32_t limit) {
   using T = AttributeValue::Type;
   if (key.size() > 0xFFFF) key = key.substr(0, 0xFFFF);
-  // Scalars and strings (nearly every attribute) are written with one resize
-  // and plain copies; arrays take the general path below.
   if (v.type() <= T::kDouble) {
-    std::string_view str =
-        v.type() == T::kString ? limit_value(v.as_string(), limit) : std::string_view();
-    std::size_t value_size = v.type() == T::kString ? 4 + str.size() : v.type() == T::kBool ? 1 : 8;
-    char* p = blob.grow(3 + key.size() + value_size);
-    *p++ = static_cast<char>(v.type());
-    std::uint16_t kl = static_cast<std::uint16_t>(key.size());
-    std::memcpy(p, &kl, 2);
-    std::memcpy(p + 2, key.data(), key.size());
-    p += 2 + key.size();
-    switch (v.type()) {
-      case T::kString: {
-        std::uint32_t n = static_cast<std::uint32_t>(str.size());
-        std::memcpy(p, &n, 4);
-        std::memcpy(p + 4, str.data(), n);
-        break;
-      }
-      case T::kBool:
-        *p = v.as_bool() ? 1 : 0;
-        break;
-      case T::kInt: {
-        std::int64_t x = v.as_int();
-        std::memcpy(p, &x, 8);
-        break;
-      }
-      default: {
-        double x = v.as_double();
-        std::memcpy(p, &x, 8);
-        break;
-      }
-    }
+    append_scalar(blob, key, v, limit);
     return;
   }
   put<std::uint8_t>(blob, static_cast<std::uint8_t>(v.type()));
@@ -291,7 +294,10 @@ void set_attribute_on(SpanState* s, std::string_view key, const AttributeValue& 
     return;
   }
   try {
-    trace::append_attribute(s->attributes, key, value, s->core->limits.attribute_value_length);
+    if (value.type() <= AttributeValue::Type::kDouble && key.size() <= 0xFFFF) [[likely]]
+      trace::append_scalar(s->attributes, key, value, s->core->limits.attribute_value_length);
+    else
+      trace::append_attribute(s->attributes, key, value, s->core->limits.attribute_value_length);
     ++s->attribute_count;
   } catch (...) {
     ++s->dropped_attributes;
@@ -454,18 +460,22 @@ Span Tracer::start_span(std::string_view name, const SpanOptions& options,
   s->parent = parent ? parent->span_id : SpanId();
   s->parent_remote = parent ? parent->remote : false;
   s->context.remote = false;
-  trace::SamplingResult r = core->sampler.should_sample(parent, trace_id, name);
+  const bool sampled = core->sampler.sampled(parent, trace_id, name);
   std::uint8_t random_bit =
       parent ? (parent->flags.value() & TraceFlags::kRandom) : TraceFlags::kRandom;
   s->context.flags =
-      TraceFlags(static_cast<std::uint8_t>(random_bit | (r.sampled() ? TraceFlags::kSampled : 0)));
-  try {
-    s->context.trace_state = std::move(r.trace_state);
-  } catch (...) {
+      TraceFlags(static_cast<std::uint8_t>(random_bit | (sampled ? TraceFlags::kSampled : 0)));
+  // The samplers never add to the tracestate: the span carries its parent's.
+  if (parent && !parent->trace_state.empty()) [[unlikely]] {
+    try {
+      s->context.trace_state = parent->trace_state;
+    } catch (...) {
+      // Out of memory: the span goes on without the vendor state.
+    }
   }
   std::memcpy(s->ids.trace_id, trace_id.bytes().data(), 16);
   std::memcpy(s->ids.span_id, s->context.span_id.bytes().data(), 8);
-  s->recording = r.sampled() || core->sampler.always_export_errors();
+  s->recording = sampled || core->sampler.always_export_errors();
   if (!s->recording) core->pipeline->drop(Track::kTraces, DropReason::kSampledOut);
   Span span(s);
   if (s->recording) {

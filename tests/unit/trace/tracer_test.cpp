@@ -184,6 +184,35 @@ TEST_F(Tracing, JobPayloadCarriesTheTraceFromApiToWorker) {
   EXPECT_EQ(c.health().track(Track::kTraces).errors, 1u);
 }
 
+TEST_F(Tracing, ARemoteParentsTracestateIsCarriedByItsDescendantsAndNotByARoot) {
+  auto c = make();
+  const std::map<std::string, std::string> headers = {
+      {"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+      {"tracestate", "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"}};
+  auto parent = c.tracer().extract_headers(headers);
+  ASSERT_TRUE(parent.has_value());
+  {
+    auto server = c.tracer().start_span("http.request", {.kind = SpanKind::kServer, .parent = parent});
+    Scope scope(server);
+    auto inner = c.tracer().start_span("job.process");
+    inner.set_attribute("job.id", "job-1");
+  }
+  { auto root = c.tracer().start_span("job.sweep"); }
+  ASSERT_TRUE(c.flush(10s));
+  auto s = spans();
+  ASSERT_EQ(s.size(), 3u);
+  const json& inner = s[0];
+  const json& server = s[1];
+  const json& root = s[2];
+  EXPECT_EQ(server["parentSpanId"], "00f067aa0ba902b7");
+  EXPECT_EQ(server["traceState"], "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
+  EXPECT_EQ(inner["parentSpanId"], server["spanId"]);
+  EXPECT_EQ(inner["traceState"], "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
+  EXPECT_EQ(attr(inner, "job.id")["stringValue"], "job-1");
+  EXPECT_NE(root["traceId"], server["traceId"]);
+  EXPECT_EQ(root.value("traceState", std::string()), "");
+}
+
 TEST_F(Tracing, LogLinesInsideAScopeCarryTheSpanIds) {
   auto c = make();
   std::string trace_id, span_id;
