@@ -158,21 +158,6 @@ bool SamplerConfig::sampled(const SpanContext* parent, const TraceId& trace_id,
   return false;
 }
 
-SamplingResult SamplerConfig::should_sample(const SpanContext* parent, const TraceId& trace_id,
-                                            std::string_view span_name) const noexcept {
-  SamplingResult out;
-  out.decision = sampled(parent, trace_id, span_name) ? SamplingDecision::kRecordAndSample
-                                                      : SamplingDecision::kDrop;
-  if (parent != nullptr && parent->is_valid() && !parent->trace_state.empty()) {
-    try {
-      out.trace_state = parent->trace_state;
-    } catch (...) {
-      // Out of memory: the span goes on without the vendor state.
-    }
-  }
-  return out;
-}
-
 std::string SamplerConfig::description() const {
   std::string root;
   switch (kind_) {

@@ -28,7 +28,7 @@
 // exported); the sampler itself does not look at it.
 //
 // Thread-safety: a SamplerConfig is immutable after construction;
-// should_sample() may be called from any number of threads.
+// sampled() may be called from any number of threads.
 #pragma once
 
 #include <cstdint>
@@ -46,17 +46,6 @@ namespace emp::telemetry::trace {
 inline constexpr std::string_view kSamplerVariable = "OTEL_TRACES_SAMPLER";
 inline constexpr std::string_view kSamplerArgVariable = "OTEL_TRACES_SAMPLER_ARG";
 inline constexpr std::string_view kSamplerRulesVariable = "EMP_TRACES_SAMPLER_RULES";
-
-enum class SamplingDecision : std::uint8_t { kDrop, kRecordAndSample };
-
-struct SamplingResult {
-  SamplingDecision decision = SamplingDecision::kDrop;
-  // The tracestate for the new span: the parent's (empty for a root). The
-  // samplers here never add to it.
-  TraceState trace_state;
-
-  bool sampled() const noexcept { return decision == SamplingDecision::kRecordAndSample; }
-};
 
 // The randomness a ratio decision is based on: trace id bytes 8..15 as a
 // big-endian integer.
@@ -100,14 +89,11 @@ class SamplerConfig {
   // OpenTelemetry default.
   SamplerConfig() = default;
 
-  // `parent`: the parent span's context; nullptr or an invalid context means
-  // a root span. `trace_id`: the new span's trace id (the parent's, or a new
-  // one for a root). Never throws; cheap (no allocation unless the parent
-  // has a tracestate to copy).
-  SamplingResult should_sample(const SpanContext* parent, const TraceId& trace_id,
-                               std::string_view span_name) const noexcept;
-  // should_sample()'s decision alone, for a caller that takes the parent's
-  // tracestate itself (start_span): no SamplingResult to build and move.
+  // Whether a new span is sampled. `parent`: the parent span's context;
+  // nullptr or an invalid context means a root span. `trace_id`: the new
+  // span's trace id (the parent's, or a new one for a root). Never throws;
+  // allocates nothing. The samplers here never add to the tracestate: a
+  // sampled span carries its parent's, which the tracer copies itself.
   bool sampled(const SpanContext* parent, const TraceId& trace_id,
                std::string_view span_name) const noexcept;
 

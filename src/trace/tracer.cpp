@@ -95,10 +95,6 @@ void count_rejected_parent(TracerCore* core) noexcept {
   if (core && core->pipeline) core->pipeline->accounting().error(Track::kTraces);
 }
 
-}  // namespace
-
-namespace {
-
 // Scalars and strings, nearly every attribute: one grow and inline copies
 // (keys and most values are a few bytes, where a call into memcpy costs
 // more than the copy). `key` is at most 0xFFFF bytes.
@@ -106,8 +102,8 @@ namespace {
                                                  const AttributeValue& v, std::uint32_t limit) {
   using T = AttributeValue::Type;
   const T type = v.type();
-  const std::string_view str = type == T::kString ? limit_value(v.as_string(), limit)
-                                                  : std::string_view();
+  const std::string_view str =
+      type == T::kString ? limit_value(v.as_string(), limit) : std::string_view();
   const std::size_t value_size = type == T::kString ? 4 + str.size() : type == T::kBool ? 1 : 8;
   auto* p = reinterpret_cast<std::uint8_t*>(blob.grow(3 + key.size() + value_size));
   p[0] = static_cast<std::uint8_t>(type);
@@ -122,7 +118,8 @@ namespace {
   } else if (type == T::kBool) {
     *p = v.as_bool() ? 1 : 0;
   } else {
-    const std::int64_t x = type == T::kInt ? v.as_int() : std::bit_cast<std::int64_t>(v.as_double());
+    const std::int64_t x =
+        type == T::kInt ? v.as_int() : std::bit_cast<std::int64_t>(v.as_double());
     std::memcpy(p, &x, 8);
   }
 }

@@ -192,7 +192,8 @@ TEST_F(Tracing, ARemoteParentsTracestateIsCarriedByItsDescendantsAndNotByARoot) 
   auto parent = c.tracer().extract_headers(headers);
   ASSERT_TRUE(parent.has_value());
   {
-    auto server = c.tracer().start_span("http.request", {.kind = SpanKind::kServer, .parent = parent});
+    auto server =
+        c.tracer().start_span("http.request", {.kind = SpanKind::kServer, .parent = parent});
     Scope scope(server);
     auto inner = c.tracer().start_span("job.process");
     inner.set_attribute("job.id", "job-1");
