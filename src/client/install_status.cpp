@@ -19,6 +19,15 @@ class StatusHandler final : public core::RecordHandler {
     write();
   }
   void close(std::chrono::steady_clock::time_point) noexcept override { write(); }
+  // The background thread holds the link's lock while it builds the status,
+  // which takes the pipeline's and the metrics' locks inside it. A child
+  // forked meanwhile would find the lock taken for good, and its background
+  // thread would block at its next status write (at the latest when it
+  // shuts down). Nothing in the child can hold it when this runs, so it is
+  // made anew. Taking it in prepare_fork() instead would invert the lock
+  // order: the metrics' fork handler takes their locks before the pipeline's
+  // handlers run.
+  void after_fork_child() noexcept override { new (&link_->mu) std::mutex(); }
 
  private:
   void write() noexcept {

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -74,6 +75,10 @@ TEST(MetricsFork, ChildStartsFromZeroExportsItsOwnAndLeavesTheParentServing) {
     if (k == "OTEL_EXPORTER_OTLP_PROTOCOL") return "http/json";
     if (k == "OTEL_METRIC_EXPORT_INTERVAL") return "20ms";
     if (k == "EMP_PROMETHEUS_PORT") return "0";
+    // The background thread writes the status file on nearly every tick, so
+    // that forks land while it holds the status lock.
+    if (k == "EMP_STATUS_INTERVAL") return "1ms";
+    if (k == "EMP_FLUSH_INTERVAL") return "1ms";
     return std::nullopt;
   };
   auto made = Client::create(o);
@@ -100,9 +105,26 @@ TEST(MetricsFork, ChildStartsFromZeroExportsItsOwnAndLeavesTheParentServing) {
       // The child: its own measurements, exported by its own sink.
       c.metrics().counter("child_total", f + 1);
       c.metrics().counter("parent_total", 1);
+      const auto t0 = std::chrono::steady_clock::now();
       const bool flushed = c.flush(10s);
+      const auto t1 = std::chrono::steady_clock::now();
       const bool no_port = c.metrics().prometheus_port() == 0;
       const bool shut = c.shutdown(10s);
+      const auto t2 = std::chrono::steady_clock::now();
+      if (!(flushed && no_port && shut)) {
+        // Which step failed, how long each took and where the records stood:
+        // the parent only sees the exit status.
+        const auto ms = [](auto d) {
+          return static_cast<long long>(
+              std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+        };
+        std::fprintf(stderr, "child %d: flushed=%d (%lld ms) no_port=%d shut=%d (%lld ms)\n", f,
+                     flushed, ms(t1 - t0), no_port, shut, ms(t2 - t1));
+        for (const auto& d : c.health().destinations)
+          std::fprintf(stderr, "child %d: %s state=%s delivered=%llu last_error=%s\n", f,
+                       d.name.c_str(), d.state.c_str(),
+                       static_cast<unsigned long long>(d.delivered), d.last_error.c_str());
+      }
       ::_exit(flushed && no_port && shut ? 0 : 1);
     }
     EXPECT_EQ(wait_child(pid, 60s), 0) << "fork " << f;
