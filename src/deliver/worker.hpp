@@ -225,13 +225,16 @@ class DeliveryWorker {
   // Worker thread only: move one batch to the spool, or drop it with
   // `reason_without_spool`. True when it is on disk.
   bool spill(const deliver::Payload& p, DropReason reason_without_spool) noexcept;
-  // Moves queued batches to the spool (or drops them) until at most
-  // `keep_bytes` wait in memory, oldest first.
   // After batches left the queue for the spool: commits it, counts them
   // spooled, then stops counting the worker busy (and wakes a waiting flush
   // if nothing is left).
   void end_spill(bool spilled) noexcept;
+  // Moves queued batches to the spool (or drops them) until at most
+  // `keep_bytes` wait in memory, oldest first.
   void spill_queue(std::size_t keep_bytes, DropReason reason_without_spool) noexcept;
+  // Keeps a finished batch's buffer for take_buffer() within its bounds
+  // (under mu_).
+  void keep_spare(std::string& bytes) noexcept;
   // Drops or spools waiting batches older than retry.max_elapsed.
   void expire_queue(Clock::time_point now) noexcept;
   void update_spool_stats() noexcept;
@@ -276,11 +279,8 @@ class DeliveryWorker {
   std::condition_variable cv_;       // wakes the worker
   std::condition_variable idle_cv_;  // wakes wait_idle() and shutdown()
   std::deque<Entry> queue_;
-  // Keeps a finished batch's buffer for take_buffer() within the bounds
-  // above (under mu_).
-  void keep_spare(std::string& bytes) noexcept;
   std::deque<std::string> spare_;  // finished batches' buffers, oldest first (take_buffer)
-  bool spares_wanted_ = false;      // take_buffer() has been called
+  bool spares_wanted_ = false;     // take_buffer() has been called
   std::size_t queued_bytes_ = 0;
   std::size_t inflight_bytes_ = 0;  // the batch being sent (counts in the cap)
   // Arrival rate: batches per one-second window, averaged (mutable: reading

@@ -124,12 +124,13 @@ void count_rejected_parent(TracerCore* core) noexcept {
   }
 }
 
-}  // namespace
-
-void append_attribute(Blob& blob, std::string_view key, const AttributeValue& v,
-                      std::uint32_t limit) {
+// What append_attribute() keeps off its fast path: a key longer than its
+// 16-bit length field (cut to 0xFFFF bytes) and arrays (the type, the key,
+// the element count, then the elements).
+[[gnu::noinline]] void append_attribute_slow(Blob& blob, std::string_view key,
+                                             const AttributeValue& v, std::uint32_t limit) {
   using T = AttributeValue::Type;
-  if (key.size() > 0xFFFF) key = key.substr(0, 0xFFFF);
+  if (key.size() > 0xFFFF) key = std::string_view(key.data(), 0xFFFF);
   if (v.type() <= T::kDouble) {
     append_scalar(blob, key, v, limit);
     return;
@@ -138,18 +139,6 @@ void append_attribute(Blob& blob, std::string_view key, const AttributeValue& v,
   put<std::uint16_t>(blob, static_cast<std::uint16_t>(key.size()));
   blob.append(key.data(), key.size());
   switch (v.type()) {
-    case T::kString:
-      put_str(blob, limit_value(v.as_string(), limit));
-      break;
-    case T::kBool:
-      put<std::uint8_t>(blob, v.as_bool() ? 1 : 0);
-      break;
-    case T::kInt:
-      put<std::int64_t>(blob, v.as_int());
-      break;
-    case T::kDouble:
-      put<double>(blob, v.as_double());
-      break;
     case T::kStringArray: {
       put<std::uint32_t>(blob, static_cast<std::uint32_t>(v.string_count()));
       for (std::size_t i = 0; i < v.string_count(); ++i)
@@ -173,10 +162,20 @@ void append_attribute(Blob& blob, std::string_view key, const AttributeValue& v,
       for (auto x : v.doubles()) put<double>(blob, x);
       break;
     }
+    default:  // scalars and strings: above
+      break;
   }
 }
 
-namespace {
+// Appends one attribute to a blob, applying the value length limit. May
+// throw std::bad_alloc.
+[[gnu::always_inline]] inline void append_attribute(Blob& blob, std::string_view key,
+                                                    const AttributeValue& v, std::uint32_t limit) {
+  if (v.type() <= AttributeValue::Type::kDouble && key.size() <= 0xFFFF) [[likely]]
+    append_scalar(blob, key, v, limit);
+  else
+    append_attribute_slow(blob, key, v, limit);
+}
 
 void shrink_to_fit_queue(SpanState& s, std::size_t fixed, std::size_t max_payload) noexcept;
 
@@ -291,10 +290,7 @@ void set_attribute_on(SpanState* s, std::string_view key, const AttributeValue& 
     return;
   }
   try {
-    if (value.type() <= AttributeValue::Type::kDouble && key.size() <= 0xFFFF) [[likely]]
-      trace::append_scalar(s->attributes, key, value, s->core->limits.attribute_value_length);
-    else
-      trace::append_attribute(s->attributes, key, value, s->core->limits.attribute_value_length);
+    trace::append_attribute(s->attributes, key, value, s->core->limits.attribute_value_length);
     ++s->attribute_count;
   } catch (...) {
     ++s->dropped_attributes;

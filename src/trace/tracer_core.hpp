@@ -124,10 +124,6 @@ struct SpanState {
   core::ActiveSpanIds ids{};
 };
 
-// Appends one attribute to a blob, applying the value length limit.
-void append_attribute(Blob& blob, std::string_view key, const AttributeValue& value,
-                      std::uint32_t value_length_limit);
-
 // Sets an attribute on the calling thread's active span when it records (the
 // errors track notes the Sentry event id there). noexcept like Span's own.
 void set_active_span_attribute(std::string_view key, const AttributeValue& value) noexcept;

@@ -235,6 +235,27 @@ TEST_F(Tracing, LogLinesInsideAScopeCarryTheSpanIds) {
   EXPECT_FALSE(json::parse(l2).contains("trace_id"));
 }
 
+TEST_F(Tracing, AKeyLongerThanItsLengthFieldIsCutTo65535Bytes) {
+  auto c = make();
+  const std::string long_key(70'000, 'k');
+  {
+    auto s = c.tracer().start_span("job.process");
+    s.set_attribute(long_key, 7);
+    s.set_attribute("tags", std::vector<std::string>{"a", "b"});
+    s.set_attribute("job.id", "job-1");
+  }
+  ASSERT_TRUE(c.flush(10s));
+  auto s = spans();
+  ASSERT_EQ(s.size(), 1u);
+  const json& attrs = s[0]["attributes"];
+  ASSERT_EQ(attrs.size(), 3u);
+  EXPECT_EQ(attrs[0]["key"], std::string(65'535, 'k'));
+  EXPECT_EQ(attrs[0]["value"]["intValue"], "7");
+  EXPECT_EQ(attrs[1]["key"], "tags");
+  EXPECT_EQ(attrs[1]["value"]["arrayValue"]["values"][1]["stringValue"], "b");
+  EXPECT_EQ(attr(s[0], "job.id")["stringValue"], "job-1");
+}
+
 TEST_F(Tracing, SampledOutSpansAreCountedAndErrorSpansStillExported) {
   auto c = make({{"OTEL_TRACES_SAMPLER", "always_off"}});
   {
